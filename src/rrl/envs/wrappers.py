@@ -1,0 +1,138 @@
+"""Gymnasium wrappers that give an ADROIT env the paper's rewards and observations.
+
+Each wrapper changes one thing: :class:`TaskReward` the reward (sparse or correctly shaped dense),
+:class:`CameraObservation` the observation (camera frames and/or hand proprioception, paper Eq. 10).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import gymnasium as gym
+import mujoco
+import numpy as np
+from gymnasium import spaces
+
+from rrl.envs.rewards import dense_reward_terms, sparse_reward
+from rrl.rendering import CameraRenderer
+from rrl.tasks import TaskSpec
+
+
+class TaskReward(gym.Wrapper):
+    """Replaces the env reward by rrl's sparse or DAPG-shaped reward and makes ``info["success"]`` a bool."""
+
+    def __init__(self, env: gym.Env, task: TaskSpec, reward: str = "sparse") -> None:
+        super().__init__(env)
+        if reward not in ("sparse", "dense"):
+            raise ValueError(f"reward must be 'sparse' or 'dense', got {reward!r}")
+        self.task, self.reward_type = task, reward
+
+    def step(self, action):
+        obs, _, terminated, truncated, info = self.env.step(action)
+        success = bool(info.get("success", False))
+        info["success"] = success
+        if self.reward_type == "sparse":
+            reward = sparse_reward(success)
+        else:
+            reward = float(sum(dense_reward_terms(self.task.name, self.env.unwrapped).values()))
+        return obs, reward, terminated, truncated, info
+
+
+def joint_qpos_indices(model: mujoco.MjModel, names: tuple[str, ...]) -> np.ndarray:
+    """qpos addresses of hinge/slide joints ``names`` (in the given order)."""
+    idx = []
+    for name in names:
+        jid = mujoco.mj_name2id(model, mujoco.mjtObj.mjOBJ_JOINT, name)
+        if jid < 0:
+            raise ValueError(f"joint {name!r} not found in the model")
+        idx.append(model.jnt_qposadr[jid])
+    return np.asarray(idx, dtype=np.int64)
+
+
+def arm_joint_names(model: mujoco.MjModel) -> tuple[str, ...]:
+    """The arm joints of the ADROIT model (names starting with ``AR``), in qpos order."""
+    names = [mujoco.mj_id2name(model, mujoco.mjtObj.mjOBJ_JOINT, j) for j in range(model.njnt)]
+    return tuple(n for n in names if n and n.startswith("AR"))
+
+
+def proprio_joint_names(model: mujoco.MjModel, task: TaskSpec, include_arm: bool) -> tuple[str, ...]:
+    return (arm_joint_names(model) if include_arm else ()) + task.hand_joints
+
+
+class CameraObservation(gym.Wrapper):
+    """Observation ``{"pixels": uint8 (n_cams, S, S, 3), "proprio": float32 (n_joints,)}`` (paper Eq. 10).
+
+    ``proprio`` holds the hand joint positions only (arm joints optional), never object or goal state.
+    ``proprio_noise`` adds Gaussian noise with std = that fraction of each joint's range (paper 5.4: 0.02).
+    ``include_proprio=False`` gives the vision-only observation ``{"pixels": ...}`` (paper Fig. 6).
+    The renderer is created on first use and reused until :meth:`close`.
+    """
+
+    def __init__(
+        self,
+        env: gym.Env,
+        task: TaskSpec,
+        cameras: tuple[str, ...],
+        render_size: int = 256,
+        crop_size: int | None = 224,
+        include_proprio: bool = True,
+        proprio_noise: float = 0.0,
+        include_arm: bool = False,
+        shadows: bool = False,
+        reflections: bool = False,
+    ) -> None:
+        super().__init__(env)
+        model = env.unwrapped.model
+        self.cameras = cameras
+        self._render_args = dict(size=render_size, crop=crop_size, shadows=shadows, reflections=reflections)
+        self._renderer: CameraRenderer | None = None
+        out = crop_size if crop_size is not None else render_size
+        obs_spaces: dict[str, spaces.Space] = {
+            "pixels": spaces.Box(0, 255, shape=(len(cameras), out, out, 3), dtype=np.uint8)
+        }
+        self.include_proprio = include_proprio
+        names = proprio_joint_names(model, task, include_arm)
+        self.proprio_joints = names
+        self._qpos_idx = joint_qpos_indices(model, names)
+        jids = [mujoco.mj_name2id(model, mujoco.mjtObj.mjOBJ_JOINT, n) for n in names]
+        self._noise_std = (proprio_noise * np.diff(model.jnt_range[jids], axis=1).ravel()).astype(np.float32)
+        self.proprio_noise = proprio_noise
+        self._noise_rng = np.random.default_rng()
+        if include_proprio:
+            obs_spaces["proprio"] = spaces.Box(-np.inf, np.inf, shape=(len(names),), dtype=np.float32)
+        self.observation_space = spaces.Dict(obs_spaces)
+
+    def render_pixels(self) -> np.ndarray:
+        """Frames of every camera for the current simulator state."""
+        if self._renderer is None:
+            self._renderer = CameraRenderer(self.env.unwrapped.model, self.cameras, **self._render_args)
+        return self._renderer.render(self.env.unwrapped.data)
+
+    def proprioception(self) -> np.ndarray:
+        """Noise-free joint positions of the proprioceptive joints."""
+        return self.env.unwrapped.data.qpos[self._qpos_idx].astype(np.float32)
+
+    def _observe(self) -> dict[str, np.ndarray]:
+        obs = {"pixels": self.render_pixels()}
+        if self.include_proprio:
+            proprio = self.proprioception()
+            if self.proprio_noise > 0:
+                proprio = proprio + self._noise_rng.normal(size=proprio.shape).astype(np.float32) * self._noise_std
+            obs["proprio"] = proprio
+        return obs
+
+    def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
+        _, info = self.env.reset(seed=seed, options=options)
+        if seed is not None:
+            self._noise_rng = np.random.default_rng([seed, 0x5EED])
+        return self._observe(), info
+
+    def step(self, action):
+        _, reward, terminated, truncated, info = self.env.step(action)
+        return self._observe(), reward, terminated, truncated, info
+
+    def close(self) -> None:
+        if self._renderer is not None:
+            self._renderer.close()
+            self._renderer = None
+        super().close()

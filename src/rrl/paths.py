@@ -1,0 +1,34 @@
+"""Where rrl looks for external data and where it caches derived artefacts."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+_REPO_ROOT = Path(__file__).resolve().parents[2]
+
+
+def hand_dapg_dir() -> Path:
+    """Folder with the published hand_dapg files (demonstrations/, policies/).
+
+    Resolution order: ``$RRL_HAND_DAPG_DIR``, ``<cwd>/../shared/hand_dapg``, ``<repo>/../shared/hand_dapg``.
+    Raises FileNotFoundError naming every place tried and how to point rrl at the data.
+    """
+    env = os.environ.get("RRL_HAND_DAPG_DIR")
+    candidates = [Path(env)] if env else []
+    candidates += [Path.cwd().parent / "shared" / "hand_dapg", _REPO_ROOT.parent / "shared" / "hand_dapg"]
+    for path in candidates:
+        if path.is_dir():
+            return path
+    tried = ", ".join(str(p) for p in candidates)
+    raise FileNotFoundError(
+        f"hand_dapg data folder not found (tried: {tried}). Set RRL_HAND_DAPG_DIR to the folder that holds "
+        "demonstrations/ and policies/ from the public hand_dapg release."
+    )
+
+
+def cache_dir() -> Path:
+    """User cache folder (``$RRL_CACHE_DIR`` or ``~/.cache/rrl``), created on demand."""
+    path = Path(os.environ.get("RRL_CACHE_DIR", Path.home() / ".cache" / "rrl"))
+    path.mkdir(parents=True, exist_ok=True)
+    return path
