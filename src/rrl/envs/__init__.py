@@ -20,6 +20,7 @@ import gymnasium as gym
 import mujoco
 import numpy as np
 
+from rrl.envs.distractors import DISTRACTORS, VisualDistractor
 from rrl.envs.models import edited_env_class
 from rrl.envs.wrappers import CameraObservation, TaskReward
 from rrl.tasks import TaskSpec, get_task
@@ -42,6 +43,7 @@ class EnvConfig:
         include_arm: add the arm joints to the proprioception.
         shadows, reflections: render flags (off by default: about 4x faster on a CPU).
         horizon: episode length; ``None`` means the task's DAPG horizon.
+        distractor: visual distractor resampled every episode (``rrl.envs.distractors``), for evaluation.
     """
 
     task: str
@@ -55,6 +57,7 @@ class EnvConfig:
     shadows: bool = False
     reflections: bool = False
     horizon: int | None = None
+    distractor: str | None = None
 
     def __post_init__(self) -> None:
         spec = get_task(self.task)
@@ -76,6 +79,8 @@ class EnvConfig:
             raise ValueError(f"proprio_noise must be >= 0, got {self.proprio_noise}")
         if self.horizon is not None and self.horizon < 1:
             raise ValueError(f"horizon must be >= 1, got {self.horizon}")
+        if self.distractor is not None and self.distractor not in DISTRACTORS:
+            raise ValueError(f"unknown distractor {self.distractor!r}; valid: {', '.join(DISTRACTORS)}")
 
     @property
     def spec(self) -> TaskSpec:
@@ -87,11 +92,13 @@ class EnvConfig:
 
 
 def make_env(cfg: EnvConfig) -> gym.Env:
-    """Build the environment described by ``cfg`` (TimeLimit -> TaskReward -> CameraObservation)."""
+    """Build the environment described by ``cfg`` (TimeLimit -> TaskReward [-> VisualDistractor] -> CameraObservation)."""
     spec = cfg.spec
-    base = edited_env_class(spec, cfg.render_size)(reward_type="sparse")
+    base = edited_env_class(spec, cfg.render_size, cfg.distractor == "random_object")(reward_type="sparse")
     env: gym.Env = gym.wrappers.TimeLimit(base, max_episode_steps=cfg.horizon or spec.horizon)
     env = TaskReward(env, spec, cfg.reward)
+    if cfg.distractor is not None:
+        env = VisualDistractor(env, cfg.distractor, spec.name)
     if cfg.obs_mode != "state":
         env = CameraObservation(
             env,

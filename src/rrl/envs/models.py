@@ -48,8 +48,8 @@ def _body_geoms(spec: mujoco.MjSpec, body_name: str):
     return body.find_all(mujoco.mjtObj.mjOBJ_GEOM)
 
 
-def edit_spec(spec: mujoco.MjSpec, task: TaskSpec, render_size: int) -> None:
-    """Apply the task's camera and visual edits to ``spec`` in place."""
+def edit_spec(spec: mujoco.MjSpec, task: TaskSpec, render_size: int, distractor_geom: bool = False) -> None:
+    """Apply the task's camera and visual edits to ``spec`` in place (plus the ``random_object`` geom if asked)."""
     for cam in task.cameras:
         _place_camera(spec, cam)
     for name in task.opaque_bodies:
@@ -62,12 +62,16 @@ def edit_spec(spec: mujoco.MjSpec, task: TaskSpec, render_size: int) -> None:
         for geom in _body_geoms(spec, name):
             geom.rgba = [0.0, 0.0, 0.0, 0.0]
             geom.material = ""
+    if distractor_geom:
+        from rrl.envs.distractors import add_distractor_geom
+
+        add_distractor_geom(spec)
     spec.visual.global_.offwidth = max(spec.visual.global_.offwidth, render_size)
     spec.visual.global_.offheight = max(spec.visual.global_.offheight, render_size)
 
 
 @functools.cache
-def edited_env_class(task: TaskSpec, render_size: int) -> type:
+def edited_env_class(task: TaskSpec, render_size: int, distractor_geom: bool = False) -> type:
     """Subclass of the task's Gymnasium-Robotics env whose model is loaded through :func:`edit_spec`."""
     with warnings.catch_warnings():
         # Its import warns that the v1 dense rewards changed; rrl computes dense rewards itself (rrl.envs.rewards).
@@ -78,7 +82,7 @@ def edited_env_class(task: TaskSpec, render_size: int) -> type:
 
     def _initialize_simulation(self):
         spec = mujoco.MjSpec.from_file(self.fullpath)
-        edit_spec(spec, task, max(render_size, self.width, self.height))
+        edit_spec(spec, task, max(render_size, self.width, self.height), distractor_geom)
         model = spec.compile()
         return model, mujoco.MjData(model)
 

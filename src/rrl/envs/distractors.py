@@ -1,0 +1,149 @@
+"""Visual distractors for evaluating frozen policies (paper Fig. 4 centre/right, Fig. 11, appendix 7.5).
+
+Each distractor changes one visual property of the scene, freshly sampled at every reset, and never the
+physics: lights and colours are render-only model fields, and the inserted object is a non-colliding geom.
+
+- ``light_position``: moves the scene light.
+- ``light_direction``: turns the scene light.
+- ``object_color``: recolours the task objects (door: door, frame and handle; hammer: hammer parts and nail;
+  pen: pen; relocate: ball).
+- ``random_object``: shows a sphere, capsule, ellipsoid, cylinder or box of random size, colour and position.
+
+A new distractor is one :class:`Distractor` subclass plus one line in :data:`DISTRACTORS`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import gymnasium as gym
+import mujoco
+import numpy as np
+
+#: Bodies whose geoms ``object_color`` recolours, per task.
+TASK_OBJECT_BODIES: dict[str, tuple[str, ...]] = {
+    "door": ("frame", "door", "latch"),
+    "hammer": ("Object", "nail"),
+    "pen": ("Object",),
+    "relocate": ("Object",),
+}
+
+#: Name of the render-only geom that ``random_object`` adds to the model at load time.
+DISTRACTOR_GEOM = "rrl_distractor"
+
+_SHAPES = (
+    mujoco.mjtGeom.mjGEOM_SPHERE,
+    mujoco.mjtGeom.mjGEOM_CAPSULE,
+    mujoco.mjtGeom.mjGEOM_ELLIPSOID,
+    mujoco.mjtGeom.mjGEOM_CYLINDER,
+    mujoco.mjtGeom.mjGEOM_BOX,
+)
+
+
+def add_distractor_geom(spec: mujoco.MjSpec) -> None:
+    """Add the invisible, non-colliding geom that ``random_object`` shows (call before compiling)."""
+    spec.worldbody.add_geom(
+        name=DISTRACTOR_GEOM,
+        type=mujoco.mjtGeom.mjGEOM_SPHERE,
+        size=[0.05, 0.05, 0.05],
+        pos=[0.0, 0.0, -5.0],
+        rgba=[0.0, 0.0, 0.0, 0.0],
+        contype=0,
+        conaffinity=0,
+        mass=0.0,
+        density=0.0,
+    )
+
+
+class Distractor:
+    """Changes one visual property of ``model`` per episode, drawing from ``rng``."""
+
+    name: str = ""
+
+    def __init__(self, model: mujoco.MjModel, task: str) -> None:
+        self.model, self.task = model, task
+
+    def apply(self, rng: np.random.Generator) -> None:
+        raise NotImplementedError
+
+
+class LightPosition(Distractor):
+    name = "light_position"
+
+    def __init__(self, model: mujoco.MjModel, task: str) -> None:
+        super().__init__(model, task)
+        self.origin = model.light_pos.copy()
+
+    def apply(self, rng: np.random.Generator) -> None:
+        offset = rng.uniform([-1.5, -1.5, -2.0], [1.5, 1.5, 1.0], size=self.origin.shape)
+        self.model.light_pos[:] = self.origin + offset
+
+
+class LightDirection(Distractor):
+    name = "light_direction"
+
+    def apply(self, rng: np.random.Generator) -> None:
+        for i in range(self.model.nlight):
+            d = rng.normal(size=3)
+            d[2] = -abs(d[2]) - 0.2  # keep shining downwards-ish so the scene is not black
+            self.model.light_dir[i] = d / np.linalg.norm(d)
+
+
+class ObjectColor(Distractor):
+    name = "object_color"
+
+    def __init__(self, model: mujoco.MjModel, task: str) -> None:
+        super().__init__(model, task)
+        bodies = [mujoco.mj_name2id(model, mujoco.mjtObj.mjOBJ_BODY, b) for b in TASK_OBJECT_BODIES[task]]
+        visible = model.geom_rgba[:, 3] > 0
+        self.geoms = np.flatnonzero(np.isin(model.geom_bodyid, bodies) & visible)
+        if self.geoms.size == 0:
+            raise ValueError(f"no visible object geoms found for task {task!r}")
+
+    def apply(self, rng: np.random.Generator) -> None:
+        self.model.geom_matid[self.geoms] = -1  # a material would override the colour
+        self.model.geom_rgba[self.geoms, :3] = rng.uniform(0, 1, size=(self.geoms.size, 3))
+        self.model.geom_rgba[self.geoms, 3] = 1.0
+
+
+class RandomObject(Distractor):
+    name = "random_object"
+
+    def __init__(self, model: mujoco.MjModel, task: str) -> None:
+        super().__init__(model, task)
+        self.geom = mujoco.mj_name2id(model, mujoco.mjtObj.mjOBJ_GEOM, DISTRACTOR_GEOM)
+        if self.geom < 0:
+            raise ValueError("the model has no distractor geom; build the env with EnvConfig(distractor='random_object')")
+
+    def apply(self, rng: np.random.Generator) -> None:
+        m, g = self.model, self.geom
+        m.geom_type[g] = _SHAPES[rng.integers(len(_SHAPES))]
+        m.geom_size[g] = rng.uniform(0.02, 0.08, size=3)
+        m.geom_rgba[g] = [*rng.uniform(0, 1, size=3), 1.0]
+        m.geom_pos[g] = rng.uniform([-0.35, -0.3, 0.05], [0.35, 0.3, 0.35])
+        quat = rng.normal(size=4)
+        m.geom_quat[g] = quat / np.linalg.norm(quat)
+        m.geom_rbound[g] = float(np.linalg.norm(m.geom_size[g]) * 2)
+
+
+DISTRACTORS: dict[str, type[Distractor]] = {
+    cls.name: cls for cls in (LightPosition, LightDirection, ObjectColor, RandomObject)
+}
+
+
+class VisualDistractor(gym.Wrapper):
+    """Resamples a :class:`Distractor` at every reset (wrap inside the observation wrapper that renders)."""
+
+    def __init__(self, env: gym.Env, name: str, task: str) -> None:
+        super().__init__(env)
+        if name not in DISTRACTORS:
+            raise ValueError(f"unknown distractor {name!r}; valid: {', '.join(DISTRACTORS)}")
+        self.distractor = DISTRACTORS[name](env.unwrapped.model, task)
+        self._rng = np.random.default_rng()
+
+    def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
+        obs, info = self.env.reset(seed=seed, options=options)
+        if seed is not None:
+            self._rng = np.random.default_rng([seed, 0xD15])
+        self.distractor.apply(self._rng)
+        return obs, info
