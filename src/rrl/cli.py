@@ -69,10 +69,44 @@ def _cmd_tour(args: argparse.Namespace) -> int:
     return 0
 
 
+def _add_demos(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("demos", help="make and inspect demonstration sets (expert rollouts, human door demos)")
+    dsub = p.add_subparsers(dest="demos_command", required=True)
+    m = dsub.add_parser("make", help="roll out the DAPG expert (or rebuild the human door demos) and save a set")
+    m.add_argument("--task", required=True)
+    m.add_argument("--source", choices=("expert", "human"), default="expert")
+    m.add_argument("--n", type=int, default=25, help="successful episodes to keep (expert)")
+    m.add_argument("--seed", type=int, default=0)
+    m.add_argument("--action-noise", type=float, default=0.0, help="Gaussian action noise std (expert)")
+    m.add_argument("--out", default=None, help="output .h5 (default: <cache>/demos/<task>-<source>-n<N>-seed<S>.h5)")
+    m.add_argument("--overwrite", action="store_true", help="replace an existing output file")
+    m.add_argument("--open-loop", action="store_true", help="human: also replay the recorded actions open loop")
+    m.add_argument("--verbose", action="store_true", help="print every expert episode")
+    m.set_defaults(func=_cmd_demos, demos_func="cmd_make")
+    s = dsub.add_parser("show", help="print counts, lengths and success of a set; write a contact sheet PNG")
+    s.add_argument("--task", required=True)
+    s.add_argument("--path", default=None, help="demo file (default: the expert set made with --n/--seed)")
+    s.add_argument("--source", choices=("expert", "human"), default="expert")
+    s.add_argument("--n", type=int, default=25)
+    s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--camera", action="append", default=None, help="camera name (repeatable; default: RRL camera)")
+    s.add_argument("--out", default=None, help="contact sheet PNG path")
+    s.add_argument("--episodes", type=int, default=4)
+    s.add_argument("--frames", type=int, default=6, help="frames per episode in the sheet")
+    s.add_argument("--size", type=int, default=128, help="render size of the sheet frames")
+    s.set_defaults(func=_cmd_demos, demos_func="cmd_show")
+
+
+def _cmd_demos(args: argparse.Namespace) -> int:
+    from rrl.demos import commands
+
+    return getattr(commands, args.demos_func)(args)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="rrl", description="RRL: ResNet features + DAPG on ADROIT")
     sub = parser.add_subparsers(dest="command", required=True)
-    for add in (_add_tasks, _add_render, _add_tour):
+    for add in (_add_tasks, _add_render, _add_tour, _add_demos):
         add(sub)
     # [subcommands registered by other modules go above this line, one `_add_*` per command group]
     return parser
