@@ -1,0 +1,158 @@
+"""Natural policy gradient (paper Eq. 4, 6, 7): Fisher-vector products, conjugate gradient, normalised step.
+
+The Fisher matrix is never formed. For the Gaussian policy ``N(mu_theta(s), diag(sigma)^2)`` with a
+state-independent ``log sigma``, the Fisher of Eq. 7 has, in expectation over the actions, the closed form
+
+    F = [ 1/N sum_n J_n^T diag(sigma^-2) J_n        0   ]      J_n = d mu_theta(s_n) / d theta_mean
+        [              0                         2 I  ]      (the log-std block)
+
+which is also the Hessian of the mean KL divergence at the current parameters (what mjrl differentiates).
+Eq. 7 estimates the same matrix from the one sampled action per state; the closed form averages over actions
+exactly, so it has lower variance. ``J v`` and ``J^T u`` come from automatic differentiation of one cached
+forward pass: ``J^T u`` is a backward pass; ``J v`` is the derivative of ``u -> J^T u`` (linear in ``u``) in the
+direction ``v``, i.e. a double backward through the cached graph. Each conjugate-gradient iteration therefore
+costs about two backward passes and no forward pass.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import torch
+
+from rrl.policy import GaussianMLP, gaussian_kl
+
+FisherOperator = Callable[[torch.Tensor], torch.Tensor]
+from rrl.config import FVP_PRECISIONS
+
+
+def make_fisher_vector_product(
+    policy: GaussianMLP,
+    observations: torch.Tensor,
+    damping: float = 1e-4,
+    policy_mean: torch.Tensor | None = None,
+    precision: str = "float32",
+) -> FisherOperator:
+    """Build ``v -> (F + damping I) v`` for the policy at its current parameters on ``observations``.
+
+    ``v`` and the result are flat float32 vectors in the order of ``policy.flat_param_list()`` (mean network,
+    then log-std). The forward pass is computed once here (or taken from ``policy_mean``, which must be
+    ``policy(observations)`` with its graph) and reused by every call, so the policy must not change while the
+    operator is in use. ``precision="bfloat16"`` runs the matrix products of the Fisher-vector products in
+    bfloat16 with float32 accumulation (CPU autocast): about 3x faster on CPUs with AVX512-BF16, at ~3
+    significant digits per product.
+    """
+    if precision not in FVP_PRECISIONS:
+        raise ValueError(f"precision must be one of {FVP_PRECISIONS}, got {precision!r}")
+    params = policy.mean_params()
+    n = observations.shape[0]
+    if precision == "bfloat16":
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            mean = policy(observations)
+    else:
+        mean = policy(observations) if policy_mean is None else policy_mean
+    u = torch.zeros_like(mean, requires_grad=True)
+    jt_u = torch.autograd.grad(mean, params, grad_outputs=u, create_graph=True)  # J^T u, linear in u
+    inv_var = torch.exp(-2.0 * policy.log_std.detach()) / n
+    sizes = [p.numel() for p in params]
+    n_mean = sum(sizes)
+
+    def fvp(v: torch.Tensor) -> torch.Tensor:
+        v_mean = [chunk.view_as(g).to(g.dtype) for chunk, g in zip(torch.split(v[:n_mean], sizes), jt_u)]
+        jv = torch.autograd.grad(jt_u, u, grad_outputs=v_mean, retain_graph=True)[0]  # (N, act_dim)
+        weighted = (jv.float() * inv_var).to(mean.dtype)
+        jt_jv = torch.autograd.grad(mean, params, grad_outputs=weighted, retain_graph=True)
+        out_mean = torch.cat([g.reshape(-1).float() for g in jt_jv])
+        out_log_std = 2.0 * v[n_mean:]
+        return torch.cat([out_mean, out_log_std]) + damping * v
+
+    return fvp
+
+
+def fisher_vector_product(
+    policy: GaussianMLP, observations: torch.Tensor, vector: torch.Tensor, damping: float = 0.0
+) -> torch.Tensor:
+    """One product ``(F + damping I) v`` (Eq. 7 in expectation over actions); see the module docstring."""
+    return make_fisher_vector_product(policy, observations, damping)(vector)
+
+
+def conjugate_gradient(
+    matvec: Callable[[torch.Tensor], torch.Tensor], b: torch.Tensor, iters: int = 10, residual_tol: float = 1e-10
+) -> torch.Tensor:
+    """Approximately solve ``A x = b`` for symmetric positive-definite ``A`` given only ``x -> A x``.
+
+    Standard conjugate gradient from ``x = 0``, at most ``iters`` iterations, stopping early when the squared
+    residual norm drops below ``residual_tol``.
+    """
+    x = torch.zeros_like(b)
+    r = b.clone()
+    p = b.clone()
+    rr = torch.dot(r, r)
+    for _ in range(iters):
+        if rr <= residual_tol:
+            break
+        ap = matvec(p)
+        alpha = rr / torch.dot(p, ap)
+        x.add_(p, alpha=float(alpha))
+        r.sub_(ap, alpha=float(alpha))
+        rr_new = torch.dot(r, r)
+        p = r + (rr_new / rr) * p
+        rr = rr_new
+    return x
+
+
+def normalized_step_size(gradient: torch.Tensor, direction: torch.Tensor, delta: float) -> float:
+    """Eq. 6: ``sqrt(delta / (g^T F^-1 g))`` with ``F^-1 g`` ~ ``direction`` from conjugate gradient.
+
+    The quadratic model of the KL then predicts ``KL ~ 1/2 alpha^2 g^T F^-1 g = delta / 2``.
+    """
+    quad = float(torch.dot(gradient, direction))
+    return math.sqrt(abs(delta / (quad + 1e-20)))
+
+
+@dataclass(frozen=True)
+class NPGStep:
+    """What one natural gradient step did."""
+
+    direction: torch.Tensor  # F^-1 g from conjugate gradient
+    step_size: float  # alpha of Eq. 6
+    new_params: torch.Tensor  # theta + alpha F^-1 g (not yet written into the policy)
+
+
+def npg_step(
+    policy: GaussianMLP,
+    observations: torch.Tensor,
+    gradient: torch.Tensor,
+    delta: float = 0.05,
+    cg_iters: int = 10,
+    damping: float = 1e-4,
+    fvp_sample_frac: float = 1.0,
+    generator: torch.Generator | None = None,
+    policy_mean: torch.Tensor | None = None,
+    precision: str = "float32",
+) -> NPGStep:
+    """Eq. 6: solve ``F x = g`` by conjugate gradient and scale the step to the trust region ``delta``.
+
+    ``fvp_sample_frac < 1`` estimates the Fisher on a random subset of the observations (mjrl's
+    ``hvp_sample_frac``); the default uses all of them. ``policy_mean`` (``policy(observations)`` with its
+    graph) saves a forward pass when the Fisher uses all observations. ``precision``: see
+    :func:`make_fisher_vector_product`.
+    """
+    obs = observations
+    if fvp_sample_frac < 1.0:
+        k = max(1, int(round(fvp_sample_frac * len(obs))))
+        obs = obs[torch.randperm(len(obs), generator=generator)[:k]]
+        policy_mean = None
+    fvp = make_fisher_vector_product(policy, obs, damping, policy_mean=policy_mean, precision=precision)
+    direction = conjugate_gradient(fvp, gradient, iters=cg_iters)
+    del fvp  # frees the cached graph
+    alpha = normalized_step_size(gradient, direction, delta)
+    return NPGStep(direction=direction, step_size=alpha, new_params=policy.flat_params() + alpha * direction)
+
+
+@torch.no_grad()
+def mean_kl(policy: GaussianMLP, observations: torch.Tensor, old_mean: torch.Tensor, old_log_std: torch.Tensor) -> float:
+    """Mean ``KL(pi_old || pi_theta)`` over ``observations`` for the policy's current parameters."""
+    return float(gaussian_kl(old_mean, old_log_std, policy(observations), policy.log_std).mean())

@@ -1,0 +1,28 @@
+"""Observation featurizers: turn a batch of raw vector-env observations into policy inputs.
+
+A featurizer is any callable ``(batched env observation) -> float32 array (n_envs, dim)``. The state path uses
+:class:`StateFeaturizer`; RRL plugs in ``[encoder(frames), proprioception]`` here, and the sampler and the
+training loop stay the same.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Protocol
+
+import numpy as np
+
+
+class ObservationFeaturizer(Protocol):
+    def __call__(self, observations: Any) -> np.ndarray:
+        """Batched env observations -> (n_envs, dim) float32 policy inputs."""
+        ...
+
+
+class StateFeaturizer:
+    """The environment's state vector, unchanged (cast to float32)."""
+
+    def __call__(self, observations: Any) -> np.ndarray:
+        obs = np.asarray(observations, dtype=np.float32)
+        if obs.ndim != 2:
+            raise ValueError(f"state observations must be (n_envs, dim), got shape {obs.shape}")
+        return obs

@@ -1,0 +1,180 @@
+"""Trajectory sampler over Gymnasium vector environments (one worker process per environment).
+
+The environments step in worker processes (``AsyncVectorEnv`` with the ``spawn`` start method; a
+``SyncVectorEnv`` in-process when ``workers == 1``); the learner process featurizes the batched observations
+and runs the policy once per step for all environments.
+
+Seeding: trajectory ``j`` of ``collect(..., seed)`` resets its environment with a seed and draws its action
+noise from a generator, both derived from ``(seed, j)`` only. The batch is therefore the same for any number
+of workers, and a training run can be replayed from its seeds.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Protocol
+
+import gymnasium as gym
+import numpy as np
+
+from rrl.policy import gaussian_log_prob_numpy
+from rrl.sampling.batch import TrajectoryBatch
+from rrl.sampling.featurizers import ObservationFeaturizer, StateFeaturizer
+
+
+class Actor(Protocol):
+    """A frozen policy as numpy: mean action and log-std."""
+
+    log_std: np.ndarray
+
+    def mean(self, obs: np.ndarray) -> np.ndarray: ...
+
+
+class ActingPolicy(Protocol):
+    """What a sampler needs from a policy: a numpy snapshot to act with (see ``GaussianMLP.numpy_actor``)."""
+
+    def numpy_actor(self) -> Actor: ...
+
+
+class Sampler(Protocol):
+    """Collects trajectories whose observations are already policy-input vectors (float32)."""
+
+    obs_dim: int
+    act_dim: int
+
+    def collect(
+        self, policy: ActingPolicy, n_trajectories: int, seed: int, deterministic: bool = False
+    ) -> TrajectoryBatch: ...
+
+    def close(self) -> None: ...
+
+
+def trajectory_seeds(seed: int, n: int) -> list[tuple[int, np.random.Generator]]:
+    """(env reset seed, action-noise generator) of trajectories ``0..n-1`` of a collection seeded by ``seed``."""
+    out = []
+    for j in range(n):
+        ss = np.random.SeedSequence(entropy=int(seed), spawn_key=(j,))
+        env_seed = int(ss.generate_state(1, dtype=np.uint32)[0] & 0x7FFFFFFF)
+        out.append((env_seed, np.random.default_rng(ss.spawn(1)[0])))
+    return out
+
+
+class VectorEnvSampler:
+    """Sampler over ``workers`` copies of the environment built by ``env_fn``.
+
+    Args:
+        env_fn: picklable zero-argument factory of one environment (e.g. ``rrl.envs.env_fn(cfg)``).
+        workers: number of environments, each in its own process (1: in-process ``SyncVectorEnv``).
+        featurizer: maps batched env observations to policy inputs (default: the state vector).
+        context: multiprocessing start method for the workers (``spawn``: safe with torch/EGL threads).
+    """
+
+    def __init__(
+        self,
+        env_fn: Callable[[], gym.Env],
+        workers: int = 1,
+        featurizer: ObservationFeaturizer | None = None,
+        context: str = "spawn",
+    ) -> None:
+        if workers < 1:
+            raise ValueError(f"workers must be >= 1, got {workers}")
+        self.workers = int(workers)
+        self.featurizer = featurizer if featurizer is not None else StateFeaturizer()
+        fns = [env_fn] * self.workers
+        if self.workers == 1:
+            self.envs: gym.vector.VectorEnv = gym.vector.SyncVectorEnv(fns)
+        else:
+            self.envs = gym.vector.AsyncVectorEnv(fns, context=context)
+        self.act_dim = int(np.prod(self.envs.single_action_space.shape))
+        obs, _ = self.envs.reset(seed=list(range(self.workers)))
+        self.obs_dim = int(self.featurizer(obs).shape[1])
+
+    def collect(
+        self, policy: ActingPolicy, n_trajectories: int, seed: int, deterministic: bool = False
+    ) -> TrajectoryBatch:
+        """Run ``n_trajectories`` episodes (stochastic, or the mean action if ``deterministic``)."""
+        if n_trajectories < 1:
+            raise ValueError(f"n_trajectories must be >= 1, got {n_trajectories}")
+        w = self.workers
+        seeds = trajectory_seeds(seed, n_trajectories)
+        actor = policy.numpy_actor()
+        log_std = np.asarray(actor.log_std, dtype=np.float64)
+        std = np.exp(log_std)
+        per_traj: list[dict[str, np.ndarray]] = []
+        for start in range(0, n_trajectories, w):
+            chunk = seeds[start : start + w]
+            k = len(chunk)
+            # envs beyond k (last round only) run with throw-away seeds and are not recorded
+            reset_seeds = [s for s, _ in chunk] + [0] * (w - k)
+            obs, _ = self.envs.reset(seed=reset_seeds)
+            active = np.arange(w) < k
+            buf: list[dict[str, list]] = [
+                {"obs": [], "act": [], "rew": [], "logp": [], "succ": []} for _ in range(w)
+            ]
+            terminated = np.zeros(w, dtype=bool)
+            while active.any():
+                x = self.featurizer(obs)
+                mean = actor.mean(x).astype(np.float64)
+                if deterministic:
+                    act = mean
+                else:
+                    noise = np.zeros_like(mean)
+                    for i in np.flatnonzero(active):
+                        noise[i] = chunk[i][1].standard_normal(self.act_dim)
+                    act = mean + std * noise
+                logp = gaussian_log_prob_numpy(mean, log_std, act)
+                act32 = act.astype(np.float32)
+                obs, rew, term, trunc, info = self.envs.step(act32)
+                success = _info_flags(info, "success", w)
+                for i in np.flatnonzero(active):
+                    b = buf[i]
+                    b["obs"].append(x[i])
+                    b["act"].append(act32[i])
+                    b["rew"].append(rew[i])
+                    b["logp"].append(logp[i])
+                    b["succ"].append(success[i])
+                done = (term | trunc) & active
+                terminated |= term & active
+                active &= ~done
+            for i in range(k):
+                b = buf[i]
+                per_traj.append(
+                    {
+                        "observations": np.stack(b["obs"]).astype(np.float32),
+                        "actions": np.stack(b["act"]),
+                        "rewards": np.asarray(b["rew"], dtype=np.float64),
+                        "log_probs": np.asarray(b["logp"], dtype=np.float64),
+                        "successes": np.asarray(b["succ"], dtype=bool),
+                        "terminated": bool(terminated[i]),
+                    }
+                )
+        lengths = np.array([len(t["rewards"]) for t in per_traj], dtype=np.int64)
+        return TrajectoryBatch(
+            observations=np.concatenate([t["observations"] for t in per_traj]),
+            actions=np.concatenate([t["actions"] for t in per_traj]),
+            rewards=np.concatenate([t["rewards"] for t in per_traj]),
+            log_probs=np.concatenate([t["log_probs"] for t in per_traj]),
+            successes=np.concatenate([t["successes"] for t in per_traj]),
+            timesteps=np.concatenate([np.arange(n, dtype=np.int64) for n in lengths]),
+            lengths=lengths,
+            terminated=np.array([t["terminated"] for t in per_traj], dtype=bool),
+            seeds=np.array([s for s, _ in seeds], dtype=np.int64),
+        )
+
+    def close(self) -> None:
+        self.envs.close()
+
+    def __enter__(self) -> VectorEnvSampler:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def _info_flags(info: dict, key: str, n: int) -> np.ndarray:
+    """Per-env boolean ``info[key]`` from a vector env's info dict (False where an env did not report it)."""
+    if key not in info:
+        return np.zeros(n, dtype=bool)
+    values = np.asarray(info[key]).astype(bool)
+    mask = np.asarray(info.get("_" + key, np.ones(n, dtype=bool)), dtype=bool)
+    return values & mask

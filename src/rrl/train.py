@@ -1,0 +1,587 @@
+"""Algorithm 1 of the paper: demonstrations -> behaviour cloning -> DAPG (or NPG) iterations.
+
+>>> from rrl.train import TrainConfig, train, resume
+>>> run_dir = train(TrainConfig(task="door", algo="dapg", demos="expert", iterations=50, out="runs/door"))
+>>> resume("runs/door")    # continues a killed run; the next iteration equals the uninterrupted run's
+
+The loop only sees policy-input vectors: a :class:`~rrl.sampling.Sampler` returns trajectories whose
+observations are already featurized, and demonstrations arrive as :class:`~rrl.sampling.DemoData` in the same
+space. :func:`train` builds the state-based sampler and demos itself; pass ``sampler=`` and ``demos=`` to train
+on anything else (e.g. ``[encoder(frames), proprioception]``).
+
+Run folder: ``config.json`` (every hyper-parameter, the command line, versions), ``log.csv`` (one row per
+iteration), ``tb/`` (TensorBoard), ``curve.png``, ``bc.json`` (BC losses), ``checkpoint.pt`` (written
+atomically after every iteration), ``summary.json`` (final evaluation).
+
+Iteration ``k`` (row ``k`` of the log): collect ``trajectories`` stochastic rollouts with the policy
+``theta_k`` (training success), evaluate ``theta_k`` deterministically (evaluation success), then update
+``theta_k -> theta_{k+1}`` (advantages, DAPG gradient, conjugate gradient, step) and fit the baseline on the
+batch's returns (Algorithm 1 line 14). Row 0 of a DAPG run therefore describes the BC policy.
+"""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import json
+import math
+import os
+import random
+import resource
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from rrl.algos.bc import behavior_clone
+from rrl.algos.dapg import dapg_gradient, demo_weight, policy_advantages
+from rrl.algos.gae import compute_gae, discounted_returns
+from rrl.algos.npg import mean_kl, npg_step
+from rrl.baseline import ValueBaseline
+from rrl.config import ALGOS, IDENTITY_FIELDS, TrainConfig, add_config_arguments, config_overrides
+from rrl.policy import GaussianMLP
+from rrl.sampling import DemoData, Sampler, TrajectoryBatch, evaluate_policy
+
+__all__ = [
+    "ALGOS",
+    "IDENTITY_FIELDS",
+    "LOG_COLUMNS",
+    "TrainConfig",
+    "Trainer",
+    "TrainingDivergedError",
+    "add_config_arguments",
+    "config_overrides",
+    "load_state_demos",
+    "make_default_sampler",
+    "plot_curves",
+    "read_log",
+    "resume",
+    "train",
+]
+
+CHECKPOINT = "checkpoint.pt"
+CHECKPOINT_FORMAT = 1
+
+LOG_COLUMNS = (
+    "iteration", "samples", "success_train", "success_eval", "return_train", "return_eval",
+    "kl", "step_size", "demo_weight", "grad_norm", "log_std_mean", "vf_error_before", "vf_error_after",
+    "t_sample", "t_eval", "t_advantages", "t_gradient", "t_cg", "t_step", "t_vf", "t_iteration",
+    "wall_time", "rss_peak_mb",
+)  # fmt: skip
+
+
+class TrainingDivergedError(RuntimeError):
+    """A non-finite value appeared in an update; the last good checkpoint was left untouched."""
+
+
+# --------------------------------------------------------------------------------------------- seeding
+_STREAM_TRAIN, _STREAM_EVAL, _STREAM_VF, _STREAM_FVP = 1, 2, 3, 4
+
+
+def stream_seed(seed: int, iteration: int, stream: int) -> int:
+    """An independent 31-bit seed for one purpose (``stream``) of one iteration of run ``seed``."""
+    ss = np.random.SeedSequence([int(seed), int(iteration), int(stream)])
+    return int(ss.generate_state(1, dtype=np.uint32)[0] & 0x7FFFFFFF)
+
+
+# --------------------------------------------------------------------------------------------- demos
+def load_state_demos(cfg: TrainConfig) -> DemoData | None:
+    """The demonstrations of ``cfg`` as state-space (observation, action) pairs, or None for ``demos='none'``.
+
+    Expert demonstrations are generated once and cached in ``rrl.paths.cache_dir()/demos``.
+    """
+    if cfg.demos == "none":
+        return None
+    from rrl import demos as rd
+
+    if cfg.demos == "expert":
+        path = rd.default_demo_path(cfg.task, "expert", cfg.n_demos, cfg.demo_seed)
+        if path.exists():
+            demo_set = rd.load_demos(path, task=cfg.task)
+        else:
+            demo_set = rd.make_expert_demos(cfg.task, n=cfg.n_demos, seed=cfg.demo_seed)
+            try:
+                rd.save_demos(demo_set, path)
+            except OSError as err:  # a read-only cache is not fatal
+                print(f"note: could not cache expert demos at {path}: {err}", file=sys.stderr)
+    elif cfg.demos == "human":
+        demo_set = rd.human_door_demos()
+    else:
+        demo_set = rd.load_demos(cfg.demos, task=cfg.task)
+    trajectories = demo_set.trajectories[: cfg.n_demos]
+    return DemoData.from_trajectories(trajectories)
+
+
+def make_default_sampler(cfg: TrainConfig) -> Sampler:
+    """The state sampler for ``cfg`` (pixel observations need a sampler passed to :func:`train`)."""
+    if cfg.obs != "state":
+        raise ValueError(
+            f"obs={cfg.obs!r}: the built-in trainer samples from state only; pass a pixel sampler "
+            "(sampler=...) and featurized demos (demos=...) to rrl.train.train"
+        )
+    from rrl.sampling import make_state_sampler
+
+    return make_state_sampler(cfg.task, workers=cfg.workers, reward=cfg.reward, horizon=cfg.horizon)
+
+
+# ------------------------------------------------------------------------------------------ the trainer
+class Trainer:
+    """State of one run (policy, baseline, counters) and one method per stage of Algorithm 1."""
+
+    def __init__(self, cfg: TrainConfig, sampler: Sampler, demos: DemoData | None, run_dir: Path) -> None:
+        self.cfg, self.sampler, self.demos, self.run_dir = cfg, sampler, demos, Path(run_dir)
+        self.task = cfg.task_spec
+        if demos is not None and demos.observations.shape[1] != sampler.obs_dim:
+            raise ValueError(
+                f"demo observations have {demos.observations.shape[1]} features but the sampler's policy input has "
+                f"{sampler.obs_dim}; featurize the demos the way the sampler featurizes observations"
+            )
+        if demos is not None and demos.actions.shape[1] != sampler.act_dim:
+            raise ValueError(f"demo actions have {demos.actions.shape[1]} dims, the env {sampler.act_dim}")
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(cfg.seed)
+            self.policy = GaussianMLP(
+                sampler.obs_dim,
+                sampler.act_dim,
+                cfg.policy_size,
+                init_log_std=cfg.init_log_std if cfg.init_log_std is not None else 0.0,
+                min_log_std=cfg.min_log_std,
+            )
+            self.baseline = ValueBaseline(
+                sampler.obs_dim,
+                horizon=cfg.effective_horizon,
+                hidden_sizes=cfg.vf_size,
+                lr=cfg.vf_lr,
+                weight_decay=cfg.vf_weight_decay,
+                batch_size=cfg.vf_batch_size,
+                epochs=cfg.vf_epochs,
+            )
+        self.next_iteration = 0
+        self.samples = 0
+        self.demo_obs = torch.as_tensor(demos.observations) if demos is not None else None
+        self.demo_act = torch.as_tensor(demos.actions) if demos is not None else None
+
+    # ------------------------------------------------------------------------------------ BC stage
+    def behavior_clone(self) -> dict[str, Any]:
+        """Fit shift/scale (and log-std) to the demos and run BC (Eq. 5). No-op without demos."""
+        if self.demos is None:
+            return {"bc_losses": []}
+        self.policy.fit_to_demos(
+            self.demos.observations, self.demos.actions, set_log_std=self.cfg.init_log_std is None
+        )
+        losses = behavior_clone(
+            self.policy,
+            self.demos.observations,
+            self.demos.actions,
+            epochs=self.cfg.bc_epochs,
+            batch_size=self.cfg.bc_batch_size,
+            lr=self.cfg.bc_lr,
+            seed=self.cfg.seed,
+        )
+        return {"bc_losses": losses}
+
+    # ------------------------------------------------------------------------------------ iteration
+    def iteration(self, k: int) -> dict[str, float]:
+        """Sample, evaluate and (unless BC-only) update; returns the log row. Raises on non-finite values."""
+        cfg, row = self.cfg, {"iteration": k}
+        t_start = time.perf_counter()
+        batch = self.sampler.collect(self.policy, cfg.trajectories, stream_seed(cfg.seed, k, _STREAM_TRAIN))
+        self.samples += batch.n_samples
+        row.update(samples=self.samples, success_train=batch.success_rate(self.task))
+        row["return_train"] = float(batch.trajectory_returns().mean())
+        row["t_sample"] = time.perf_counter() - t_start
+
+        t0 = time.perf_counter()
+        if cfg.eval_episodes > 0 and k % cfg.eval_every == 0:
+            ev = evaluate_policy(self.sampler, self.policy, self.task, cfg.eval_episodes, stream_seed(cfg.seed, 0, _STREAM_EVAL))
+            row.update(success_eval=ev.success_rate, return_eval=ev.mean_return)
+        else:
+            row.update(success_eval=math.nan, return_eval=math.nan)
+        row["t_eval"] = time.perf_counter() - t0
+
+        if cfg.algo != "bc":
+            row.update(self.update(batch, k))
+        row["log_std_mean"] = float(self.policy.log_std.detach().mean())
+        row["t_iteration"] = time.perf_counter() - t_start
+        return row
+
+    def update(self, batch: TrajectoryBatch, k: int) -> dict[str, float]:
+        """One DAPG/NPG update (Eq. 4-9) and the baseline fit, timed by phase."""
+        cfg, out = self.cfg, {}
+        t0 = time.perf_counter()
+        values = self.baseline.predict(batch.observations, batch.timesteps)
+        adv = compute_gae(batch.rewards, values, batch.lengths, cfg.rl_gamma, cfg.rl_gae)
+        returns = discounted_returns(batch.rewards, batch.lengths, cfg.rl_gamma)
+        if cfg.normalize_advantages:
+            adv = (adv - adv.mean()) / (adv.std() + 1e-8)
+        _check_finite(k, "advantages", adv, self.run_dir)
+        t1 = time.perf_counter()
+        out["t_advantages"] = t1 - t0
+
+        obs = torch.as_tensor(batch.observations)
+        act = torch.as_tensor(batch.actions)
+        use_demos = cfg.algo == "dapg" and self.demo_obs is not None
+        w = demo_weight(adv, k, cfg.lam_0, cfg.lam_1, cfg.demo_weight) if use_demos else 0.0
+        adv_pi = policy_advantages(adv, cfg.demo_weight) if use_demos else adv
+        mean_pi = self.policy(obs)  # one forward pass shared by the gradient, the Fisher and the KL
+        grad = dapg_gradient(
+            self.policy,
+            obs,
+            act,
+            torch.as_tensor(adv_pi, dtype=torch.float32),
+            self.demo_obs,
+            self.demo_act,
+            w,
+            policy_mean=mean_pi,
+        )
+        _check_finite(k, "policy gradient", grad, self.run_dir)
+        t2 = time.perf_counter()
+        out.update(demo_weight=w, grad_norm=float(grad.norm()), t_gradient=t2 - t1)
+
+        old_mean, old_log_std = mean_pi.detach(), self.policy.log_std.detach().clone()
+        gen = torch.Generator().manual_seed(stream_seed(cfg.seed, k, _STREAM_FVP))
+        step = npg_step(
+            self.policy,
+            obs,
+            grad,
+            cfg.rl_step_size,
+            cfg.cg_iters,
+            cfg.cg_damping,
+            cfg.fvp_sample_frac,
+            gen,
+            policy_mean=mean_pi,
+            precision=cfg.fvp_precision,
+        )
+        del mean_pi
+        _check_finite(k, "natural gradient direction", step.direction, self.run_dir)
+        _check_finite(k, "step size", np.array([step.step_size]), self.run_dir)
+        t3 = time.perf_counter()
+        out.update(step_size=step.step_size, t_cg=t3 - t2)
+
+        old_params = self.policy.flat_params()
+        self.policy.set_flat_params(step.new_params)
+        kl = mean_kl(self.policy, obs, old_mean, old_log_std)
+        if not math.isfinite(kl) or not all(bool(torch.isfinite(p).all()) for p in self.policy.parameters()):
+            self.policy.set_flat_params(old_params)
+            _raise_diverged(k, "policy parameters or KL after the step", self.run_dir)
+        t4 = time.perf_counter()
+        out.update(kl=kl, t_step=t4 - t3)
+
+        vf = self.baseline.fit(
+            batch.observations, batch.timesteps, returns, np.random.default_rng(stream_seed(cfg.seed, k, _STREAM_VF))
+        )
+        if not self.baseline.parameters_finite() or not all(math.isfinite(v) for v in vf.values()):
+            _raise_diverged(k, "value baseline after its fit", self.run_dir)
+        out.update(vf, t_vf=time.perf_counter() - t4)
+        return out
+
+    # ----------------------------------------------------------------------------------- checkpoint
+    def state_dict(self) -> dict[str, Any]:
+        return {
+            "format": CHECKPOINT_FORMAT,
+            "next_iteration": self.next_iteration,
+            "samples": self.samples,
+            "policy": self.policy.state_dict(),
+            "baseline": self.baseline.state_dict(),
+            "demo_fingerprint": self.demos.fingerprint() if self.demos is not None else None,
+            "rng": {
+                "torch": torch.get_rng_state(),
+                "numpy": _numpy_rng_state_to_tensors(np.random.get_state()),
+                "python": _python_rng_state_to_list(random.getstate()),
+            },
+            "config": self.cfg.to_json(),
+        }
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        if state.get("format") != CHECKPOINT_FORMAT:
+            raise ValueError(f"checkpoint format {state.get('format')!r}, this rrl reads {CHECKPOINT_FORMAT}")
+        fp = self.demos.fingerprint() if self.demos is not None else None
+        if state["demo_fingerprint"] != fp:
+            raise ValueError(
+                "the demonstrations differ from those the run was trained with (fingerprint mismatch); "
+                "resume with the same demo source and cache, or start a new run"
+            )
+        self.policy.load_state_dict(state["policy"])
+        self.baseline.load_state_dict(state["baseline"])
+        self.next_iteration = int(state["next_iteration"])
+        self.samples = int(state["samples"])
+        torch.set_rng_state(state["rng"]["torch"])
+        np.random.set_state(_numpy_rng_state_from_tensors(state["rng"]["numpy"]))
+        random.setstate(_python_rng_state_from_list(state["rng"]["python"]))
+
+    def save_checkpoint(self) -> Path:
+        """Write ``checkpoint.pt`` atomically (temporary file, fsync, rename)."""
+        path = self.run_dir / CHECKPOINT
+        tmp = path.with_suffix(".pt.tmp")
+        with open(tmp, "wb") as f:
+            torch.save(self.state_dict(), f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+        return path
+
+
+def _check_finite(k: int, what: str, values: Any, run_dir: Path) -> None:
+    arr = values.detach().numpy() if isinstance(values, torch.Tensor) else np.asarray(values)
+    if not np.all(np.isfinite(arr)):
+        _raise_diverged(k, what, run_dir)
+
+
+def _raise_diverged(k: int, what: str, run_dir: Path) -> None:
+    ckpt = run_dir / CHECKPOINT
+    last = f"the last good checkpoint {ckpt} (after iteration {k - 1}) is intact" if ckpt.exists() else "no checkpoint was written yet"
+    raise TrainingDivergedError(
+        f"non-finite {what} in the update of iteration {k}: the run stopped and nothing of iteration {k} was "
+        f"saved; {last}. Try a smaller rl_step_size or larger cg_damping, then "
+        f"`rrl train --resume {run_dir} --rl-step-size ...`."
+    )
+
+
+def _numpy_rng_state_to_tensors(state: tuple) -> dict[str, Any]:
+    name, keys, pos, has_gauss, cached = state
+    return {"name": name, "keys": torch.as_tensor(keys.astype(np.int64)), "pos": int(pos), "has_gauss": int(has_gauss), "cached": float(cached)}
+
+
+def _numpy_rng_state_from_tensors(d: dict[str, Any]) -> tuple:
+    return (d["name"], d["keys"].numpy().astype(np.uint32), d["pos"], d["has_gauss"], d["cached"])
+
+
+def _python_rng_state_to_list(state: tuple) -> list:
+    version, internal, gauss = state
+    return [version, list(internal), gauss]
+
+
+def _python_rng_state_from_list(state: list) -> tuple:
+    return (state[0], tuple(state[1]), state[2])
+
+
+# ------------------------------------------------------------------------------------------- logging
+class RunLogger:
+    """CSV log, TensorBoard events and the PNG curve of a run folder."""
+
+    def __init__(self, run_dir: Path, start_iteration: int, title: str) -> None:
+        self.run_dir, self.title = run_dir, title
+        self.csv_path = run_dir / "log.csv"
+        self._truncate_csv(start_iteration)
+        from torch.utils.tensorboard import SummaryWriter
+
+        self.tb = SummaryWriter(log_dir=str(run_dir / "tb"), purge_step=start_iteration if start_iteration > 0 else None)
+
+    def _truncate_csv(self, start_iteration: int) -> None:
+        """Keep header and rows of iterations before ``start_iteration`` (a resumed run rewrites the rest)."""
+        rows = read_log(self.csv_path) if self.csv_path.exists() else []
+        rows = [r for r in rows if int(r["iteration"]) < start_iteration]
+        with open(self.csv_path, "w", newline="") as f:
+            writer = csv.DictWriter(f, fieldnames=LOG_COLUMNS)
+            writer.writeheader()
+            for r in rows:
+                writer.writerow({c: r.get(c, "") for c in LOG_COLUMNS})
+
+    def log(self, row: dict[str, float]) -> None:
+        with open(self.csv_path, "a", newline="") as f:
+            csv.DictWriter(f, fieldnames=LOG_COLUMNS).writerow({c: _fmt(row.get(c, math.nan)) for c in LOG_COLUMNS})
+        k = int(row["iteration"])
+        for key in LOG_COLUMNS[1:]:
+            value = row.get(key, math.nan)
+            if isinstance(value, (int, float)) and math.isfinite(value):
+                group = "time" if key.startswith("t_") else "rollout" if ("success" in key or "return" in key) else "train"
+                self.tb.add_scalar(f"{group}/{key}", value, k)
+        self.tb.flush()
+        plot_curves(self.csv_path, self.run_dir / "curve.png", self.title)
+
+    def close(self) -> None:
+        self.tb.close()
+
+
+def _fmt(v: Any) -> str:
+    if isinstance(v, float):
+        return "" if math.isnan(v) else repr(v)
+    return str(v)
+
+
+def read_log(path: str | Path) -> list[dict[str, str]]:
+    """Rows of a run's ``log.csv`` as dicts of strings."""
+    with open(path, newline="") as f:
+        return list(csv.DictReader(f))
+
+
+def plot_curves(csv_path: str | Path, png_path: str | Path, title: str = "") -> None:
+    """Success rate (training rollouts and deterministic evaluation) and return against samples."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    rows = read_log(csv_path)
+    if not rows:
+        return
+
+    def col(name: str) -> np.ndarray:
+        return np.array([float(r[name]) if r.get(name) not in (None, "") else np.nan for r in rows])
+
+    samples = col("samples")
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(10, 3.6))
+    ax1.plot(samples, 100 * col("success_train"), label="training rollouts (stochastic)")
+    ev = col("success_eval")
+    ok = np.isfinite(ev)
+    ax1.plot(samples[ok], 100 * ev[ok], label="evaluation (deterministic)")
+    ax1.set(xlabel="samples", ylabel="success rate (%)", ylim=(-3, 103), title=title)
+    ax1.legend(loc="lower right", fontsize=8)
+    ax2.plot(samples, col("return_train"), label="training rollouts")
+    ax2.plot(samples[ok], col("return_eval")[ok], label="evaluation")
+    ax2.set(xlabel="samples", ylabel="return per episode")
+    ax2.legend(loc="lower right", fontsize=8)
+    for ax in (ax1, ax2):
+        ax.grid(alpha=0.3)
+    fig.tight_layout()
+    tmp = Path(str(png_path) + ".tmp.png")
+    fig.savefig(tmp, dpi=100)
+    plt.close(fig)
+    os.replace(tmp, png_path)
+
+
+# ---------------------------------------------------------------------------------------------- run
+def _versions() -> dict[str, str]:
+    import gymnasium
+    import mujoco
+
+    import rrl
+
+    return {"rrl": rrl.__version__, "torch": torch.__version__, "numpy": np.__version__, "mujoco": mujoco.__version__, "gymnasium": gymnasium.__version__}
+
+
+def train(
+    cfg: TrainConfig,
+    sampler: Sampler | None = None,
+    demos: DemoData | None = None,
+    progress: bool = True,
+) -> Path:
+    """Run Algorithm 1 for ``cfg`` in a fresh run folder (``cfg.out``); returns the folder.
+
+    ``sampler``/``demos`` default to the state sampler and state demonstrations of ``cfg``; the sampler passed
+    in is not closed. Raises FileExistsError if the folder already holds a checkpoint (use :func:`resume`).
+    """
+    run_dir = Path(cfg.out or cfg.default_out())
+    if (run_dir / CHECKPOINT).exists():
+        raise FileExistsError(f"{run_dir} already holds a run; resume it with `rrl train --resume {run_dir}` or pick another --out")
+    run_dir.mkdir(parents=True, exist_ok=True)
+    (run_dir / "log.csv").unlink(missing_ok=True)
+    meta = {"config": cfg.to_json(), "argv": sys.argv, "versions": _versions(), "created": time.strftime("%Y-%m-%dT%H:%M:%S")}
+    _write_json(run_dir / "config.json", meta)
+    return _run(cfg, run_dir, sampler, demos, progress, fresh=True)
+
+
+def resume(
+    run_dir: str | Path,
+    sampler: Sampler | None = None,
+    demos: DemoData | None = None,
+    progress: bool = True,
+    **overrides: Any,
+) -> Path:
+    """Continue the run in ``run_dir`` from its last checkpoint (or start it if it stopped before one).
+
+    ``overrides`` may change settings that do not define the run (e.g. ``iterations`` to extend it,
+    ``rl_step_size`` after a divergence); they are recorded in ``config.json``. Without overrides the next
+    iteration is exactly the one an uninterrupted run would have computed.
+    """
+    run_dir = Path(run_dir)
+    cfg_path = run_dir / "config.json"
+    if not cfg_path.exists():
+        raise FileNotFoundError(f"{cfg_path} not found: {run_dir} is not an rrl run folder")
+    meta = json.loads(cfg_path.read_text())
+    cfg = TrainConfig.from_json(meta["config"])
+    bad = sorted(k for k in overrides if k in IDENTITY_FIELDS)
+    if bad:
+        raise ValueError(f"cannot change {bad} when resuming (they define the run); start a new run instead")
+    if overrides:
+        cfg = dataclasses.replace(cfg, **overrides)
+        meta["config"] = cfg.to_json()
+        meta.setdefault("resumed_with", []).append({"overrides": overrides, "argv": sys.argv, "at": time.strftime("%Y-%m-%dT%H:%M:%S")})
+        _write_json(cfg_path, meta)
+    fresh = not (run_dir / CHECKPOINT).exists()
+    return _run(cfg, run_dir, sampler, demos, progress, fresh=fresh)
+
+
+def _run(
+    cfg: TrainConfig, run_dir: Path, sampler: Sampler | None, demos: DemoData | None, progress: bool, fresh: bool
+) -> Path:
+    from tqdm import tqdm
+
+    if cfg.threads is not None:
+        torch.set_num_threads(cfg.threads)
+    own_sampler = sampler is None
+    if demos is None and cfg.obs == "state":
+        demos = load_state_demos(cfg)
+    if demos is None and cfg.demos != "none":
+        raise ValueError(f"config asks for demos={cfg.demos!r} but none were given for obs={cfg.obs!r}; pass demos=")
+    sampler = sampler if sampler is not None else make_default_sampler(cfg)
+    logger = None
+    try:
+        trainer = Trainer(cfg, sampler, demos, run_dir)
+        if fresh:
+            bc = trainer.behavior_clone()
+            _write_json(run_dir / "bc.json", bc)
+            torch.save(trainer.policy.state_dict(), run_dir / "bc_policy.pt")
+        else:
+            trainer.load_state_dict(torch.load(run_dir / CHECKPOINT, weights_only=True))
+        n_iterations = 1 if cfg.algo == "bc" else cfg.iterations
+        logger = RunLogger(run_dir, trainer.next_iteration, f"{cfg.task} {cfg.obs} {cfg.algo} ({cfg.demos}, {cfg.reward})")
+        bar = tqdm(total=n_iterations, initial=trainer.next_iteration, desc=f"{cfg.task} {cfg.algo}", disable=not progress, unit="it")
+        t_run = time.perf_counter()
+        for k in range(trainer.next_iteration, n_iterations):
+            samples_before = trainer.samples
+            row = trainer.iteration(k)
+            trainer.next_iteration = k + 1
+            row["wall_time"] = time.perf_counter() - t_run
+            row["rss_peak_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+            # log first, then checkpoint: a run killed in between re-runs iteration k on resume and the
+            # log is truncated to the checkpoint's iterations, so log and checkpoint never disagree
+            logger.log(row)
+            trainer.save_checkpoint()
+            bar.update(1)
+            bar.set_postfix(
+                train=f"{100 * row['success_train']:.0f}%",
+                eval="-" if math.isnan(row["success_eval"]) else f"{100 * row['success_eval']:.0f}%",
+                sps=f"{(trainer.samples - samples_before) / max(row['t_sample'], 1e-9):.0f}",
+            )
+        bar.close()
+        _write_summary(trainer, run_dir)
+    finally:
+        if logger is not None:
+            logger.close()
+        if own_sampler:
+            sampler.close()
+    return run_dir
+
+
+def _write_summary(trainer: Trainer, run_dir: Path) -> None:
+    cfg = trainer.cfg
+    rows = read_log(run_dir / "log.csv")
+    summary: dict[str, Any] = {"iterations": len(rows), "samples": trainer.samples}
+    for key in ("success_train", "success_eval"):
+        first = next((r for r in rows if r[key] not in ("", None) and float(r[key]) >= 0.9), None)
+        summary[f"first_{key}_ge_90"] = None if first is None else {"iteration": int(first["iteration"]), "samples": int(first["samples"])}
+    if cfg.eval_episodes > 0:
+        ev = evaluate_policy(trainer.sampler, trainer.policy, trainer.task, cfg.eval_episodes, stream_seed(cfg.seed, 0, _STREAM_EVAL))
+        summary["final_policy_eval"] = {"success_rate": ev.success_rate, "mean_return": ev.mean_return, "episodes": ev.episodes}
+    _write_json(run_dir / "summary.json", summary)
+
+
+def _write_json(path: Path, obj: Any) -> None:
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    tmp.write_text(json.dumps(obj, indent=2, default=_json_default) + "\n")
+    os.replace(tmp, path)
+
+
+def _json_default(v: Any) -> Any:
+    if isinstance(v, (np.floating, np.integer)):
+        return v.item()
+    if isinstance(v, (tuple, set)):
+        return list(v)
+    if isinstance(v, Path):
+        return str(v)
+    raise TypeError(f"cannot serialise {type(v).__name__} to JSON")
+
