@@ -103,10 +103,115 @@ def _cmd_demos(args: argparse.Namespace) -> int:
     return getattr(commands, args.demos_func)(args)
 
 
+def _add_train(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "train",
+        help="train a policy: BC, NPG or DAPG (paper Algorithm 1); --resume RUN_DIR continues a run",
+        description="Every TrainConfig field is a flag (defaults: paper appendix 7.1). Examples: "
+        "rrl train --task door --algo dapg --demos expert --seed 0 --out runs/door_s0; "
+        "rrl train --resume runs/door_s0 --iterations 200",
+    )
+    p.add_argument("--resume", metavar="RUN_DIR", default=None, help="continue the run in RUN_DIR from its checkpoint")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    from rrl.config import add_config_arguments
+
+    add_config_arguments(p)
+    p.set_defaults(func=_cmd_train)
+
+
+def _cmd_train(args: argparse.Namespace) -> int:
+    from rrl.train import TrainConfig, TrainingDivergedError, config_overrides, resume, train
+
+    overrides = config_overrides(args)
+    try:
+        if args.resume:
+            run_dir = resume(args.resume, progress=not args.no_progress, **overrides)
+        else:
+            run_dir = train(TrainConfig(**overrides), progress=not args.no_progress)
+    except (TrainingDivergedError, FileExistsError) as err:
+        print(f"rrl train: error: {err}", file=sys.stderr)
+        return 3
+    print(f"run folder: {run_dir}")
+    print((run_dir / "summary.json").read_text().strip())
+    return 0
+
+
+def _add_explain(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "explain",
+        help="Grad-CAM + guided backprop of a frozen encoder's top-1 ImageNet class on task frames (paper Fig. 1)",
+    )
+    p.add_argument("--task", required=True)
+    p.add_argument("--encoder", default="resnet34", help="encoder with an ImageNet head (e.g. efficientnet_lite0)")
+    p.add_argument("--encoder-weights", default=None, metavar="PATH", help="explicit checkpoint for the encoder")
+    p.add_argument("--out", required=True, help="output PNG path")
+    p.add_argument("--camera", default=None, help="camera name (default: the task's first RRL camera)")
+    p.add_argument("--frames", type=int, default=4, help="number of frames (columns)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--image-size", type=int, default=224, help="center crop fed to the encoder")
+    p.set_defaults(func=_cmd_explain)
+
+
+def _cmd_explain(args: argparse.Namespace) -> int:
+    from rrl.encoders import make_encoder
+    from rrl.explain import explain, explanation_figure, task_frames
+
+    if args.frames < 1:
+        raise ValueError(f"--frames must be >= 1, got {args.frames}")
+    # The encoder first: missing weights fail before any environment starts.
+    enc = make_encoder(args.encoder, backend="torch", image_size=args.image_size, weights=args.encoder_weights)
+    render = round(args.image_size * 256 / 224)
+    frames = task_frames(args.task, args.frames, args.camera, args.seed, render_size=render, crop_size=args.image_size)
+    expl = explain(enc, frames)
+    title = f"{args.task}: {args.encoder} (Grad-CAM on {enc.model.backbone.target_layer})"
+    path = explanation_figure(expl, args.out, title=title)
+    for i, (label, prob) in enumerate(zip(expl.labels, expl.probs)):
+        print(f"frame {i}: top-1 {label} (p={prob:.3f})")
+    print(f"wrote {path}")
+    return 0
+
+
+def _add_vae(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("vae", help="RRL(VAE) baseline (appendix 7.4): collect frames, train a VAE, save its encoder")
+    vsub = p.add_subparsers(dest="vae_command", required=True)
+    t = vsub.add_parser(
+        "train",
+        help="collect 64x64 frames (25%% expert, +small noise, +large noise, random), train, save checkpoint + grid",
+        description="Example: rrl vae train --task door --frames 20000 --epochs 5 --out vae_door.pt; then "
+        "make_encoder('vae', weights='vae_door.pt', image_size=64).",
+    )
+    t.add_argument("--task", default=None, help="task whose RRL camera gives the frames")
+    t.add_argument("--tasks", default=None, help="comma-separated tasks (frames split equally), e.g. door,hammer")
+    t.add_argument("--frames", type=int, default=20_000, help="total frames (paper: 1000000)")
+    t.add_argument("--epochs", type=int, default=10, help="training epochs (paper: 10)")
+    t.add_argument("--latent", type=int, default=512, help="latent size (paper: 512)")
+    t.add_argument("--size", type=int, default=64, help="frame size in pixels (paper: 64)")
+    t.add_argument("--batch-size", type=int, default=128)
+    t.add_argument("--lr", type=float, default=1e-3, help="Adam learning rate")
+    t.add_argument("--beta", type=float, default=1.0, help="KL weight (1: the ELBO)")
+    t.add_argument("--recon-loss", choices=("bernoulli", "mse"), default="bernoulli")
+    t.add_argument("--small-noise", type=float, default=0.1, help="action noise std of the 'small noise' quarter")
+    t.add_argument("--large-noise", type=float, default=0.5, help="action noise std of the 'large noise' quarter")
+    t.add_argument("--camera", default=None, help="camera name (default: the task's RRL camera)")
+    t.add_argument("--seed", type=int, default=0)
+    t.add_argument("--out", default=None, help="checkpoint path (default: <cache>/vae/<tasks>-...pt)")
+    t.add_argument("--grid", default=None, help="reconstruction grid PNG (default: checkpoint path with .png)")
+    t.add_argument("--grid-columns", type=int, default=8, help="frames per task in the grid")
+    t.add_argument("--frames-file", default=None, help=".npz of frames: loaded if it exists, else collected + saved")
+    t.add_argument("--no-progress", action="store_true", help="no progress bars")
+    t.set_defaults(func=_cmd_vae)
+
+
+def _cmd_vae(args: argparse.Namespace) -> int:
+    from rrl.vae import cmd_train
+
+    return cmd_train(args)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="rrl", description="RRL: ResNet features + DAPG on ADROIT")
     sub = parser.add_subparsers(dest="command", required=True)
-    for add in (_add_tasks, _add_render, _add_tour, _add_demos):
+    for add in (_add_tasks, _add_render, _add_tour, _add_demos, _add_train, _add_explain, _add_vae):
         add(sub)
     # [subcommands registered by other modules go above this line, one `_add_*` per command group]
     return parser
