@@ -181,3 +181,14 @@ def test_config_validation_messages() -> None:
         TrainConfig(algo="ppo")
     assert TrainConfig(algo="npg").demos == "none" and TrainConfig().demos == "expert"
     assert np.isclose(TrainConfig().rl_step_size, 0.05)
+
+
+def test_kl_safety_net_halves_an_overshooting_step(tmp_path: Path, demos: DemoData) -> None:
+    # 1 trajectory of 5 steps for a (64, 64) policy: the Fisher has rank <= 140 for ~7k parameters and the demo
+    # term of Eq. 8 points into its null space, so the normalised step overshoots the trust region.
+    small = dict(iterations=1, trajectories=1, horizon=5, policy_size=(64, 64), eval_episodes=0)
+    raw = read_log(train(_cfg(tmp_path / "raw", max_kl_ratio=0.0, **small), demos=demos, progress=False) / "log.csv")[0]
+    net = read_log(train(_cfg(tmp_path / "net", **small), demos=demos, progress=False) / "log.csv")[0]
+    assert float(raw["kl"]) > 2 * 0.05 and int(raw["step_backtracks"]) == 0
+    assert 0 < float(net["kl"]) <= 2 * 0.05 and int(net["step_backtracks"]) >= 1
+    assert np.isclose(float(net["step_size"]), float(raw["step_size"]) * 0.5 ** int(net["step_backtracks"]))

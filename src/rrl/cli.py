@@ -107,8 +107,10 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "train",
         help="train a policy: BC, NPG or DAPG (paper Algorithm 1); --resume RUN_DIR continues a run",
-        description="Every TrainConfig field is a flag (defaults: paper appendix 7.1). Examples: "
+        description="Every TrainConfig field is a flag (defaults: paper appendix 7.1, from state). --preset "
+        "paper|cpu|smoke sets the pixel (RRL) settings first; other flags override them. Examples: "
         "rrl train --task door --algo dapg --demos expert --seed 0 --out runs/door_s0; "
+        "rrl train --task door --preset cpu --seed 0 --out runs/door_rrl_s0; "
         "rrl train --resume runs/door_s0 --iterations 200",
     )
     p.add_argument("--resume", metavar="RUN_DIR", default=None, help="continue the run in RUN_DIR from its checkpoint")
@@ -125,14 +127,98 @@ def _cmd_train(args: argparse.Namespace) -> int:
     overrides = config_overrides(args)
     try:
         if args.resume:
+            if "preset" in overrides:
+                raise ValueError("--preset applies to new runs only; a resumed run keeps its recorded settings")
             run_dir = resume(args.resume, progress=not args.no_progress, **overrides)
         else:
-            run_dir = train(TrainConfig(**overrides), progress=not args.no_progress)
+            preset, task = overrides.pop("preset", None), overrides.pop("task", "door")
+            run_dir = train(TrainConfig.from_preset(preset, task, **overrides), progress=not args.no_progress)
     except (TrainingDivergedError, FileExistsError) as err:
         print(f"rrl train: error: {err}", file=sys.stderr)
         return 3
     print(f"run folder: {run_dir}")
     print((run_dir / "summary.json").read_text().strip())
+    return 0
+
+
+def _add_eval(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "eval",
+        help="deterministic success of a run's policy, optionally under a visual distractor, and a video",
+        description="Examples: rrl eval runs/door --episodes 75; rrl eval runs/door --distractor light_position; "
+        "rrl eval runs/door --episodes 0 --video door.mp4",
+    )
+    p.add_argument("run_dir")
+    p.add_argument("--episodes", type=int, default=75, help="evaluation episodes (0: only the video)")
+    p.add_argument("--distractor", default=None, help="light_position, light_direction, object_color or random_object")
+    p.add_argument("--seed", type=int, default=None, help="evaluation seed (default: the training loop's)")
+    p.add_argument("--n-envs", type=int, default=None, help="pixel runs: environments (default: the run's)")
+    p.add_argument("--video", default=None, metavar="OUT.mp4", help="write one deterministic episode (mp4 or gif)")
+    p.add_argument("--json", action="store_true", help="print the result as JSON")
+    p.set_defaults(func=_cmd_eval)
+
+
+def _cmd_eval(args: argparse.Namespace) -> int:
+    import json
+
+    from rrl.evaluate import evaluate_run, write_video
+
+    out: dict = {"run": args.run_dir, "distractor": args.distractor}
+    if args.episodes > 0:
+        res = evaluate_run(args.run_dir, args.episodes, args.seed, args.distractor, args.n_envs)
+        out.update(episodes=res.episodes, success_rate=res.success_rate, mean_return=res.mean_return)
+    if args.video:
+        out["video"] = write_video(args.run_dir, args.video, seed=args.seed or 0, distractor=args.distractor)
+    if args.json:
+        print(json.dumps(out))
+    else:
+        if "success_rate" in out:
+            print(f"{args.run_dir}: success {100 * out['success_rate']:.1f}% over {out['episodes']} episodes "
+                  f"(mean return {out['mean_return']:.1f}, distractor {args.distractor or 'none'})")
+        if "video" in out:
+            print(f"wrote {out['video']['path']} ({out['video']['steps']} steps, success {out['video']['success']})")
+    return 0
+
+
+def _add_results(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "results",
+        help="copy run logs into results/NAME (CSV per run, curve.png, meta.json with commands and commits)",
+        description="Example: rrl results dapg_state_door --group 'DAPG (state)=runs/state/dapg_door_s0,"
+        "runs/state/dapg_door_s1' --group 'BC=runs/state/bc_door' --title 'Door from state'",
+    )
+    p.add_argument("name")
+    p.add_argument("--group", action="append", required=True, metavar="LABEL=RUN[,RUN...]")
+    p.add_argument("--title", default="")
+    p.add_argument("--note", default="", help="a sentence printed above the table in docs/results.md")
+    p.add_argument("--root", default="results")
+    p.set_defaults(func=_cmd_results)
+
+
+def _cmd_results(args: argparse.Namespace) -> int:
+    from rrl.results import export_results
+
+    groups = {}
+    for spec in args.group:
+        label, sep, runs = spec.partition("=")
+        if not sep or not runs:
+            raise ValueError(f"--group wants LABEL=RUN[,RUN...], got {spec!r}")
+        groups[label] = [r for r in runs.split(",") if r]
+    print(f"wrote {export_results(args.name, groups, args.root, args.title, args.note)}")
+    return 0
+
+
+def _add_report(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("report", help="collect results/*/meta.json into docs/results.md (one table per result)")
+    p.add_argument("--root", default="results")
+    p.add_argument("--out", default="docs/results.md")
+    p.set_defaults(func=_cmd_report)
+
+
+def _cmd_report(args: argparse.Namespace) -> int:
+    from rrl.results import write_report
+
+    print(f"wrote {write_report(args.root, args.out)}")
     return 0
 
 
@@ -211,7 +297,7 @@ def _cmd_vae(args: argparse.Namespace) -> int:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="rrl", description="RRL: ResNet features + DAPG on ADROIT")
     sub = parser.add_subparsers(dest="command", required=True)
-    for add in (_add_tasks, _add_render, _add_tour, _add_demos, _add_train, _add_explain, _add_vae):
+    for add in (_add_tasks, _add_render, _add_tour, _add_demos, _add_train, _add_eval, _add_results, _add_report, _add_explain, _add_vae):
         add(sub)
     # [subcommands registered by other modules go above this line, one `_add_*` per command group]
     return parser

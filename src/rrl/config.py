@@ -19,8 +19,11 @@ FVP_PRECISIONS = ("float32", "bfloat16")  # rrl.algos.npg
 # Fields that define what a run *is*; resume refuses to change them.
 IDENTITY_FIELDS = (
     "task", "obs", "algo", "demos", "n_demos", "demo_seed", "seed", "trajectories", "horizon", "reward",
-    "policy_size", "vf_size", "init_log_std", "min_log_std",
+    "policy_size", "vf_size", "init_log_std", "min_log_std", "encoder", "encoder_weights", "cameras",
+    "render_size", "image_size", "proprio_noise",
 )  # fmt: skip
+OBS_MODES = ("state", "rgb+proprio", "rgb")  # rrl.envs.OBS_MODES
+SAMPLER_BACKENDS = ("local", "ray")
 
 
 @dataclass(frozen=True)
@@ -32,8 +35,23 @@ class TrainConfig:
     for npg. ``init_log_std=None``: log of the demos' per-dimension action std (0 without demos).
     ``demo_weight``: ``paper`` (Eq. 9, ``lam_0 lam_1^k max A``) or ``mjrl`` (the public code's constant weight).
     ``fvp_sample_frac``: fraction of the samples used for Fisher-vector products; ``fvp_precision``:
-    ``float32`` or ``bfloat16`` matrix products in them (see ``rrl.algos.npg``). ``workers``: environment
-    processes. ``threads``: torch CPU threads (``None``: torch's default).
+    ``float32`` or ``bfloat16`` matrix products in them (see ``rrl.algos.npg``). ``max_kl_ratio``: if the KL
+    measured after a step exceeds ``max_kl_ratio * rl_step_size`` the step is halved until it does not (an rrl
+    safety net, docs/algorithms.md; 0 turns it off, as in the paper). ``workers``: environment
+    processes of the state sampler. ``threads``: torch CPU threads (``None``: torch's default).
+
+    Pixel runs (``obs`` ``rgb+proprio``, the RRL input of Eq. 10, or ``rgb``): ``encoder`` (a name of
+    ``rrl.encoders``; the paper's is ``resnet34``, the offline default ``efficientnet_lite0``),
+    ``encoder_weights`` (checkpoint path, ``None``: the encoder's default place), ``encoder_backend``
+    (``auto``/``torch``/``onnxruntime``), ``device`` (torch device of the encoder), ``cameras`` (``None``: the
+    task's RRL camera; several are encoded and concatenated), ``render_size`` and ``image_size`` (render, then
+    center crop: paper 256/224), ``proprio_noise`` (fraction of each joint's range, paper 5.4: 0.02),
+    ``feature_scale_floor`` (the input scale of each encoder feature is at least this fraction of the median
+    demo feature std; see ``GaussianMLP.fit_to_demos``).
+    ``n_envs`` environments step and render in worker processes in ``n_groups`` pipelined groups
+    (``rrl.sampling.pipelined``); ``sampler_backend="ray"`` puts them in Ray actors (``ray_address``: an existing
+    cluster, ``None``: a local Ray instance). ``preset`` records which preset (``rrl.config.PRESETS``) the run
+    started from.
     """
 
     task: str = "door"
@@ -61,6 +79,7 @@ class TrainConfig:
     rl_step_size: float = 0.05
     rl_gamma: float = 0.995
     rl_gae: float = 0.97
+    max_kl_ratio: float = 2.0
     cg_iters: int = 10
     cg_damping: float = 1e-4
     fvp_sample_frac: float = 1.0
@@ -73,6 +92,20 @@ class TrainConfig:
     eval_every: int = 1
     workers: int = 1
     threads: int | None = None
+    encoder: str = "efficientnet_lite0"
+    encoder_weights: str | None = None
+    encoder_backend: str = "auto"
+    device: str = "cpu"
+    cameras: tuple[str, ...] | None = None
+    render_size: int = 256
+    image_size: int = 224
+    proprio_noise: float = 0.0
+    n_envs: int = 4
+    n_groups: int = 2
+    sampler_backend: str = "local"
+    ray_address: str | None = None
+    feature_scale_floor: float = 0.1
+    preset: str | None = None
     out: str | None = None
 
     def __post_init__(self) -> None:
@@ -102,6 +135,24 @@ class TrainConfig:
             raise ValueError(f"fvp_precision must be one of {FVP_PRECISIONS}, got {self.fvp_precision!r}")
         if self.rl_step_size <= 0:
             raise ValueError(f"rl_step_size must be > 0, got {self.rl_step_size}")
+        if self.obs not in OBS_MODES:
+            raise ValueError(f"unknown obs {self.obs!r}; valid: {', '.join(OBS_MODES)}")
+        if self.sampler_backend not in SAMPLER_BACKENDS:
+            raise ValueError(f"sampler_backend must be one of {SAMPLER_BACKENDS}, got {self.sampler_backend!r}")
+        if self.n_groups < 1 or self.n_envs < self.n_groups or self.n_envs % self.n_groups:
+            raise ValueError(f"n_envs ({self.n_envs}) must be a positive multiple of n_groups ({self.n_groups})")
+        if not 16 <= self.image_size <= self.render_size:
+            raise ValueError(f"need 16 <= image_size <= render_size, got image_size {self.image_size}, render_size {self.render_size}")
+        if self.proprio_noise < 0:
+            raise ValueError(f"proprio_noise must be >= 0, got {self.proprio_noise}")
+        if self.preset is not None and self.preset not in PRESETS:
+            raise ValueError(f"unknown preset {self.preset!r}; valid: {', '.join(PRESETS)}")
+        if self.cameras is not None:
+            if isinstance(self.cameras, str) or len(self.cameras) == 0:
+                raise ValueError(f"cameras must be a non-empty tuple of camera names, got {self.cameras!r}")
+            object.__setattr__(self, "cameras", tuple(str(c) for c in self.cameras))
+            for cam in self.cameras:
+                self.task_spec.camera(cam)  # raises with the valid names
 
     @property
     def task_spec(self) -> TaskSpec:
@@ -111,8 +162,23 @@ class TrainConfig:
     def effective_horizon(self) -> int:
         return self.horizon if self.horizon is not None else self.task_spec.horizon
 
+    @property
+    def is_pixel(self) -> bool:
+        return self.obs != "state"
+
     def default_out(self) -> str:
-        return f"runs/{self.task}_{self.obs}_{self.algo}_{Path(self.demos).stem}_{self.reward}_s{self.seed}"
+        what = self.obs if not self.is_pixel else f"{self.obs.replace('+', '_')}_{self.encoder.replace(':', '-')}"
+        return f"runs/{self.task}_{what}_{self.algo}_{Path(self.demos).stem}_{self.reward}_s{self.seed}"
+
+    @staticmethod
+    def from_preset(preset: str | None, task: str = "door", **overrides: Any) -> TrainConfig:
+        """The config of ``preset`` (see :data:`PRESETS`) for ``task``, with ``overrides`` on top."""
+        base: dict[str, Any] = {}
+        if preset is not None:
+            if preset not in PRESETS:
+                raise ValueError(f"unknown preset {preset!r}; valid: {', '.join(PRESETS)}")
+            base = PRESETS[preset](task)
+        return TrainConfig(**{**base, "task": task, "preset": preset, **overrides})
 
     def to_json(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -126,9 +192,52 @@ class TrainConfig:
         return TrainConfig(**d)
 
 
+# -------------------------------------------------------------------------------------------- presets
+def paper_preset(task: str) -> dict[str, Any]:
+    """RRL from pixels at paper scale (appendix 7.1 and the released RRL configs), for a GPU box or cluster.
+
+    ResNet-34 features of the task's camera (256 render, 224 crop), (256, 256) policy, 200 trajectories per
+    iteration (400 for pen: 40,000 samples either way), 200 iterations (300 for pen and relocate), sparse reward.
+    """
+    return dict(
+        obs="rgb+proprio", algo="dapg", encoder="resnet34", render_size=256, image_size=224, policy_size=(256, 256),
+        trajectories=400 if task == "pen" else 200, iterations=300 if task in ("pen", "relocate") else 200,
+        eval_episodes=25, n_envs=16, n_groups=2,
+    )  # fmt: skip
+
+
+def cpu_preset(task: str) -> dict[str, Any]:
+    """RRL from pixels sized for a 2-core CPU (docs/training.md): learning visible within about 2 hours.
+
+    Trade-offs against ``paper``: EfficientNet-Lite0 on onnxruntime instead of ResNet-34 (5-9x faster here;
+    1280 features), 146-pixel renders cropped to 128 (the paper's 8/7 ratio; rendering and encoding cost scale
+    with the pixel count), 40 trajectories per iteration (80 for pen) instead of 200, deterministic evaluation
+    on 10 episodes every 2 iterations, 60 iterations. Everything else as in the paper.
+    """
+    return dict(
+        obs="rgb+proprio", algo="dapg", encoder="efficientnet_lite0", encoder_backend="auto", render_size=146,
+        image_size=128, policy_size=(256, 256), trajectories=80 if task == "pen" else 40, iterations=60,
+        eval_episodes=10, eval_every=2, n_envs=4, n_groups=2,
+    )  # fmt: skip
+
+
+def smoke_preset(task: str) -> dict[str, Any]:
+    """A run of a minute or two that goes through every stage (tests, README first command)."""
+    return dict(
+        obs="rgb+proprio", algo="dapg", encoder="efficientnet_lite0", render_size=73, image_size=64,
+        policy_size=(64, 64), vf_size=(64, 64), trajectories=4, iterations=3, eval_episodes=2, n_envs=2,
+        n_groups=1, n_demos=5,
+    )  # fmt: skip
+
+
+PRESETS = {"paper": paper_preset, "cpu": cpu_preset, "smoke": smoke_preset}
+
+
 # ------------------------------------------------------------------------------------------------ CLI
 def _field_parser(type_str: str):
     base = type_str.replace(" | None", "").strip()
+    if base == "tuple[str, ...]":
+        return lambda text: tuple(x.strip() for x in str(text).split(",") if x.strip())
     if base.startswith("tuple"):
         return lambda text: tuple(int(x) for x in str(text).split(",") if x.strip())
     return {"int": int, "float": float, "str": str}[base]

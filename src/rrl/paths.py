@@ -32,3 +32,17 @@ def cache_dir() -> Path:
     path = Path(os.environ.get("RRL_CACHE_DIR", Path.home() / ".cache" / "rrl"))
     path.mkdir(parents=True, exist_ok=True)
     return path
+
+
+def git_commit(path: str | Path | None = None) -> str:
+    """Short commit of the rrl checkout (``+dirty`` with uncommitted changes to tracked files), or ``unknown``
+    (an installed wheel, no git). Recorded in every run folder's ``config.json``."""
+    import subprocess
+
+    cwd = Path(path) if path is not None else _REPO_ROOT
+    try:
+        sha = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=cwd, capture_output=True, text=True, check=True)
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=cwd, capture_output=True, text=True)
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+    return sha.stdout.strip() + ("+dirty" if dirty.stdout.strip() else "")

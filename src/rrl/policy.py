@@ -72,8 +72,19 @@ class GaussianMLP(nn.Module):
 
     # ----------------------------------------------------------------------------------------------- setup
     @torch.no_grad()
-    def fit_to_demos(self, observations: np.ndarray, actions: np.ndarray, set_log_std: bool = True) -> None:
-        """Fit input/output shift-scale to demonstration data; set log-std to log(action std) per dimension."""
+    def fit_to_demos(
+        self,
+        observations: np.ndarray,
+        actions: np.ndarray,
+        set_log_std: bool = True,
+        scale_floor: float | np.ndarray = 0.0,
+    ) -> None:
+        """Fit input/output shift-scale to demonstration data; set log-std to log(action std) per dimension.
+
+        ``scale_floor`` (scalar or per input dimension): lower bound of the input scale of non-constant
+        dimensions. An input that barely moves in the demos (e.g. an image feature with std 1e-4) would
+        otherwise be multiplied by 1e4, and its on-policy variation would saturate the first layer.
+        """
         observations = np.asarray(observations, dtype=np.float64)
         actions = np.asarray(actions, dtype=np.float64)
         if observations.ndim != 2 or observations.shape[1] != self.obs_dim:
@@ -86,7 +97,8 @@ class GaussianMLP(nn.Module):
             raise ValueError(f"need at least 2 demonstration samples to fit scales, got {len(observations)}")
         act_std = actions.std(axis=0)
         self.in_shift.copy_(torch.as_tensor(observations.mean(axis=0)))
-        self.in_scale.copy_(torch.as_tensor(_safe_scale(observations.std(axis=0))))
+        in_std = observations.std(axis=0)
+        self.in_scale.copy_(torch.as_tensor(_safe_scale(np.where(in_std < 1e-6, in_std, np.maximum(in_std, scale_floor)))))
         self.out_shift.copy_(torch.as_tensor(actions.mean(axis=0)))
         self.out_scale.copy_(torch.as_tensor(_safe_scale(act_std)))
         if set_log_std:

@@ -54,8 +54,12 @@ __all__ = [
     "TrainingDivergedError",
     "add_config_arguments",
     "config_overrides",
+    "load_demo_set",
     "load_state_demos",
+    "load_visual_demos",
     "make_default_sampler",
+    "make_run_encoder",
+    "pixel_env_config",
     "plot_curves",
     "read_log",
     "resume",
@@ -67,7 +71,7 @@ CHECKPOINT_FORMAT = 1
 
 LOG_COLUMNS = (
     "iteration", "samples", "success_train", "success_eval", "return_train", "return_eval",
-    "kl", "step_size", "demo_weight", "grad_norm", "log_std_mean", "vf_error_before", "vf_error_after",
+    "kl", "step_size", "step_backtracks", "demo_weight", "grad_norm", "log_std_mean", "vf_error_before", "vf_error_after",
     "t_sample", "t_eval", "t_advantages", "t_gradient", "t_cg", "t_step", "t_vf", "t_iteration",
     "wall_time", "rss_peak_mb",
 )  # fmt: skip
@@ -87,9 +91,9 @@ def stream_seed(seed: int, iteration: int, stream: int) -> int:
     return int(ss.generate_state(1, dtype=np.uint32)[0] & 0x7FFFFFFF)
 
 
-# --------------------------------------------------------------------------------------------- demos
-def load_state_demos(cfg: TrainConfig) -> DemoData | None:
-    """The demonstrations of ``cfg`` as state-space (observation, action) pairs, or None for ``demos='none'``.
+# ------------------------------------------------------------------------------------ demos and sampler
+def load_demo_set(cfg: TrainConfig):
+    """The :class:`rrl.demos.DemoSet` of ``cfg.demos`` (first ``n_demos`` trajectories), or None for ``none``.
 
     Expert demonstrations are generated once and cached in ``rrl.paths.cache_dir()/demos``.
     """
@@ -111,20 +115,75 @@ def load_state_demos(cfg: TrainConfig) -> DemoData | None:
         demo_set = rd.human_door_demos()
     else:
         demo_set = rd.load_demos(cfg.demos, task=cfg.task)
-    trajectories = demo_set.trajectories[: cfg.n_demos]
-    return DemoData.from_trajectories(trajectories)
+    n = cfg.n_demos
+    return dataclasses.replace(demo_set, trajectories=demo_set.trajectories[:n], episode_info=demo_set.episode_info[:n])
 
 
-def make_default_sampler(cfg: TrainConfig) -> Sampler:
-    """The state sampler for ``cfg`` (pixel observations need a sampler passed to :func:`train`)."""
-    if cfg.obs != "state":
-        raise ValueError(
-            f"obs={cfg.obs!r}: the built-in trainer samples from state only; pass a pixel sampler "
-            "(sampler=...) and featurized demos (demos=...) to rrl.train.train"
-        )
-    from rrl.sampling import make_state_sampler
+def load_state_demos(cfg: TrainConfig) -> DemoData | None:
+    """The demonstrations of ``cfg`` as state-space (observation, action) pairs, or None for ``demos='none'``."""
+    demo_set = load_demo_set(cfg)
+    return None if demo_set is None else DemoData.from_trajectories(demo_set.trajectories)
 
-    return make_state_sampler(cfg.task, workers=cfg.workers, reward=cfg.reward, horizon=cfg.horizon)
+
+def pixel_env_config(cfg: TrainConfig, distractor: str | None = None):
+    """The :class:`rrl.envs.EnvConfig` of a pixel run (cameras, render and crop size, noise, reward)."""
+    from rrl.envs import EnvConfig
+
+    return EnvConfig(
+        task=cfg.task, obs_mode=cfg.obs, reward=cfg.reward, cameras=cfg.cameras, render_size=cfg.render_size,
+        crop_size=cfg.image_size, proprio_noise=cfg.proprio_noise, horizon=cfg.horizon, distractor=distractor,
+    )  # fmt: skip
+
+
+def make_run_encoder(cfg: TrainConfig):
+    """The frozen encoder of a pixel run. Missing weights raise here, before any environment starts."""
+    from rrl.encoders import make_encoder
+
+    return make_encoder(
+        cfg.encoder, backend=cfg.encoder_backend, device=cfg.device, image_size=cfg.image_size,
+        weights=cfg.encoder_weights, seed=cfg.seed,
+    )  # fmt: skip
+
+
+def load_visual_demos(cfg: TrainConfig, encoder: Any, progress: bool = False) -> DemoData | None:
+    """The demonstrations of ``cfg`` in the policy-input space of a pixel run: ``[encoder(frames), proprio]``.
+
+    Frames are re-rendered from the recorded simulator states and their features cached
+    (:func:`rrl.demos.visual_features`); proprioception is read from the recorded ``qpos`` without noise.
+    """
+    demo_set = load_demo_set(cfg)
+    if demo_set is None:
+        return None
+    from rrl.demos import demo_proprio, visual_features
+
+    env_cfg = pixel_env_config(cfg)
+    report = (lambda msg: print(msg, file=sys.stderr)) if progress else None
+    feats = visual_features(demo_set, encoder, env_cfg, progress=report)
+    if cfg.obs == "rgb+proprio":
+        feats = [np.concatenate([f, p], axis=1) for f, p in zip(feats, demo_proprio(demo_set, env_cfg))]
+    return DemoData.from_trajectories(
+        [{"observations": f, "actions": t["actions"]} for f, t in zip(feats, demo_set.trajectories)]
+    )
+
+
+def make_default_sampler(cfg: TrainConfig, encoder: Any = None, distractor: str | None = None) -> Sampler:
+    """The sampler of ``cfg``: the vector-env state sampler, or the pipelined pixel sampler around ``encoder``
+    (``distractor``: a visual distractor resampled every episode, for evaluation)."""
+    if not cfg.is_pixel:
+        from rrl.sampling import make_state_sampler
+
+        return make_state_sampler(cfg.task, workers=cfg.workers, reward=cfg.reward, horizon=cfg.horizon)
+    if encoder is None:
+        raise ValueError(f"obs={cfg.obs!r} needs an encoder (make_run_encoder(cfg))")
+    from rrl.sampling.pipelined import PipelinedSampler, PipelinedSamplerConfig, VisualFeaturizer
+
+    env_cfg = pixel_env_config(cfg, distractor)
+    proprio_dim = len(cfg.task_spec.hand_joints) if cfg.obs == "rgb+proprio" else 0
+    featurizer = VisualFeaturizer(encoder, n_cameras=len(env_cfg.camera_names), proprio_dim=proprio_dim)
+    layout = PipelinedSamplerConfig(
+        n_envs=cfg.n_envs, n_groups=cfg.n_groups, backend=cfg.sampler_backend, ray_address=cfg.ray_address
+    )
+    return PipelinedSampler(env_cfg, featurizer, layout)
 
 
 # ------------------------------------------------------------------------------------------ the trainer
@@ -170,7 +229,10 @@ class Trainer:
         if self.demos is None:
             return {"bc_losses": []}
         self.policy.fit_to_demos(
-            self.demos.observations, self.demos.actions, set_log_std=self.cfg.init_log_std is None
+            self.demos.observations,
+            self.demos.actions,
+            set_log_std=self.cfg.init_log_std is None,
+            scale_floor=input_scale_floor(self.cfg, self.demos.observations),
         )
         losses = behavior_clone(
             self.policy,
@@ -264,11 +326,19 @@ class Trainer:
         old_params = self.policy.flat_params()
         self.policy.set_flat_params(step.new_params)
         kl = mean_kl(self.policy, obs, old_mean, old_log_std)
+        # Safety net (not in the paper): where the quadratic model of Eq. 6 fails -- few samples for many
+        # parameters make F rank-deficient, and the demo term of Eq. 8 points into its null space -- the
+        # measured KL can exceed the trust region by orders of magnitude; halve the step until it is back.
+        backtracks = 0
+        while cfg.max_kl_ratio > 0 and not kl <= cfg.max_kl_ratio * cfg.rl_step_size and backtracks < 15:
+            backtracks += 1
+            self.policy.set_flat_params(old_params + 0.5**backtracks * (step.new_params - old_params))
+            kl = mean_kl(self.policy, obs, old_mean, old_log_std)
         if not math.isfinite(kl) or not all(bool(torch.isfinite(p).all()) for p in self.policy.parameters()):
             self.policy.set_flat_params(old_params)
             _raise_diverged(k, "policy parameters or KL after the step", self.run_dir)
         t4 = time.perf_counter()
-        out.update(kl=kl, t_step=t4 - t3)
+        out.update(kl=kl, step_backtracks=backtracks, step_size=step.step_size * 0.5**backtracks, t_step=t4 - t3)
 
         vf = self.baseline.fit(
             batch.observations, batch.timesteps, returns, np.random.default_rng(stream_seed(cfg.seed, k, _STREAM_VF))
@@ -322,6 +392,19 @@ class Trainer:
             os.fsync(f.fileno())
         os.replace(tmp, path)
         return path
+
+
+def input_scale_floor(cfg: TrainConfig, demo_observations: np.ndarray) -> np.ndarray | float:
+    """Per-dimension floor of the policy's input scale: for pixel runs, ``cfg.feature_scale_floor`` times the
+    median std of the (non-constant) encoder features on the demos; 0 for proprioception and state inputs."""
+    if not cfg.is_pixel or cfg.feature_scale_floor <= 0:
+        return 0.0
+    n_feat = demo_observations.shape[1] - (len(cfg.task_spec.hand_joints) if cfg.obs == "rgb+proprio" else 0)
+    std = demo_observations[:, :n_feat].std(axis=0)
+    moving = std[std >= 1e-6]
+    floor = np.zeros(demo_observations.shape[1])
+    floor[:n_feat] = cfg.feature_scale_floor * (np.median(moving) if len(moving) else 0.0)
+    return floor
 
 
 def _check_finite(k: int, what: str, values: Any, run_dir: Path) -> None:
@@ -469,7 +552,12 @@ def train(
         raise FileExistsError(f"{run_dir} already holds a run; resume it with `rrl train --resume {run_dir}` or pick another --out")
     run_dir.mkdir(parents=True, exist_ok=True)
     (run_dir / "log.csv").unlink(missing_ok=True)
-    meta = {"config": cfg.to_json(), "argv": sys.argv, "versions": _versions(), "created": time.strftime("%Y-%m-%dT%H:%M:%S")}
+    from rrl.paths import git_commit
+
+    meta = {
+        "config": cfg.to_json(), "argv": sys.argv, "commit": git_commit(), "versions": _versions(),
+        "created": time.strftime("%Y-%m-%dT%H:%M:%S"),
+    }  # fmt: skip
     _write_json(run_dir / "config.json", meta)
     return _run(cfg, run_dir, sampler, demos, progress, fresh=True)
 
@@ -499,7 +587,11 @@ def resume(
     if overrides:
         cfg = dataclasses.replace(cfg, **overrides)
         meta["config"] = cfg.to_json()
-        meta.setdefault("resumed_with", []).append({"overrides": overrides, "argv": sys.argv, "at": time.strftime("%Y-%m-%dT%H:%M:%S")})
+        from rrl.paths import git_commit
+
+        meta.setdefault("resumed_with", []).append(
+            {"overrides": overrides, "argv": sys.argv, "commit": git_commit(), "at": time.strftime("%Y-%m-%dT%H:%M:%S")}
+        )
         _write_json(cfg_path, meta)
     fresh = not (run_dir / CHECKPOINT).exists()
     return _run(cfg, run_dir, sampler, demos, progress, fresh=fresh)
@@ -513,11 +605,12 @@ def _run(
     if cfg.threads is not None:
         torch.set_num_threads(cfg.threads)
     own_sampler = sampler is None
-    if demos is None and cfg.obs == "state":
-        demos = load_state_demos(cfg)
+    encoder = None
+    if cfg.is_pixel and (sampler is None or demos is None):
+        encoder = make_run_encoder(cfg)  # first: missing weights fail before any environment starts
     if demos is None and cfg.demos != "none":
-        raise ValueError(f"config asks for demos={cfg.demos!r} but none were given for obs={cfg.obs!r}; pass demos=")
-    sampler = sampler if sampler is not None else make_default_sampler(cfg)
+        demos = load_visual_demos(cfg, encoder, progress) if cfg.is_pixel else load_state_demos(cfg)
+    sampler = sampler if sampler is not None else make_default_sampler(cfg, encoder)
     logger = None
     try:
         trainer = Trainer(cfg, sampler, demos, run_dir)

@@ -26,7 +26,7 @@ import numpy as np
 from rrl.envs import EnvConfig, env_fn, make_env
 from rrl.policy import gaussian_log_prob_numpy
 from rrl.sampling.batch import TrajectoryBatch
-from rrl.sampling.vector import ActingPolicy, trajectory_seeds
+from rrl.sampling.vector import ActingPolicy, Actor, trajectory_seeds
 
 
 class Featurizer(Protocol):
@@ -173,18 +173,19 @@ class PipelinedSampler:
         if n_trajectories < 1:
             raise ValueError(f"n_trajectories must be >= 1, got {n_trajectories}")
         seeds = trajectory_seeds(seed, n_trajectories)
-        log_std = np.asarray(policy.log_std.detach().cpu().numpy(), dtype=np.float64)
+        actor = policy.numpy_actor()  # the same numpy snapshot as VectorEnvSampler: identical actions
         parts = []
         for start in range(0, n_trajectories, self.cfg.n_envs):
-            parts.append(self._round(policy, seeds[start : start + self.cfg.n_envs], log_std, deterministic))
+            parts.append(self._round(actor, seeds[start : start + self.cfg.n_envs], deterministic))
         batch = TrajectoryBatch.concatenate(parts)
         return dataclasses.replace(batch, seeds=np.array([s for s, _ in seeds], dtype=np.int64))
 
-    def _round(self, policy: ActingPolicy, chunk, log_std: np.ndarray, deterministic: bool) -> TrajectoryBatch:
+    def _round(self, actor: Actor, chunk, deterministic: bool) -> TrajectoryBatch:
         groups, horizon, n = self.groups, self.horizon, self.cfg.n_envs
         k = len(chunk)  # envs beyond k run with throw-away seeds and are not recorded
         reset_seeds = [s for s, _ in chunk] + [0] * (n - k)
         gens = [g for _, g in chunk]
+        log_std = np.asarray(actor.log_std, dtype=np.float64)
         std = np.exp(log_std)
         offsets = np.cumsum([0] + [g.n for g in groups])
         obs = [g.reset(reset_seeds[offsets[i] : offsets[i + 1]]) for i, g in enumerate(groups)]
@@ -208,7 +209,7 @@ class PipelinedSampler:
                     finish(gi, t - 1)
                 lo, hi = offsets[gi], offsets[gi + 1]
                 xg = self.featurizer(obs[gi])
-                mean = policy.mean_numpy(xg).astype(np.float64)
+                mean = actor.mean(xg).astype(np.float64)
                 if deterministic:
                     a = mean
                 else:
@@ -248,10 +249,11 @@ def naive_rollout(env_cfg: EnvConfig, featurizer: Featurizer, policy: ActingPoli
     """The original code's sampling style, for benchmarks: one env; render, encode one frame, act, step."""
     env = make_env(env_cfg)
     rng = np.random.default_rng(seed)
-    std = np.exp(policy.log_std.detach().cpu().numpy())
+    actor = policy.numpy_actor()
+    std = np.exp(actor.log_std)
     obs, _ = env.reset(seed=seed)
     for _ in range(n_steps):
-        mean = policy.mean_numpy(featurizer({k: v[None] for k, v in obs.items()}))[0]
+        mean = actor.mean(featurizer({k: v[None] for k, v in obs.items()}))[0]
         obs, _, term, trunc, _ = env.step((mean + std * rng.standard_normal(mean.shape)).astype(np.float32))
         if term or trunc:
             obs, _ = env.reset()

@@ -1,0 +1,130 @@
+"""Evaluate a trained run: deterministic success rate, optionally under a visual distractor, and a video.
+
+>>> from rrl.evaluate import evaluate_run
+>>> result = evaluate_run("runs/door", episodes=75)                           # clean
+>>> result = evaluate_run("runs/door", episodes=75, distractor="light_position")  # paper Fig. 4 / appendix 7.5
+>>> write_video("runs/door", "door.mp4")
+
+The policy is frozen (the last checkpoint of the run); episodes use the mean action and the task's success rule,
+seeded from ``seed`` exactly as the training loop's evaluation, so a clean evaluation of a run with the same
+seed and episode count reproduces the run's last ``success_eval``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from rrl.config import TrainConfig
+from rrl.policy import GaussianMLP
+from rrl.sampling import EvalResult, evaluate_policy
+
+
+def load_run(run_dir: str | Path) -> tuple[TrainConfig, GaussianMLP]:
+    """The config and the policy of the last checkpoint of ``run_dir`` (loaded with ``weights_only=True``)."""
+    from rrl.train import CHECKPOINT
+
+    run_dir = Path(run_dir)
+    cfg_path, ckpt = run_dir / "config.json", run_dir / CHECKPOINT
+    for p in (cfg_path, ckpt):
+        if not p.is_file():
+            raise FileNotFoundError(f"{p} not found: {run_dir} is not a finished-or-running rrl run folder")
+    cfg = TrainConfig.from_json(json.loads(cfg_path.read_text())["config"])
+    try:
+        state = torch.load(ckpt, weights_only=True, map_location="cpu")["policy"]
+    except Exception as err:  # truncated or foreign file
+        raise ValueError(f"cannot read the checkpoint {ckpt}: {err}") from err
+    layer_ids = sorted({int(k.split(".")[1]) for k in state if k.startswith("net.") and k.endswith(".weight")})
+    shapes = [tuple(state[f"net.{i}.weight"].shape) for i in layer_ids]
+    obs_dim, act_dim = shapes[0][1], shapes[-1][0]
+    policy = GaussianMLP(obs_dim, act_dim, [s[0] for s in shapes[:-1]], min_log_std=cfg.min_log_std)
+    policy.load_state_dict(state)
+    return cfg, policy
+
+
+def _sampler(cfg: TrainConfig, distractor: str | None, n_envs: int | None):
+    from rrl.train import make_default_sampler, make_run_encoder
+
+    if not cfg.is_pixel:
+        if distractor is not None:
+            raise ValueError("distractors change only rendered frames; this run learned from state, so they cannot affect it")
+        return make_default_sampler(cfg)
+    if n_envs is not None:
+        cfg = dataclasses.replace(cfg, n_envs=n_envs, n_groups=2 if n_envs % 2 == 0 else 1)
+    return make_default_sampler(cfg, make_run_encoder(cfg), distractor=distractor)
+
+
+def evaluate_run(
+    run_dir: str | Path,
+    episodes: int = 75,
+    seed: int | None = None,
+    distractor: str | None = None,
+    n_envs: int | None = None,
+) -> EvalResult:
+    """Deterministic success of the run's policy on ``episodes`` episodes (``distractor``: see ``rrl.envs``).
+
+    ``seed=None`` uses the training loop's evaluation seed. ``n_envs`` overrides the run's number of envs.
+    """
+    from rrl.train import _STREAM_EVAL, stream_seed
+
+    if episodes < 1:
+        raise ValueError(f"episodes must be >= 1, got {episodes}")
+    cfg, policy = load_run(run_dir)
+    seed = stream_seed(cfg.seed, 0, _STREAM_EVAL) if seed is None else seed
+    sampler = _sampler(cfg, distractor, n_envs)
+    try:
+        return evaluate_policy(sampler, policy, cfg.task_spec, episodes, seed)
+    finally:
+        sampler.close()
+
+
+def write_video(run_dir: str | Path, out: str | Path, seed: int = 0, distractor: str | None = None, fps: int = 25) -> dict[str, Any]:
+    """One deterministic episode of the run's policy as a video (mp4/gif by extension) of its camera(s).
+
+    Pixel runs show exactly the frames the policy saw (every camera side by side); state runs show the task's
+    RRL camera at 256 pixels. Returns ``{"path", "steps", "success"}``.
+    """
+    import imageio.v2 as imageio
+
+    from rrl.envs import EnvConfig, make_env
+    from rrl.train import make_run_encoder, pixel_env_config
+
+    cfg, policy = load_run(run_dir)
+    actor = policy.numpy_actor()
+    if cfg.is_pixel:
+        from rrl.sampling.pipelined import VisualFeaturizer
+
+        env_cfg = pixel_env_config(cfg, distractor=distractor)
+        proprio_dim = len(cfg.task_spec.hand_joints) if cfg.obs == "rgb+proprio" else 0
+        featurize = VisualFeaturizer(make_run_encoder(cfg), len(env_cfg.camera_names), proprio_dim)
+        policy_input = lambda env, obs: featurize({k: v[None] for k, v in obs.items()})  # noqa: E731
+    else:
+        env_cfg = EnvConfig(task=cfg.task, obs_mode="rgb", reward=cfg.reward, horizon=cfg.horizon, distractor=distractor, crop_size=None)
+        policy_input = lambda env, obs: env.unwrapped._get_obs()[None].astype(np.float32)  # noqa: E731
+    env = make_env(env_cfg)
+    frames, flags = [], []
+    try:
+        obs, _ = env.reset(seed=seed)
+        done = False
+        while not done:
+            frames.append(np.concatenate(list(obs["pixels"]), axis=1))
+            action = actor.mean(policy_input(env, obs))[0].astype(np.float32)
+            obs, _, term, trunc, info = env.step(action)
+            flags.append(bool(info.get("success", False)))
+            done = term or trunc
+    finally:
+        env.close()
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    h, w = frames[0].shape[:2]
+    pad = ((0, (-h) % 16), (0, (-w) % 16), (0, 0))  # mp4 encoders want sizes divisible by 16
+    if out.suffix.lower() == ".mp4":
+        imageio.mimwrite(out, [np.pad(f, pad) for f in frames], fps=fps, macro_block_size=16)
+    else:
+        imageio.mimwrite(out, frames, duration=1000 / fps)
+    return {"path": str(out), "steps": len(frames), "success": bool(cfg.task_spec.is_success(np.array(flags)))}

@@ -1,0 +1,172 @@
+"""Published results: run folders (runs/, not committed) -> small CSV + PNG + provenance under results/.
+
+>>> export_results("dapg_state_door", ["runs/state/dapg_door_s0", "runs/state/dapg_door_s1"])
+>>> write_report("results", "docs/results.md")
+
+``results/<name>/`` holds ``<run>.csv`` (each run's log), ``curve.png`` (success of stochastic training rollouts
+and of deterministic evaluation against samples, one line per run plus their mean), and ``meta.json``: for each
+run its command line, config, rrl commit, seed, last iteration, samples and wall time, and the summary numbers
+the report prints (first iteration where success >= 90%, last success). Nothing is computed that the run logs
+do not contain.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import shlex
+import shutil
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from rrl.train import read_log
+
+
+def _col(rows: list[dict[str, str]], name: str) -> np.ndarray:
+    return np.array([float(r[name]) if r.get(name) not in (None, "") else np.nan for r in rows])
+
+
+def _first_at_least(rows: list[dict[str, str]], key: str, level: float) -> dict[str, int] | None:
+    for r in rows:
+        if r.get(key) not in (None, "") and float(r[key]) >= level:
+            return {"iteration": int(r["iteration"]), "samples": int(r["samples"])}
+    return None
+
+
+def _last_value(rows: list[dict[str, str]], key: str) -> float | None:
+    vals = [float(r[key]) for r in rows if r.get(key) not in (None, "")]
+    return vals[-1] if vals else None
+
+
+def run_summary(run_dir: str | Path) -> dict[str, Any]:
+    """What the logs of one run say: provenance and headline numbers."""
+    run_dir = Path(run_dir)
+    meta = json.loads((run_dir / "config.json").read_text())
+    rows = read_log(run_dir / "log.csv")
+    if not rows:
+        raise ValueError(f"{run_dir}/log.csv has no iterations yet")
+    argv = meta.get("argv", [])
+    resumed = [" ".join(shlex.quote(a) for a in r.get("argv", [])) for r in meta.get("resumed_with", [])]
+    return {
+        "run": run_dir.name,
+        "command": " ".join(shlex.quote(a) for a in ["rrl", *argv[1:]]) if argv else None,
+        "resumed_with": resumed,
+        "commit": meta.get("commit", "unknown"),
+        "created": meta.get("created"),
+        "seed": meta["config"]["seed"],
+        "config": meta["config"],
+        "iterations": len(rows),
+        "samples": int(rows[-1]["samples"]),
+        "wall_time_s": float(rows[-1]["wall_time"]) if rows[-1].get("wall_time") else None,
+        "first_train_ge_90": _first_at_least(rows, "success_train", 0.9),
+        "first_eval_ge_90": _first_at_least(rows, "success_eval", 0.9),
+        "first_train_ge_80": _first_at_least(rows, "success_train", 0.8),
+        "last_success_train": _last_value(rows, "success_train"),
+        "last_success_eval": _last_value(rows, "success_eval"),
+        "max_success_train": float(np.nanmax(_col(rows, "success_train"))),
+    }
+
+
+def plot_runs(groups: dict[str, list[Path]], out: str | Path, title: str = "") -> None:
+    """Success (training rollouts, evaluation) against samples: thin line per run, thick line per group mean."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, 2, figsize=(11, 3.8), sharey=True)
+    colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    for gi, (label, runs) in enumerate(groups.items()):
+        color = colors[gi % len(colors)]
+        for ax, key in zip(axes, ("success_train", "success_eval")):
+            curves = []
+            for run in runs:
+                rows = read_log(Path(run) / "log.csv")
+                x, y = _col(rows, "samples"), 100 * _col(rows, key)
+                ok = np.isfinite(y)
+                ax.plot(x[ok], y[ok], color=color, alpha=0.35, lw=0.8)
+                curves.append((x[ok], y[ok]))
+            n = min(len(c[0]) for c in curves)
+            if n and len(curves) > 1:
+                ax.plot(curves[0][0][:n], np.mean([c[1][:n] for c in curves], axis=0), color=color, lw=2,
+                        label=f"{label} (mean of {len(curves)})")  # fmt: skip
+            elif n:
+                ax.plot(curves[0][0], curves[0][1], color=color, lw=2, label=label)
+    axes[0].set(title="training rollouts (stochastic)", xlabel="samples", ylabel="success rate (%)", ylim=(-3, 103))
+    axes[1].set(title="evaluation (deterministic, mean action)", xlabel="samples")
+    for ax in axes:
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8, loc="lower right")
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    tmp = Path(str(out) + ".tmp.png")
+    fig.savefig(tmp, dpi=100)
+    plt.close(fig)
+    os.replace(tmp, out)
+
+
+def export_results(name: str, groups: dict[str, list[str | Path]], out_root: str | Path = "results", title: str = "", note: str = "") -> Path:
+    """Copy the logs of ``groups`` (label -> run folders) into ``<out_root>/<name>/`` with a plot and meta.json."""
+    out = Path(out_root) / name
+    out.mkdir(parents=True, exist_ok=True)
+    meta: dict[str, Any] = {"name": name, "title": title, "note": note, "groups": {}}
+    for label, runs in groups.items():
+        summaries = []
+        for run in runs:
+            run = Path(run)
+            shutil.copyfile(run / "log.csv", out / f"{run.name}.csv")
+            summaries.append(run_summary(run))
+        meta["groups"][label] = summaries
+    plot_runs({k: [Path(r) for r in v] for k, v in groups.items()}, out / "curve.png", title or name)
+    (out / "meta.json").write_text(json.dumps(meta, indent=2) + "\n")
+    return out
+
+
+def _pct(v: float | None) -> str:
+    return "-" if v is None or (isinstance(v, float) and math.isnan(v)) else f"{100 * v:.0f}%"
+
+
+def _first(d: dict[str, int] | None) -> str:
+    return "not reached" if d is None else f"it. {d['iteration']} ({d['samples'] / 1e6:.2f}M samples)"
+
+
+def write_report(results_root: str | Path = "results", out: str | Path = "docs/results.md") -> Path:
+    """One table per results/ folder: each run's headline numbers, command, commit and seed; plots embedded."""
+    root, out = Path(results_root), Path(out)
+    lines = [
+        "# Results",
+        "",
+        "Generated by `rrl report` from `results/*/meta.json`; every number below is read from a run's log.",
+        "Success: a trajectory succeeds when the goal holds on more than 25 steps (pen: 20). `train` = the",
+        "stochastic rollouts the update learns from; `eval` = deterministic rollouts of the mean action.",
+        "",
+    ]
+    for meta_path in sorted(root.glob("*/meta.json")):
+        meta = json.loads(meta_path.read_text())
+        folder = meta_path.parent
+        lines += [f"## {meta.get('title') or meta['name']}", ""]
+        if meta.get("note"):
+            lines += [meta["note"], ""]
+        rel = os.path.relpath(folder, out.parent)
+        lines += [f"![{meta['name']}]({rel}/curve.png)", ""]
+        lines += ["| group | run | seed | iterations | samples | wall time | first train >= 90% | first eval >= 90% | last train | last eval | max train | commit |",
+                  "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]  # fmt: skip
+        commands = []
+        for label, runs in meta["groups"].items():
+            for s in runs:
+                wall = "-" if s.get("wall_time_s") is None else f"{s['wall_time_s'] / 60:.0f} min"
+                lines.append(
+                    f"| {label} | {s['run']} | {s['seed']} | {s['iterations']} | {s['samples']:,} | {wall} | "
+                    f"{_first(s['first_train_ge_90'])} | {_first(s['first_eval_ge_90'])} | {_pct(s['last_success_train'])} | "
+                    f"{_pct(s['last_success_eval'])} | {_pct(s['max_success_train'])} | {s['commit']} |"
+                )
+                commands.append(f"    {s['command']}" + "".join(f"\n    {r}" for r in s.get("resumed_with", [])))
+        lines += ["", "Commands (each run folder's `config.json` records them; resumptions follow their run):", ""]
+        lines += commands + [""]
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text("\n".join(lines))
+    return out

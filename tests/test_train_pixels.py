@@ -1,0 +1,144 @@
+"""RRL end to end from pixels (tiny sizes): Algorithm 1 on [encoder(frames), proprio], resume, eval, presets."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+import rrl.train as train_mod
+from rrl.config import PRESETS, TrainConfig
+from rrl.train import LOG_COLUMNS, read_log, resume, train
+
+NON_TIMING = [c for c in LOG_COLUMNS if not c.startswith("t_") and c not in ("wall_time", "rss_peak_mb")]
+
+
+@pytest.fixture(scope="module")
+def demo_file(tmp_path_factory) -> Path:
+    from rrl.demos import make_expert_demos, save_demos
+
+    return save_demos(make_expert_demos("door", n=2, seed=0), tmp_path_factory.mktemp("demos") / "door2.h5")
+
+
+@pytest.fixture(autouse=True)
+def _cache(tmp_path_factory, monkeypatch):
+    monkeypatch.setenv("RRL_CACHE_DIR", str(tmp_path_factory.getbasetemp() / "rrl-cache"))
+
+
+def _cfg(out: Path, demo_file: Path, **kw) -> TrainConfig:
+    base = dict(
+        task="door", obs="rgb+proprio", algo="dapg", demos=str(demo_file), n_demos=2, seed=1, iterations=2,
+        trajectories=2, horizon=12, eval_episodes=1, policy_size=(16, 16), vf_size=(16, 16),
+        encoder="efficientnet_lite0", render_size=73, image_size=64, n_envs=2, n_groups=2, out=str(out),
+    )  # fmt: skip
+    base.update(kw)
+    return TrainConfig(**base)
+
+
+def _rows(run_dir: Path) -> list[dict[str, str]]:
+    return [{c: r[c] for c in NON_TIMING} for r in read_log(run_dir / "log.csv")]
+
+
+@pytest.fixture(scope="module")
+def pixel_run(tmp_path_factory, demo_file) -> Path:
+    mp = pytest.MonkeyPatch()
+    mp.setenv("RRL_CACHE_DIR", str(tmp_path_factory.getbasetemp() / "rrl-cache"))
+    try:
+        return train(_cfg(tmp_path_factory.mktemp("run") / "full", demo_file), progress=False)
+    finally:
+        mp.undo()
+
+
+def test_pixel_run_trains_on_encoder_features_and_proprio(pixel_run: Path) -> None:
+    rows = _rows(pixel_run)
+    assert [int(r["samples"]) for r in rows] == [24, 48]
+    for r in rows:  # a real NPG step on 1280 + 24 inputs, kept inside the trust region
+        assert 0 < float(r["kl"]) <= 2 * 0.05
+    # 24 samples for ~21k parameters: the Fisher is rank-deficient, the quadratic model of Eq. 6 overshoots
+    # and the KL safety net halves the step (at paper scale, 40,000 samples, it does not trigger)
+    assert any(int(r["step_backtracks"]) > 0 for r in rows)
+    state = torch.load(pixel_run / "checkpoint.pt", weights_only=True)["policy"]
+    assert state["net.0.weight"].shape == (16, 1280 + 24)  # EfficientNet-Lite0 features + 24 hand joints
+    # BC fitted the input scales on the demo features: the proprio block matches the demos' joint spread
+    assert torch.all(state["in_scale"][1280:] > 0) and not torch.equal(state["in_shift"], torch.zeros(1304))
+    cfg = json.loads((pixel_run / "config.json").read_text())["config"]
+    assert cfg["encoder"] == "efficientnet_lite0" and cfg["image_size"] == 64 and cfg["obs"] == "rgb+proprio"
+    assert (pixel_run / "curve.png").stat().st_size > 0
+
+
+def test_pixel_run_resumes_to_the_same_iteration(pixel_run: Path, tmp_path: Path, demo_file: Path) -> None:
+    half = train(_cfg(tmp_path / "half", demo_file, iterations=1), progress=False)
+    resume(half, progress=False, iterations=2)
+    assert _rows(half) == _rows(pixel_run)
+    a = torch.load(half / "checkpoint.pt", weights_only=True)["policy"]
+    b = torch.load(pixel_run / "checkpoint.pt", weights_only=True)["policy"]
+    for name in a:
+        assert torch.equal(a[name], b[name]), name
+
+
+def test_visual_demo_features_are_cached(pixel_run: Path, demo_file: Path, tmp_path: Path) -> None:
+    from rrl.demos import load_demos
+
+    cfg = _cfg(tmp_path / "x", demo_file)
+    enc = train_mod.make_run_encoder(cfg)
+    cached = train_mod.load_visual_demos(cfg, enc)  # written by the pixel_run fixture
+    n = sum(len(t["actions"]) for t in load_demos(demo_file).trajectories)
+    assert cached.observations.shape == (n, 1304)
+    frames_rendered = []
+    original = enc.encode_views
+    enc.encode_views = lambda px: frames_rendered.append(len(px)) or original(px)
+    again = train_mod.load_visual_demos(cfg, enc)
+    assert frames_rendered == [] and np.array_equal(again.observations, cached.observations)
+
+
+def test_missing_resnet_weights_fail_before_any_environment(tmp_path: Path, demo_file: Path, monkeypatch) -> None:
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "empty-hub"))
+
+    def no_envs(*a, **k):
+        raise AssertionError("an environment was started before the encoder check")
+
+    monkeypatch.setattr(train_mod, "make_default_sampler", no_envs)
+    monkeypatch.setattr(train_mod, "load_demo_set", no_envs)
+    with pytest.raises(FileNotFoundError, match="resnet34.*efficientnet_lite0|efficientnet_lite0.*resnet34"):
+        train(_cfg(tmp_path / "r34", demo_file, encoder="resnet34"), progress=False)
+
+
+def test_eval_cli_reproduces_training_eval_and_writes_video(pixel_run: Path, tmp_path: Path, capsys) -> None:
+    from rrl.cli import main
+
+    assert main(["eval", str(pixel_run), "--episodes", "1", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    summary = json.loads((pixel_run / "summary.json").read_text())["final_policy_eval"]
+    assert out["success_rate"] == summary["success_rate"] and np.isclose(out["mean_return"], summary["mean_return"])
+    video = tmp_path / "door.gif"
+    assert main(["eval", str(pixel_run), "--episodes", "0", "--video", str(video), "--distractor", "object_color"]) == 0
+    import imageio.v3 as iio
+
+    frames = iio.imread(video, index=None)
+    assert frames.shape[0] == 12 and frames.shape[1:3] == (64, 64)
+    assert main(["eval", str(tmp_path / "nothing-here"), "--episodes", "1"]) == 2
+    assert "not found" in capsys.readouterr().err
+
+
+def test_presets_and_overrides(capsys) -> None:
+    paper_pen = TrainConfig.from_preset("paper", "pen")
+    assert (paper_pen.encoder, paper_pen.trajectories, paper_pen.iterations) == ("resnet34", 400, 300)
+    assert (paper_pen.render_size, paper_pen.image_size, paper_pen.policy_size) == (256, 224, (256, 256))
+    paper_door = TrainConfig.from_preset("paper", "door")
+    assert paper_door.trajectories * paper_door.effective_horizon == 40_000 and paper_door.iterations == 200
+    cpu = TrainConfig.from_preset("cpu", "door", seed=3, trajectories=20)
+    assert cpu.encoder == "efficientnet_lite0" and cpu.trajectories == 20 and cpu.seed == 3 and cpu.preset == "cpu"
+    assert set(PRESETS) == {"paper", "cpu", "smoke"}
+    with pytest.raises(ValueError, match="unknown preset"):
+        TrainConfig.from_preset("huge", "door")
+    with pytest.raises(ValueError, match="unknown camera"):
+        TrainConfig(obs="rgb+proprio", cameras=("nope",))
+    with pytest.raises(ValueError, match="multiple of n_groups"):
+        TrainConfig(obs="rgb+proprio", n_envs=3, n_groups=2)
+    from rrl.cli import main
+
+    assert main(["train", "--resume", "somewhere", "--preset", "cpu", "--no-progress"]) == 2
+    assert "new runs only" in capsys.readouterr().err
