@@ -113,11 +113,9 @@ def test_eval_cli_reproduces_training_eval_and_writes_video(pixel_run: Path, tmp
     out = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     summary = json.loads((pixel_run / "summary.json").read_text())["final_policy_eval"]
     assert out["success_rate"] == summary["success_rate"] and np.isclose(out["mean_return"], summary["mean_return"])
-    video = tmp_path / "door.gif"
+    video = tmp_path / "door.mp4"
     assert main(["eval", str(pixel_run), "--episodes", "0", "--video", str(video), "--distractor", "object_color"]) == 0
-    import imageio.v3 as iio
-
-    frames = iio.imread(video, index=None)
+    frames = np.stack(list(_ffmpeg_frames(video)))
     assert frames.shape[0] == 12 and frames.shape[1:3] == (64, 64)
     assert main(["eval", str(tmp_path / "nothing-here"), "--episodes", "1"]) == 2
     assert "not found" in capsys.readouterr().err
@@ -142,3 +140,10 @@ def test_presets_and_overrides(capsys) -> None:
 
     assert main(["train", "--resume", "somewhere", "--preset", "cpu", "--no-progress"]) == 2
     assert "new runs only" in capsys.readouterr().err
+
+
+def _ffmpeg_frames(path: Path):
+    import imageio.v2 as imageio
+
+    with imageio.get_reader(path, format="FFMPEG") as reader:
+        yield from reader

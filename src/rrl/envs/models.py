@@ -66,8 +66,10 @@ def edit_spec(spec: mujoco.MjSpec, task: TaskSpec, render_size: int, distractor_
         from rrl.envs.distractors import add_distractor_geom
 
         add_distractor_geom(spec)
-    spec.visual.global_.offwidth = max(spec.visual.global_.offwidth, render_size)
-    spec.visual.global_.offheight = max(spec.visual.global_.offheight, render_size)
+    # The offscreen buffer exactly as large as needed: the XML asks for 3024x1680, and software GL clears and
+    # resolves the whole buffer on every frame (a 146-pixel frame cost 16 ms with it, 3 ms without).
+    spec.visual.global_.offwidth = render_size
+    spec.visual.global_.offheight = render_size
 
 
 @functools.cache

@@ -17,13 +17,15 @@ The original RRL code, by contrast, renders, encodes one frame and steps one env
 from __future__ import annotations
 
 import dataclasses
+import functools
+import os
 from dataclasses import dataclass
 from typing import Any, Protocol
 
 import gymnasium as gym
 import numpy as np
 
-from rrl.envs import EnvConfig, env_fn, make_env
+from rrl.envs import EnvConfig, make_env
 from rrl.policy import gaussian_log_prob_numpy
 from rrl.sampling.batch import TrajectoryBatch
 from rrl.sampling.vector import ActingPolicy, Actor, trajectory_seeds
@@ -50,11 +52,27 @@ class VisualFeaturizer:
         return feats
 
 
+def _make_worker_env(cfg: EnvConfig) -> gym.Env:
+    """An env for a render worker: software GL (Mesa llvmpipe) on one thread.
+
+    Several workers render in parallel, so llvmpipe's own threads only add overhead: one thread per worker
+    takes ~15% less CPU per frame here (17.8 vs 21.0 ms at 146 px). Must run before the first GL context of the
+    process exists; an LP_NUM_THREADS set by the user wins.
+    """
+    os.environ.setdefault("LP_NUM_THREADS", "1")
+    return make_env(cfg)
+
+
+def worker_env_fn(cfg: EnvConfig):
+    """Picklable factory of :func:`_make_worker_env` for spawn workers."""
+    return functools.partial(_make_worker_env, cfg)
+
+
 class _LocalGroup:
     """A group of envs in spawn worker processes, observations in shared memory (gymnasium AsyncVectorEnv)."""
 
     def __init__(self, cfg: EnvConfig, n_envs: int) -> None:
-        self.vec = gym.vector.AsyncVectorEnv([env_fn(cfg)] * n_envs, shared_memory=True, context="spawn")
+        self.vec = gym.vector.AsyncVectorEnv([worker_env_fn(cfg)] * n_envs, shared_memory=True, context="spawn")
         self.n = n_envs
 
     def reset(self, seeds: list[int]) -> dict[str, np.ndarray]:
@@ -108,7 +126,7 @@ class _EnvGroupActor:
     def __init__(self, cfg: EnvConfig, n_envs: int) -> None:
         import rrl  # noqa: F401  (sets MUJOCO_GL before mujoco loads in the actor process)
 
-        self.vec = gym.vector.SyncVectorEnv([env_fn(cfg)] * n_envs)
+        self.vec = gym.vector.SyncVectorEnv([worker_env_fn(cfg)] * n_envs)
         self.n = n_envs
 
     def reset(self, seeds: list[int]) -> dict[str, np.ndarray]:
