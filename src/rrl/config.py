@@ -20,7 +20,7 @@ FVP_PRECISIONS = ("float32", "bfloat16")  # rrl.algos.npg
 IDENTITY_FIELDS = (
     "task", "obs", "algo", "demos", "n_demos", "demo_seed", "seed", "trajectories", "horizon", "reward",
     "policy_size", "vf_size", "init_log_std", "min_log_std", "encoder", "encoder_weights", "cameras",
-    "render_size", "image_size", "proprio_noise",
+    "render_size", "image_size", "proprio_noise", "multisample",
 )  # fmt: skip
 OBS_MODES = ("state", "rgb+proprio", "rgb")  # rrl.envs.OBS_MODES
 SAMPLER_BACKENDS = ("local", "ray")
@@ -45,7 +45,8 @@ class TrainConfig:
     ``encoder_weights`` (checkpoint path, ``None``: the encoder's default place), ``encoder_backend``
     (``auto``/``torch``/``onnxruntime``), ``device`` (torch device of the encoder), ``cameras`` (``None``: the
     task's RRL camera; several are encoded and concatenated), ``render_size`` and ``image_size`` (render, then
-    center crop: paper 256/224), ``proprio_noise`` (fraction of each joint's range, paper 5.4: 0.02),
+    center crop: paper 256/224), ``multisample`` (MSAA samples of the renders; 0 = off, 2x faster on a CPU),
+    ``proprio_noise`` (fraction of each joint's range, paper 5.4: 0.02),
     ``feature_scale_floor`` (the input scale of each encoder feature is at least this fraction of the median
     demo feature std; see ``GaussianMLP.fit_to_demos``).
     ``n_envs`` environments step and render in worker processes in ``n_groups`` pipelined groups
@@ -100,6 +101,7 @@ class TrainConfig:
     render_size: int = 256
     image_size: int = 224
     proprio_noise: float = 0.0
+    multisample: int = 0
     n_envs: int = 4
     n_groups: int = 2
     sampler_backend: str = "local"

@@ -132,6 +132,7 @@ def pixel_env_config(cfg: TrainConfig, distractor: str | None = None):
     return EnvConfig(
         task=cfg.task, obs_mode=cfg.obs, reward=cfg.reward, cameras=cfg.cameras, render_size=cfg.render_size,
         crop_size=cfg.image_size, proprio_noise=cfg.proprio_noise, horizon=cfg.horizon, distractor=distractor,
+        multisample=cfg.multisample,
     )  # fmt: skip
 
 
