@@ -208,6 +208,23 @@ def _cmd_results(args: argparse.Namespace) -> int:
     return 0
 
 
+def _add_experiment(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "experiment",
+        help="run a paper comparison/ablation (representations, proprioception, rewards, policy_size, "
+        "relocate_cameras) at --scale smoke|cpu|paper; `rrl experiment -h` for details",
+        add_help=False,
+    )
+    p.add_argument("args", nargs=argparse.REMAINDER)
+    p.set_defaults(func=_cmd_experiment)
+
+
+def _cmd_experiment(args: argparse.Namespace) -> int:
+    from rrl.experiments.ablations import main as experiment_main
+
+    return experiment_main(args.args)
+
+
 def _add_report(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("report", help="collect results/*/meta.json into docs/results.md (one table per result)")
     p.add_argument("--root", default="results")
@@ -297,7 +314,7 @@ def _cmd_vae(args: argparse.Namespace) -> int:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="rrl", description="RRL: ResNet features + DAPG on ADROIT")
     sub = parser.add_subparsers(dest="command", required=True)
-    for add in (_add_tasks, _add_render, _add_tour, _add_demos, _add_train, _add_eval, _add_results, _add_report, _add_explain, _add_vae):
+    for add in (_add_tasks, _add_render, _add_tour, _add_demos, _add_train, _add_eval, _add_results, _add_experiment, _add_report, _add_explain, _add_vae):
         add(sub)
     # [subcommands registered by other modules go above this line, one `_add_*` per command group]
     return parser

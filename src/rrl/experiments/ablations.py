@@ -1,0 +1,233 @@
+"""The paper's comparisons and ablations as runnable experiments (Fig. 5, 6, 7, 9), at a chosen scale.
+
+>>> rrl experiment representations --task door --scale cpu --seeds 0,1
+>>> rrl experiment proprioception --task hammer --scale smoke
+>>> rrl experiment relocate_cameras --scale paper --dry-run      # prints the commands for a GPU box
+
+An experiment is a list of :class:`Variant` s (a label and the :class:`~rrl.config.TrainConfig` settings that
+differ from RRL); a scale is a preset of :mod:`rrl.config` (``smoke``: tests, ``cpu``: this 2-core machine,
+``paper``: appendix 7.1 on a GPU box or cluster). Every (variant, seed) is one ordinary run folder under
+``runs/experiments/<experiment>/<scale>/<task>/``; a re-run resumes unfinished folders and skips finished ones.
+The curves go to ``results/<experiment>_<scale>_<task>/`` (:func:`rrl.results.export_results`), so
+``rrl report`` shows them. A variant whose encoder weights are missing here (the torchvision ResNets offline) is
+reported as skipped, with the command that runs it where the weights are.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import shlex
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from rrl.config import PRESETS, TrainConfig
+
+
+@dataclass(frozen=True)
+class Variant:
+    """One curve of a figure: ``overrides`` are the TrainConfig settings that differ from the scale's preset."""
+
+    label: str
+    overrides: dict[str, Any] = field(default_factory=dict)
+    vae: bool = False  # needs a VAE trained on the task's frames first (appendix 7.4)
+
+    @property
+    def slug(self) -> str:
+        return "".join(c if c.isalnum() else "_" for c in self.label.lower()).strip("_")
+
+
+@dataclass(frozen=True)
+class Experiment:
+    name: str
+    figure: str
+    question: str
+    variants: tuple[Variant, ...]
+    tasks: tuple[str, ...] = ("door", "hammer", "pen", "relocate")
+
+
+RRL = Variant("RRL")  # the scale's preset: ResNet-34 at paper scale, EfficientNet-Lite0 at cpu and smoke
+EXPERIMENTS: dict[str, Experiment] = {
+    e.name: e
+    for e in (
+        Experiment(
+            "representations",
+            "Fig. 5",
+            "Which representation? ImageNet ResNets vs a VAE trained on task frames vs no pretraining, and RL "
+            "without demonstrations or without pixels",
+            (
+                Variant("EfficientNet-Lite0", {"encoder": "efficientnet_lite0"}),
+                Variant("ResNet-18", {"encoder": "resnet18"}),
+                Variant("ResNet-34 (paper)", {"encoder": "resnet34"}),
+                Variant("ResNet-50", {"encoder": "resnet50"}),
+                Variant("random ResNet-34 (no pretraining)", {"encoder": "random:resnet34"}),
+                Variant("VAE", {"encoder": "vae"}, vae=True),
+                Variant("NPG from pixels (no demos)", {"algo": "npg", "demos": "none"}),
+                Variant("DAPG from state", {"obs": "state"}),
+            ),
+        ),
+        Experiment(
+            "proprioception",
+            "Fig. 6",
+            "Does the policy need the joint encoders, and does 2% sensor noise hurt?",
+            (RRL, Variant("RRL_vision (images only)", {"obs": "rgb"}), Variant("RRL_noise (2% joint noise)", {"proprio_noise": 0.02})),
+        ),
+        Experiment(
+            "rewards",
+            "Fig. 7",
+            "Sparse (the paper's) versus dense (DAPG shaping, sign-corrected) reward",
+            (Variant("RRL sparse"), Variant("RRL dense", {"reward": "dense"})),
+        ),
+        Experiment(
+            "policy_size",
+            "Fig. 7",
+            "Policy network size",
+            tuple(Variant(f"policy {h},{h}", {"policy_size": (h, h)}) for h in (32, 64, 256, 512)),
+        ),
+        Experiment(
+            "relocate_cameras",
+            "Fig. 9",
+            "Relocate from one camera versus three (features concatenated)",
+            (Variant("1 camera (cam1)", {"cameras": ("cam1",)}), Variant("3 cameras", {"cameras": ("cam1", "cam2", "cam3")})),
+            tasks=("relocate",),
+        ),
+    )
+}
+
+# VAE training per scale (appendix 7.4: 1M frames, 10 epochs, latent 512, 64x64).
+VAE_SCALE = {"smoke": dict(frames=64, epochs=1), "cpu": dict(frames=20_000, epochs=5), "paper": dict(frames=1_000_000, epochs=10)}
+
+
+def variant_config(exp: Experiment, variant: Variant, task: str, scale: str, seed: int, root: Path, **extra: Any) -> TrainConfig:
+    """The TrainConfig of one (variant, task, seed) at ``scale``; ``extra`` overrides everything (e.g. iterations)."""
+    out = root / exp.name / scale / task / f"{variant.slug}_s{seed}"
+    return TrainConfig.from_preset(scale, task, seed=seed, out=str(out), **{**variant.overrides, **extra})
+
+
+def command_line(cfg: TrainConfig) -> str:
+    """An ``rrl train`` command that reproduces ``cfg`` from its preset (flags for the fields that differ)."""
+    base = TrainConfig.from_preset(cfg.preset, cfg.task)
+    args = ["rrl", "train", "--task", cfg.task] + (["--preset", cfg.preset] if cfg.preset else [])
+    for f in dataclasses.fields(TrainConfig):
+        value = getattr(cfg, f.name)
+        if f.name in ("task", "preset") or value == getattr(base, f.name) or value is None:
+            continue
+        shown = ",".join(map(str, value)) if isinstance(value, tuple) else str(value)
+        args += [f"--{f.name.replace('_', '-')}", shown]
+    return " ".join(shlex.quote(a) for a in args)
+
+
+def _train_vae(task: str, scale: str, seed: int, path: Path) -> None:
+    """Train the VAE of ``task`` at ``scale`` into ``path`` unless it is there (appendix 7.4)."""
+    from rrl.vae import VAETrainConfig, train_vae
+
+    if not path.is_file():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        train_vae(VAETrainConfig(tasks=(task,), seed=seed, **VAE_SCALE[scale]), out=path)
+
+
+def run_experiment(
+    name: str,
+    tasks: Sequence[str] | None = None,
+    scale: str = "cpu",
+    seeds: Sequence[int] = (0,),
+    root: str | Path = "runs/experiments",
+    results_root: str | Path = "results",
+    dry_run: bool = False,
+    variants: Sequence[str] | None = None,
+    **extra: Any,
+) -> dict[str, Any]:
+    """Run (or with ``dry_run`` only list) every variant x task x seed; export one results folder per task.
+
+    Returns ``{"runs": [...], "skipped": [...], "results": [...]}`` with each run's folder and command.
+    """
+    from rrl.train import resume, train
+
+    if name not in EXPERIMENTS:
+        raise ValueError(f"unknown experiment {name!r}; valid: {', '.join(EXPERIMENTS)}")
+    if scale not in PRESETS:
+        raise ValueError(f"unknown scale {scale!r}; valid: {', '.join(PRESETS)}")
+    exp, root = EXPERIMENTS[name], Path(root)
+    chosen = [v for v in exp.variants if variants is None or v.slug in variants or v.label in variants]
+    if variants is not None and len(chosen) != len(set(variants)):
+        raise ValueError(f"unknown variant in {list(variants)}; valid: {', '.join(v.slug for v in exp.variants)}")
+    report: dict[str, Any] = {"runs": [], "skipped": [], "results": []}
+    for task in tasks or exp.tasks:
+        groups: dict[str, list[str]] = {}
+        for variant in chosen:
+            for seed in seeds:
+                cfg = variant_config(exp, variant, task, scale, seed, root, **extra)
+                entry = {"variant": variant.label, "task": task, "seed": seed, "out": cfg.out, "command": command_line(cfg)}
+                if variant.vae:
+                    vae_path = root / "vae" / scale / f"{task}_s{seed}.pt"
+                    cfg = dataclasses.replace(cfg, encoder_weights=str(vae_path))
+                    vae_args = " ".join(f"--{k} {v}" for k, v in VAE_SCALE[scale].items())
+                    entry["command"] = f"rrl vae train --task {task} {vae_args} --seed {seed} --out {vae_path} && {command_line(cfg)}"
+                if dry_run:
+                    report["runs"].append(entry)
+                    continue
+                try:
+                    if variant.vae:
+                        _train_vae(task, scale, seed, Path(cfg.encoder_weights))
+                    run_dir = Path(cfg.out)
+                    if (run_dir / "summary.json").is_file():
+                        pass  # finished: keep it
+                    elif (run_dir / "config.json").is_file():
+                        resume(run_dir, progress=False)
+                    else:
+                        train(cfg, progress=False)
+                except FileNotFoundError as err:  # e.g. ResNet weights not available on this machine
+                    entry["reason"] = str(err)
+                    report["skipped"].append(entry)
+                    print(f"skipped {variant.label} ({task}, seed {seed}): {err}", file=sys.stderr)
+                    continue
+                groups.setdefault(variant.label, []).append(cfg.out)
+                report["runs"].append(entry)
+        if groups and not dry_run:
+            from rrl.results import export_results
+
+            note = f"{exp.figure}: {exp.question}. Scale `{scale}` (preset of rrl.config)."
+            if report["skipped"]:
+                skipped = sorted({s["variant"] for s in report["skipped"] if s["task"] == task})
+                note += f" Not run here (weights missing): {', '.join(skipped)}."
+            out = export_results(f"{name}_{scale}_{task}", groups, results_root, title=f"{exp.figure} {name}: {task} ({scale})", note=note)
+            report["results"].append(str(out))
+    return report
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="rrl experiment", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("name", choices=sorted(EXPERIMENTS))
+    ap.add_argument("--task", default=None, help="comma-separated tasks (default: the experiment's)")
+    ap.add_argument("--scale", default="cpu", choices=sorted(PRESETS))
+    ap.add_argument("--seeds", default="0", help="comma-separated seeds")
+    ap.add_argument("--variants", default=None, help="comma-separated variant slugs (default: all)")
+    ap.add_argument("--iterations", type=int, default=None, help="override the preset's iterations")
+    ap.add_argument("--root", default="runs/experiments")
+    ap.add_argument("--results", default="results")
+    ap.add_argument("--dry-run", action="store_true", help="print the runs' commands, run nothing")
+    args = ap.parse_args(argv)
+    extra = {"iterations": args.iterations} if args.iterations else {}
+    report = run_experiment(
+        args.name,
+        tasks=args.task.split(",") if args.task else None,
+        scale=args.scale,
+        seeds=[int(s) for s in args.seeds.split(",")],
+        root=args.root,
+        results_root=args.results,
+        dry_run=args.dry_run,
+        variants=args.variants.split(",") if args.variants else None,
+        **extra,
+    )
+    for r in report["runs"]:
+        print(r["command"])
+    print(json.dumps({"results": report["results"], "skipped": [(s["variant"], s["task"], s["seed"]) for s in report["skipped"]]}))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

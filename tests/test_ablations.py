@@ -1,0 +1,67 @@
+"""The paper's ablations as experiments: smoke-scale runs go through train, skip what cannot run, export results."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+
+from rrl.experiments.ablations import EXPERIMENTS, run_experiment
+
+TINY = dict(iterations=1, trajectories=2, horizon=10, eval_episodes=1, n_demos=1, n_envs=2, n_groups=1)
+
+
+@pytest.fixture(autouse=True)
+def _isolated(tmp_path_factory, monkeypatch):
+    monkeypatch.setenv("RRL_CACHE_DIR", str(tmp_path_factory.getbasetemp() / "rrl-cache"))
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path_factory.getbasetemp() / "no-hub"))  # no ResNet weights
+
+
+def test_relocate_three_cameras_concatenate_features(tmp_path: Path) -> None:
+    report = run_experiment("relocate_cameras", scale="smoke", root=tmp_path / "runs", results_root=tmp_path / "results", **TINY)
+    assert [r["variant"] for r in report["runs"]] == ["1 camera (cam1)", "3 cameras"] and not report["skipped"]
+    dims = {}
+    for r in report["runs"]:
+        state = torch.load(Path(r["out"]) / "checkpoint.pt", weights_only=True)["policy"]
+        dims[r["variant"]] = state["net.0.weight"].shape[1]
+    assert dims == {"1 camera (cam1)": 1280 + 24, "3 cameras": 3 * 1280 + 24}
+    out = tmp_path / "results" / "relocate_cameras_smoke_relocate"
+    meta = json.loads((out / "meta.json").read_text())
+    assert set(meta["groups"]) == {"1 camera (cam1)", "3 cameras"}
+    assert (out / "curve.png").stat().st_size > 0 and len(list(out.glob("*.csv"))) == 2
+    # a second call finds the finished runs and does not train again
+    before = {r["out"]: (Path(r["out"]) / "checkpoint.pt").stat().st_mtime_ns for r in report["runs"]}
+    run_experiment("relocate_cameras", scale="smoke", root=tmp_path / "runs", results_root=tmp_path / "results", **TINY)
+    assert before == {r["out"]: (Path(r["out"]) / "checkpoint.pt").stat().st_mtime_ns for r in report["runs"]}
+
+
+def test_representations_vae_random_state_and_skipped_resnet(tmp_path: Path) -> None:
+    variants = ["random_resnet_34__no_pretraining", "vae", "dapg_from_state", "resnet_34__paper"]
+    report = run_experiment(
+        "representations", tasks=["door"], scale="smoke", variants=variants, root=tmp_path / "runs",
+        results_root=tmp_path / "results", **TINY,
+    )  # fmt: skip
+    ran = {r["variant"] for r in report["runs"]}
+    assert ran == {"random ResNet-34 (no pretraining)", "VAE", "DAPG from state"}
+    [skipped] = report["skipped"]
+    assert skipped["variant"] == "ResNet-34 (paper)" and "resnet34" in skipped["reason"]
+    vae_run = next(Path(r["out"]) for r in report["runs"] if r["variant"] == "VAE")
+    cfg = json.loads((vae_run / "config.json").read_text())["config"]
+    assert cfg["encoder"] == "vae" and Path(cfg["encoder_weights"]).is_file()
+    assert torch.load(vae_run / "checkpoint.pt", weights_only=True)["policy"]["net.0.weight"].shape[1] == 512 + 24
+    meta = json.loads((tmp_path / "results" / "representations_smoke_door" / "meta.json").read_text())
+    assert "ResNet-34 (paper)" in meta["note"]
+
+
+def test_dry_run_lists_paper_commands_and_rejects_unknowns() -> None:
+    report = run_experiment("proprioception", tasks=["hammer"], scale="paper", seeds=[0, 1], dry_run=True)
+    commands = [r["command"] for r in report["runs"]]
+    assert len(commands) == 6 and all(c.startswith("rrl train --task hammer --preset paper") for c in commands)
+    assert any("--obs rgb" in c for c in commands) and any("--proprio-noise 0.02" in c for c in commands)
+    assert set(EXPERIMENTS) == {"representations", "proprioception", "rewards", "policy_size", "relocate_cameras"}
+    with pytest.raises(ValueError, match="unknown experiment"):
+        run_experiment("fig99")
+    with pytest.raises(ValueError, match="unknown variant"):
+        run_experiment("rewards", variants=["nope"], dry_run=True)
