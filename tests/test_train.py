@@ -192,3 +192,18 @@ def test_kl_safety_net_halves_an_overshooting_step(tmp_path: Path, demos: DemoDa
     assert float(raw["kl"]) > 2 * 0.05 and int(raw["step_backtracks"]) == 0
     assert 0 < float(net["kl"]) <= 2 * 0.05 and int(net["step_backtracks"]) >= 1
     assert np.isclose(float(net["step_size"]), float(raw["step_size"]) * 0.5 ** int(net["step_backtracks"]))
+
+
+def test_video_of_a_state_run_shows_the_task_camera(tmp_path: Path, demos: DemoData) -> None:
+    from rrl.evaluate import evaluate_run, write_video
+
+    run_dir = train(_cfg(tmp_path / "bc", algo="bc", eval_episodes=2), demos=demos, progress=False)
+    info = write_video(run_dir, tmp_path / "v.gif")
+    import imageio.v3 as iio
+
+    frames = iio.imread(tmp_path / "v.gif", index=None)
+    assert info["steps"] == 40 and frames.shape[:3] == (40, 256, 256)  # the RRL camera at 256 px, full frame
+    summary = json.loads((run_dir / "summary.json").read_text())["final_policy_eval"]
+    assert evaluate_run(run_dir, episodes=2).success_rate == summary["success_rate"]
+    with pytest.raises(ValueError, match="only rendered frames"):
+        evaluate_run(run_dir, episodes=1, distractor="object_color")
