@@ -125,6 +125,25 @@ def env_fn(cfg: EnvConfig) -> Callable[[], gym.Env]:
     return functools.partial(make_env, cfg)
 
 
+def _make_worker_env(cfg: EnvConfig) -> gym.Env:
+    """An env for a render worker process: software GL (Mesa llvmpipe) on one thread.
+
+    Several workers render in parallel, so llvmpipe's own threads only add overhead: one thread per worker
+    takes ~15% less CPU per frame here (17.8 vs 21.0 ms at 146 px). Must run before the first GL context of the
+    process exists; an LP_NUM_THREADS set by the user wins. Lives here, not in rrl.sampling, so that unpickling
+    it in a spawn worker does not import torch (~700 MB per worker).
+    """
+    import os
+
+    os.environ.setdefault("LP_NUM_THREADS", "1")
+    return make_env(cfg)
+
+
+def worker_env_fn(cfg: EnvConfig) -> Callable[[], gym.Env]:
+    """Picklable factory of a render-worker env (see :func:`_make_worker_env`) for spawn workers and Ray actors."""
+    return functools.partial(_make_worker_env, cfg)
+
+
 def _task_of(env: gym.Env) -> TaskSpec:
     return env.get_wrapper_attr("task")
 
