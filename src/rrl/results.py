@@ -134,6 +134,20 @@ def _first(d: dict[str, int] | None) -> str:
     return "not reached" if d is None else f"it. {d['iteration']} ({d['samples'] / 1e6:.2f}M samples)"
 
 
+def _other_result(folder: Path, meta: dict[str, Any], out: Path) -> list[str]:
+    """A results folder that is not a set of training runs: its PNGs, command, commit and date."""
+    lines = [f"## {meta.get('title') or folder.name}", ""]
+    for key in ("command", "commit", "date", "note"):
+        if meta.get(key):
+            lines += [f"- {key}: `{meta[key]}`" if key == "command" else f"- {key}: {meta[key]}"]
+    lines += [""]
+    for png in sorted(folder.glob("*.png")):
+        lines += [f"![{png.stem}]({os.path.relpath(png, out.parent)})", ""]
+    for csv_path in sorted(folder.glob("*.csv")):
+        lines += [f"Data: [{csv_path.name}]({os.path.relpath(csv_path, out.parent)})", ""]
+    return lines
+
+
 def write_report(results_root: str | Path = "results", out: str | Path = "docs/results.md") -> Path:
     """One table per results/ folder: each run's headline numbers, command, commit and seed; plots embedded."""
     root, out = Path(results_root), Path(out)
@@ -145,9 +159,13 @@ def write_report(results_root: str | Path = "results", out: str | Path = "docs/r
         "stochastic rollouts the update learns from; `eval` = deterministic rollouts of the mean action.",
         "",
     ]
-    for meta_path in sorted(root.glob("*/meta.json")):
-        meta = json.loads(meta_path.read_text())
-        folder = meta_path.parent
+    folders = sorted({p.parent for p in root.glob("*/meta.json")} | {p.parent for p in root.glob("*/*.png")})
+    for folder in folders:
+        meta_path = folder / "meta.json"
+        meta = json.loads(meta_path.read_text()) if meta_path.is_file() else {}
+        if "groups" not in meta:  # results of another kind (benchmarks, figures): their plots and command
+            lines += _other_result(folder, meta, out)
+            continue
         lines += [f"## {meta.get('title') or meta['name']}", ""]
         if meta.get("note"):
             lines += [meta["note"], ""]

@@ -347,6 +347,12 @@ def plot(rows: Sequence[Mapping[str, Any]], path: Path, image_size: int) -> None
     atomic_write(path, write, binary=True)
 
 
+def _git_commit() -> str:
+    from rrl.paths import git_commit
+
+    return git_commit()
+
+
 def _versions() -> dict[str, str | None]:
     try:
         import onnxruntime
@@ -450,6 +456,7 @@ def run(
     meta = {
         "command": command,
         "date": started.isoformat(timespec="seconds"),
+        "commit": _git_commit(),
         "elapsed_s": round(elapsed, 1),
         "image_size": image_size,
         "steps": STEPS,
