@@ -23,13 +23,7 @@ CAT_CLASSES = {281, 282, 283, 284, 285}  # tabby, tiger cat, Persian, Siamese, E
 ESPRESSO = 967
 
 
-@pytest.fixture(scope="module", autouse=True)
-def isolated_caches(tmp_path_factory):
-    """ONNX exports go to a temporary rrl cache; the torch hub cache is an empty temporary folder."""
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("RRL_CACHE_DIR", str(tmp_path_factory.mktemp("rrl_cache")))
-        mp.setenv("TORCH_HOME", str(tmp_path_factory.mktemp("torch_home")))
-        yield
+pytestmark = pytest.mark.usefixtures("isolated_caches")
 
 
 @pytest.fixture(scope="module")

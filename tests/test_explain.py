@@ -19,12 +19,7 @@ CAT_CLASSES = {281, 282, 283, 284, 285}
 ESPRESSO = 967
 
 
-@pytest.fixture(scope="module", autouse=True)
-def isolated_caches(tmp_path_factory):
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("RRL_CACHE_DIR", str(tmp_path_factory.mktemp("rrl_cache")))
-        mp.setenv("TORCH_HOME", str(tmp_path_factory.mktemp("torch_home")))
-        yield
+pytestmark = pytest.mark.usefixtures("isolated_caches")
 
 
 @pytest.fixture(scope="module")

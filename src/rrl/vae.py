@@ -25,7 +25,6 @@ import dataclasses
 import json
 import math
 import os
-import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -37,6 +36,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from rrl.encoders.base import Backbone, EncoderArch, existing_file
+from rrl.paths import atomic_write
 
 CHECKPOINT_FORMAT = "rrl-vae"
 CHECKPOINT_VERSION = 1
@@ -195,7 +195,7 @@ class FrameDataset:
         path = Path(path)
         meta = {"format": FRAMES_FORMAT, "version": FRAMES_VERSION, "tasks": list(self.tasks), **self.metadata}
         arrays = dict(frames=self.frames, source=self.source, task=self.task, action_deviation=self.action_deviation)
-        return _atomic_write(path, lambda f: np.savez(f, metadata=np.array(json.dumps(meta)), **arrays))
+        return atomic_write(path, lambda f: np.savez(f, metadata=np.array(json.dumps(meta)), **arrays), binary=True)
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> FrameDataset:
@@ -434,22 +434,6 @@ def to_unit_nchw(frames: np.ndarray | torch.Tensor) -> torch.Tensor:
 # --------------------------------------------------------------------------------------------------------------
 
 
-def _atomic_write(path: Path, write: Callable[[Any], None]) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            write(f)
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)  # mkstemp creates 0600; give the file the usual permissions
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-    return path
-
-
 def save_checkpoint(model: ConvVAE, path: str | os.PathLike, extra: dict[str, Any] | None = None) -> Path:
     """Write ``{format, version, config, normalisation, state_dict, **extra}`` atomically (temp file + rename).
 
@@ -464,7 +448,7 @@ def save_checkpoint(model: ConvVAE, path: str | os.PathLike, extra: dict[str, An
         "state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()},
         **(extra or {}),
     }
-    return _atomic_write(Path(path), lambda f: torch.save(ckpt, f))
+    return atomic_write(Path(path), lambda f: torch.save(ckpt, f), binary=True)
 
 
 def load_checkpoint(path: str | os.PathLike) -> tuple[ConvVAE, dict[str, Any]]:

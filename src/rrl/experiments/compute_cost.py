@@ -41,9 +41,8 @@ import os
 import platform
 import shlex
 import sys
-import tempfile
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -54,6 +53,7 @@ from torch.utils.flop_counter import FlopCounterMode
 from rrl.encoders import available_encoders, make_encoder
 from rrl.encoders import registry as _registry
 from rrl.encoders.backends import available_cores, onnxruntime_available
+from rrl.paths import atomic_write
 
 STEPS = 4_000_000  # appendix 7.6: same sample complexity for every method
 BATCHES = (1, 32)  # 1 = the paper's "no parallel processing"; 32 = batched encoding
@@ -267,19 +267,6 @@ def columns(backends: Sequence[str]) -> list[str]:
 
 # ---------------------------------------------------------------------------------------------------------------
 # Outputs
-
-
-def atomic_write(path: Path, write: Callable[[Any], None], binary: bool = False) -> None:
-    """Call ``write(file)`` on a temp file next to ``path``, then ``os.replace`` it into place."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb" if binary else "w", **({} if binary else {"newline": "", "encoding": "utf-8"})) as f:
-            write(f)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
 
 
 def write_csv(rows: Sequence[Mapping[str, Any]], path: Path, backends: Sequence[str]) -> None:
