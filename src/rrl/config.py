@@ -224,11 +224,12 @@ def cpu_preset(task: str) -> dict[str, Any]:
 
 
 def smoke_preset(task: str) -> dict[str, Any]:
-    """A run of a minute or two that goes through every stage (tests, README first command)."""
+    """A run of a few minutes that goes through every stage (the README's first command): 25 demos, 64-px
+    crops, 3 small DAPG iterations (BC alone reaches about 50% deterministic success on door here)."""
     return dict(
         obs="rgb+proprio", algo="dapg", encoder="efficientnet_lite0", render_size=73, image_size=64,
-        policy_size=(64, 64), vf_size=(64, 64), trajectories=4, iterations=3, eval_episodes=2, n_envs=2,
-        n_groups=1, n_demos=5,
+        policy_size=(64, 64), vf_size=(64, 64), trajectories=4, iterations=3, eval_episodes=4, n_envs=2,
+        n_groups=1,
     )  # fmt: skip
 
 

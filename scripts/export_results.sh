@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Copy the logs of the result runs (runs/, not committed) into results/ and rebuild docs/results.md.
+# Only groups whose run folders exist are exported. Usage: bash scripts/export_results.sh
+set -uo pipefail
+cd "$(dirname "$0")/.."
+RRL=${RRL:-.venv/bin/rrl}
+have() { local out=""; for d in "$@"; do [[ -f $d/log.csv ]] && out+="${out:+,}$d"; done; echo "$out"; }
+export_group() {  # NAME TITLE NOTE LABEL=RUNS...
+  local name=$1 title=$2 note=$3; shift 3
+  local args=()
+  for g in "$@"; do local runs=${g#*=}; [[ -n $runs ]] && args+=(--group "$g"); done
+  [[ ${#args[@]} -gt 0 ]] && $RRL results "$name" --title "$title" --note "$note" "${args[@]}"
+}
+export_group bc_state "BC only from 25 expert demonstrations, from state" \
+  "Row 0 of each run: the BC policy (paper Eq. 5) before any RL; 200 stochastic rollouts (pen 200 x 100 steps) and 25 deterministic evaluation episodes." \
+  "door=$(have runs/state/bc_door)" "hammer=$(have runs/state/bc_hammer)" "pen=$(have runs/state/bc_pen)" "relocate=$(have runs/state/bc_relocate)"
+for t in door hammer; do
+  export_group dapg_state_$t "DAPG from state, $t (paper hyper-parameters, 25 expert demos, sparse reward)" \
+    "Appendix 7.1 settings: 200 trajectories (40,000 samples) per iteration, (256, 256) policy, NPG step 0.05. Goal: >= 90% success." \
+    "DAPG (state)=$(have runs/state/dapg_${t}_s0 runs/state/dapg_${t}_s1 runs/state/dapg_${t}_s2)" \
+    "NPG (state, no demos)=$(have runs/state/npg_${t}_s0)"
+done
+export_group rrl_pixels_door_expert "RRL from pixels, door, 25 expert demos (cpu preset) vs DAPG from state" \
+  "cpu preset: EfficientNet-Lite0 on onnxruntime, 146-px renders cropped to 128, top camera + 24 hand joints, 40 trajectories per iteration. Goal: >= 80% stochastic training success." \
+  "RRL (pixels, cpu preset)=$(have runs/pixels/door_cpu_expert_s0 runs/pixels/door_cpu_expert_s1)" \
+  "DAPG (state, paper scale)=$(have runs/state/dapg_door_s0 runs/state/dapg_door_s1 runs/state/dapg_door_s2)"
+$RRL report
