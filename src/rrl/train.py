@@ -42,6 +42,7 @@ from rrl.algos.gae import compute_gae, discounted_returns
 from rrl.algos.npg import mean_kl, npg_step
 from rrl.baseline import ValueBaseline
 from rrl.config import ALGOS, IDENTITY_FIELDS, TrainConfig, add_config_arguments, config_overrides
+from rrl.paths import atomic_write
 from rrl.policy import GaussianMLP
 from rrl.sampling import DemoData, Sampler, TrajectoryBatch, evaluate_policy
 
@@ -385,14 +386,8 @@ class Trainer:
 
     def save_checkpoint(self) -> Path:
         """Write ``checkpoint.pt`` atomically (temporary file, fsync, rename)."""
-        path = self.run_dir / CHECKPOINT
-        tmp = path.with_suffix(".pt.tmp")
-        with open(tmp, "wb") as f:
-            torch.save(self.state_dict(), f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-        return path
+        state = self.state_dict()
+        return atomic_write(self.run_dir / CHECKPOINT, lambda f: torch.save(state, f), binary=True)
 
 
 def input_scale_floor(cfg: TrainConfig, demo_observations: np.ndarray) -> np.ndarray | float:
@@ -665,9 +660,8 @@ def _write_summary(trainer: Trainer, run_dir: Path) -> None:
 
 
 def _write_json(path: Path, obj: Any) -> None:
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_text(json.dumps(obj, indent=2, default=_json_default) + "\n")
-    os.replace(tmp, path)
+    text = json.dumps(obj, indent=2, default=_json_default) + "\n"
+    atomic_write(path, lambda f: f.write(text))
 
 
 def _json_default(v: Any) -> Any:
