@@ -39,11 +39,13 @@ def load_run(run_dir: str | Path) -> tuple[TrainConfig, GaussianMLP]:
         state = torch.load(ckpt, weights_only=True, map_location="cpu")["policy"]
     except Exception as err:  # truncated or foreign file
         raise ValueError(f"cannot read the checkpoint {ckpt}: {err}") from err
-    layer_ids = sorted({int(k.split(".")[1]) for k in state if k.startswith("net.") and k.endswith(".weight")})
-    shapes = [tuple(state[f"net.{i}.weight"].shape) for i in layer_ids]
-    obs_dim, act_dim = shapes[0][1], shapes[-1][0]
-    policy = GaussianMLP(obs_dim, act_dim, [s[0] for s in shapes[:-1]], min_log_std=cfg.min_log_std)
-    policy.load_state_dict(state)
+    # The input size depends on the encoder and cameras; the shift buffers carry it (and the action size).
+    obs_dim, act_dim = len(state["in_shift"]), len(state["out_shift"])
+    policy = GaussianMLP(obs_dim, act_dim, cfg.policy_size, min_log_std=cfg.min_log_std)
+    try:
+        policy.load_state_dict(state)
+    except RuntimeError as err:
+        raise ValueError(f"the checkpoint {ckpt} does not match the policy of {cfg_path}: {err}") from err
     return cfg, policy
 
 

@@ -22,6 +22,7 @@ from typing import Any
 
 import numpy as np
 
+from rrl.paths import atomic_write
 from rrl.train import read_log
 
 
@@ -103,10 +104,8 @@ def plot_runs(groups: dict[str, list[Path]], out: str | Path, title: str = "") -
     if title:
         fig.suptitle(title)
     fig.tight_layout()
-    tmp = Path(str(out) + ".tmp.png")
-    fig.savefig(tmp, dpi=100)
+    atomic_write(out, lambda f: fig.savefig(f, format="png", dpi=100), binary=True)
     plt.close(fig)
-    os.replace(tmp, out)
 
 
 def export_results(name: str, groups: dict[str, list[str | Path]], out_root: str | Path = "results", title: str = "", note: str = "") -> Path:

@@ -25,7 +25,6 @@ import csv
 import dataclasses
 import json
 import math
-import os
 import random
 import resource
 import sys
@@ -516,10 +515,8 @@ def plot_curves(csv_path: str | Path, png_path: str | Path, title: str = "") -> 
     for ax in (ax1, ax2):
         ax.grid(alpha=0.3)
     fig.tight_layout()
-    tmp = Path(str(png_path) + ".tmp.png")
-    fig.savefig(tmp, dpi=100)
+    atomic_write(png_path, lambda f: fig.savefig(f, format="png", dpi=100), binary=True)
     plt.close(fig)
-    os.replace(tmp, png_path)
 
 
 # ---------------------------------------------------------------------------------------------- run
