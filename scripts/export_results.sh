@@ -20,6 +20,10 @@ for t in door hammer; do
     "DAPG (state)=$(have runs/state/dapg_${t}_s0 runs/state/dapg_${t}_s1 runs/state/dapg_${t}_s2)" \
     "NPG (state, no demos)=$(have runs/state/npg_${t}_s0)"
 done
+export_group dapg_state_door_human "DAPG from state, door, 25 human demonstrations (the paper's setting)" \
+  "Paper hyper-parameters except the (32, 32) policy and the mjrl demo weight (constant weight on normalised advantages), as in the issue's mjrl reference run; 200 trajectories per iteration. Goal (dense): >= 80% training success." \
+  "dense reward=$(have runs/state/dapg_door_human_dense_s0)" \
+  "sparse reward=$(have runs/state/dapg_door_human_sparse_s0)"
 export_group rrl_pixels_door_expert "RRL from pixels, door, 25 expert demos (cpu preset) vs DAPG from state" \
   "cpu preset: EfficientNet-Lite0 on onnxruntime, 146-px renders cropped to 128, top camera + 24 hand joints, 40 trajectories per iteration. Goal: >= 80% stochastic training success." \
   "RRL (pixels, cpu preset)=$(have runs/pixels/door_cpu_expert_s0 runs/pixels/door_cpu_expert_s1)" \

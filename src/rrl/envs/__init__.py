@@ -103,7 +103,7 @@ def make_env(cfg: EnvConfig) -> gym.Env:
     env: gym.Env = gym.wrappers.TimeLimit(base, max_episode_steps=cfg.horizon or spec.horizon)
     env = TaskReward(env, spec, cfg.reward)
     if cfg.distractor is not None:
-        env = VisualDistractor(env, cfg.distractor, spec.name)
+        env = VisualDistractor(env, cfg.distractor, spec.name, cfg.camera_names)
     if cfg.obs_mode != "state":
         env = CameraObservation(
             env,

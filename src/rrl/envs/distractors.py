@@ -3,11 +3,12 @@
 Each distractor changes one visual property of the scene, freshly sampled at every reset, and never the
 physics: lights and colours are render-only model fields, and the inserted object is a non-colliding geom.
 
-- ``light_position``: moves the scene light.
+- ``light_position``: moves the scene light sideways by 1-2 m.
 - ``light_direction``: turns the scene light.
 - ``object_color``: recolours the task objects (door: door, frame and handle; hammer: hammer parts and nail;
   pen: pen; relocate: ball).
-- ``random_object``: shows a sphere, capsule, ellipsoid, cylinder or box of random size, colour and position.
+- ``random_object``: shows a sphere, capsule, ellipsoid, cylinder or box of random size, colour and position,
+  placed where the cameras see it.
 
 A new distractor is one :class:`Distractor` subclass plus one line in :data:`DISTRACTORS`.
 """
@@ -56,12 +57,21 @@ def add_distractor_geom(spec: mujoco.MjSpec) -> None:
 
 
 class Distractor:
-    """Changes one visual property of ``model`` per episode, drawing from ``rng``."""
+    """Changes one visual property of ``model`` per episode, drawing from ``rng``.
+
+    ``data`` and ``cameras`` (the rendered views) let a distractor check what the cameras will see.
+    """
 
     name: str = ""
 
-    def __init__(self, model: mujoco.MjModel, task: str) -> None:
-        self.model, self.task = model, task
+    def __init__(
+        self,
+        model: mujoco.MjModel,
+        task: str,
+        data: mujoco.MjData | None = None,
+        cameras: tuple[str, ...] = (),
+    ) -> None:
+        self.model, self.task, self.data, self.cameras = model, task, data, tuple(cameras)
 
     def apply(self, rng: np.random.Generator) -> None:
         raise NotImplementedError
@@ -70,13 +80,21 @@ class Distractor:
 class LightPosition(Distractor):
     name = "light_position"
 
-    def __init__(self, model: mujoco.MjModel, task: str) -> None:
-        super().__init__(model, task)
+    #: Each light moves sideways (perpendicular to where it points) by this many metres, in a uniformly random
+    #: direction. Moving a spot light along its axis, or by a few centimetres, changes almost no pixel.
+    distance = (1.0, 2.0)
+
+    def __init__(self, model: mujoco.MjModel, task: str, **kwargs: Any) -> None:
+        super().__init__(model, task, **kwargs)
         self.origin = model.light_pos.copy()
 
     def apply(self, rng: np.random.Generator) -> None:
-        offset = rng.uniform([-1.5, -1.5, -2.0], [1.5, 1.5, 1.0], size=self.origin.shape)
-        self.model.light_pos[:] = self.origin + offset
+        for i in range(self.model.nlight):
+            axis = self.model.light_dir[i] / np.linalg.norm(self.model.light_dir[i])
+            sideways = rng.normal(size=3)
+            sideways -= sideways.dot(axis) * axis
+            sideways /= np.linalg.norm(sideways)
+            self.model.light_pos[i] = self.origin[i] + rng.uniform(*self.distance) * sideways
 
 
 class LightDirection(Distractor):
@@ -92,8 +110,8 @@ class LightDirection(Distractor):
 class ObjectColor(Distractor):
     name = "object_color"
 
-    def __init__(self, model: mujoco.MjModel, task: str) -> None:
-        super().__init__(model, task)
+    def __init__(self, model: mujoco.MjModel, task: str, **kwargs: Any) -> None:
+        super().__init__(model, task, **kwargs)
         bodies = [mujoco.mj_name2id(model, mujoco.mjtObj.mjOBJ_BODY, b) for b in TASK_OBJECT_BODIES[task]]
         visible = model.geom_rgba[:, 3] > 0
         self.geoms = np.flatnonzero(np.isin(model.geom_bodyid, bodies) & visible)
@@ -107,23 +125,59 @@ class ObjectColor(Distractor):
 
 
 class RandomObject(Distractor):
-    name = "random_object"
+    """A random shape placed where every rendered camera sees its centre (not behind the door frame)."""
 
-    def __init__(self, model: mujoco.MjModel, task: str) -> None:
-        super().__init__(model, task)
+    name = "random_object"
+    #: World-frame box the object's centre is drawn from (the workspace of all four tasks).
+    region = ((-0.45, -0.45, 0.0), (0.45, 0.35, 0.45))
+    #: The centre must project inside this fraction of the image (per axis) and be this far from the camera.
+    in_view, min_depth, tries = 0.85, 0.25, 200
+
+    def __init__(self, model: mujoco.MjModel, task: str, **kwargs: Any) -> None:
+        super().__init__(model, task, **kwargs)
         self.geom = mujoco.mj_name2id(model, mujoco.mjtObj.mjOBJ_GEOM, DISTRACTOR_GEOM)
         if self.geom < 0:
             raise ValueError("the model has no distractor geom; build the env with EnvConfig(distractor='random_object')")
+        self.camera_ids = [mujoco.mj_name2id(model, mujoco.mjtObj.mjOBJ_CAMERA, c) for c in self.cameras]
 
     def apply(self, rng: np.random.Generator) -> None:
         m, g = self.model, self.geom
         m.geom_type[g] = _SHAPES[rng.integers(len(_SHAPES))]
-        m.geom_size[g] = rng.uniform(0.02, 0.08, size=3)
+        m.geom_size[g] = rng.uniform(0.03, 0.08, size=3)
         m.geom_rgba[g] = [*rng.uniform(0, 1, size=3), 1.0]
-        m.geom_pos[g] = rng.uniform([-0.35, -0.3, 0.05], [0.35, 0.3, 0.35])
         quat = rng.normal(size=4)
         m.geom_quat[g] = quat / np.linalg.norm(quat)
         m.geom_rbound[g] = float(np.linalg.norm(m.geom_size[g]) * 2)
+        for _ in range(self.tries):
+            m.geom_pos[g] = rng.uniform(*self.region)
+            if self.visible(m.geom_pos[g]):
+                break
+
+    def visible(self, pos: np.ndarray) -> bool:
+        """Whether ``pos`` is in front of every camera, inside its view and not hidden behind scene geometry."""
+        if self.data is None or not self.camera_ids:
+            return True
+        m, d = self.model, self.data
+        mujoco.mj_kinematics(m, d)  # camera poses for the current qpos (render-only: qpos/qvel untouched)
+        alpha = m.geom_rgba[self.geom, 3]
+        m.geom_rgba[self.geom, 3] = 0.0  # mj_ray skips transparent geoms: look past the object itself
+        try:
+            for cam in self.camera_ids:
+                ray = pos - d.cam_xpos[cam]
+                local = d.cam_xmat[cam].reshape(3, 3).T @ ray  # camera frame: x right, y up, looking along -z
+                depth = -local[2]
+                if depth < self.min_depth:
+                    return False
+                half = np.tan(np.deg2rad(m.cam_fovy[cam]) / 2)
+                if max(abs(local[0]), abs(local[1])) / depth > self.in_view * half:
+                    return False
+                dist = float(np.linalg.norm(ray))
+                hit = mujoco.mj_ray(m, d, d.cam_xpos[cam], ray / dist, None, 1, -1, np.zeros(1, np.int32))
+                if 0 <= hit < dist:
+                    return False
+            return True
+        finally:
+            m.geom_rgba[self.geom, 3] = alpha
 
 
 DISTRACTORS: dict[str, type[Distractor]] = {
@@ -134,11 +188,12 @@ DISTRACTORS: dict[str, type[Distractor]] = {
 class VisualDistractor(gym.Wrapper):
     """Resamples a :class:`Distractor` at every reset (wrap inside the observation wrapper that renders)."""
 
-    def __init__(self, env: gym.Env, name: str, task: str) -> None:
+    def __init__(self, env: gym.Env, name: str, task: str, cameras: tuple[str, ...] = ()) -> None:
         super().__init__(env)
         if name not in DISTRACTORS:
             raise ValueError(f"unknown distractor {name!r}; valid: {', '.join(DISTRACTORS)}")
-        self.distractor = DISTRACTORS[name](env.unwrapped.model, task)
+        base = env.unwrapped
+        self.distractor = DISTRACTORS[name](base.model, task, data=base.data, cameras=cameras)
         self._rng = np.random.default_rng()
 
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):

@@ -1,0 +1,60 @@
+"""Published results: run folders -> results/<name>/ (CSV, PNG, meta.json) -> docs/results.md (rrl report)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from rrl.config import TrainConfig
+from rrl.sampling import DemoData
+from rrl.results import export_results, run_summary, write_report
+from rrl.train import read_log, train
+
+
+@pytest.fixture(scope="module")
+def run_dirs(tmp_path_factory) -> list[Path]:
+    """Two real (tiny) DAPG runs on door from state, seeds 0 and 1."""
+    from rrl.demos import make_expert_demos
+
+    demos = DemoData.from_trajectories(make_expert_demos("door", n=2, seed=0).trajectories)
+    root = tmp_path_factory.mktemp("runs")
+    return [
+        train(
+            TrainConfig(task="door", seed=s, iterations=2, trajectories=3, horizon=30, eval_episodes=1, eval_every=1,
+                        policy_size=(16, 16), vf_size=(16, 16), n_demos=2, out=str(root / f"dapg_door_s{s}")),
+            demos=demos,
+            progress=False,
+        )  # fmt: skip
+        for s in (0, 1)
+    ]
+
+
+def test_summary_reads_the_log(run_dirs: list[Path]) -> None:
+    rows = read_log(run_dirs[0] / "log.csv")
+    s = run_summary(run_dirs[0])
+    assert s["iterations"] == len(rows) == 2 and s["seed"] == 0
+    assert s["samples"] == int(rows[-1]["samples"]) == 2 * 3 * 30
+    assert s["last_success_train"] == float(rows[-1]["success_train"])
+    assert s["command"] is None or s["command"].startswith("rrl ")
+
+
+def test_export_and_report(run_dirs: list[Path], tmp_path: Path) -> None:
+    results = tmp_path / "results"
+    out = export_results("dapg_door", {"DAPG": run_dirs}, results, title="DAPG door", note="a note")
+    assert sorted(p.name for p in out.iterdir()) == ["curve.png", "dapg_door_s0.csv", "dapg_door_s1.csv", "meta.json"]
+    assert (out / "dapg_door_s1.csv").read_text() == (run_dirs[1] / "log.csv").read_text()
+    meta = json.loads((out / "meta.json").read_text())
+    assert [r["seed"] for r in meta["groups"]["DAPG"]] == [0, 1]
+    (results / "robustness_door").mkdir()
+    (results / "robustness_door" / "robustness.csv").write_text("run,condition,success\n")
+
+    report = write_report(results, tmp_path / "docs" / "results.md").read_text()
+    assert "## DAPG door" in report and "a note" in report and "![dapg_door](../results/dapg_door/curve.png)" in report
+    table = [line for line in report.splitlines() if line.startswith("| DAPG | dapg_door_s")]
+    assert len(table) == 2 and all("| 2 | 180 |" in line for line in table)
+    # every paper experiment is listed; none has results here except the robustness folder made above
+    for name in ("representations", "proprioception", "rewards", "policy_size", "relocate_cameras"):
+        assert f"| {name} |" in report and f"rrl experiment {name} --scale paper" in report
+    assert "| robustness_door |" in report
