@@ -37,7 +37,9 @@ def test_summary_reads_the_log(run_dirs: list[Path]) -> None:
     assert s["iterations"] == len(rows) == 2 and s["seed"] == 0
     assert s["samples"] == int(rows[-1]["samples"]) == 2 * 3 * 30
     assert s["last_success_train"] == float(rows[-1]["success_train"])
-    assert s["command"] is None or s["command"].startswith("rrl ")
+    # Started from Python, not the CLI: the equivalent `rrl train` command, regenerated from the config.
+    assert s["command"].startswith("rrl train --task door ") and "--seed" not in s["command"]
+    assert "--trajectories 3" in s["command"] and "--policy-size 16,16" in s["command"]
 
 
 def test_export_and_report(run_dirs: list[Path], tmp_path: Path) -> None:

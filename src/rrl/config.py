@@ -6,6 +6,7 @@ Kept free of torch so that ``rrl --help`` stays fast; :mod:`rrl.train` re-export
 from __future__ import annotations
 
 import dataclasses
+import shlex
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -181,6 +182,18 @@ class TrainConfig:
                 raise ValueError(f"unknown preset {preset!r}; valid: {', '.join(PRESETS)}")
             base = PRESETS[preset](task)
         return TrainConfig(**{**base, "task": task, "preset": preset, **overrides})
+
+    def command_line(self) -> str:
+        """An ``rrl train`` command that reproduces this config from its preset (flags for the fields that differ)."""
+        base = TrainConfig.from_preset(self.preset, self.task)
+        args = ["rrl", "train", "--task", self.task] + (["--preset", self.preset] if self.preset else [])
+        for f in dataclasses.fields(TrainConfig):
+            value = getattr(self, f.name)
+            if f.name in ("task", "preset") or value == getattr(base, f.name) or value is None:
+                continue
+            shown = ",".join(map(str, value)) if isinstance(value, tuple) else str(value)
+            args += [f"--{f.name.replace('_', '-')}", shown]
+        return shlex.join(args)
 
     def to_json(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

@@ -22,6 +22,7 @@ from typing import Any
 
 import numpy as np
 
+from rrl.config import TrainConfig
 from rrl.paths import atomic_write
 from rrl.train import read_log
 
@@ -42,6 +43,16 @@ def _last_value(rows: list[dict[str, str]], key: str) -> float | None:
     return vals[-1] if vals else None
 
 
+def _cli(argv: list[str]) -> str | None:
+    """``argv`` as an ``rrl`` command line, or None when the process was not the ``rrl`` command."""
+    return shlex.join(["rrl", *argv[1:]]) if argv and Path(argv[0]).name == "rrl" else None
+
+
+def _run_command(meta: dict[str, Any]) -> str:
+    """The command that started a run: its ``rrl`` command line, or (started from Python) the equivalent one."""
+    return _cli(meta.get("argv") or []) or TrainConfig.from_json(meta["config"]).command_line()
+
+
 def run_summary(run_dir: str | Path) -> dict[str, Any]:
     """What the logs of one run say: provenance and headline numbers."""
     run_dir = Path(run_dir)
@@ -49,11 +60,10 @@ def run_summary(run_dir: str | Path) -> dict[str, Any]:
     rows = read_log(run_dir / "log.csv")
     if not rows:
         raise ValueError(f"{run_dir}/log.csv has no iterations yet")
-    argv = meta.get("argv", [])
-    resumed = [" ".join(shlex.quote(a) for a in r.get("argv", [])) for r in meta.get("resumed_with", [])]
+    resumed = [_cli(r.get("argv") or []) or f"resume({r.get('overrides')})" for r in meta.get("resumed_with", [])]
     return {
         "run": run_dir.name,
-        "command": " ".join(shlex.quote(a) for a in ["rrl", *argv[1:]]) if argv else None,
+        "command": _run_command(meta),
         "resumed_with": resumed,
         "commit": meta.get("commit", "unknown"),
         "created": meta.get("created"),

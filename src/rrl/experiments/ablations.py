@@ -18,7 +18,6 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
-import shlex
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -108,19 +107,6 @@ def variant_config(exp: Experiment, variant: Variant, task: str, scale: str, see
     return TrainConfig.from_preset(scale, task, seed=seed, out=str(out), **{**variant.overrides, **extra})
 
 
-def command_line(cfg: TrainConfig) -> str:
-    """An ``rrl train`` command that reproduces ``cfg`` from its preset (flags for the fields that differ)."""
-    base = TrainConfig.from_preset(cfg.preset, cfg.task)
-    args = ["rrl", "train", "--task", cfg.task] + (["--preset", cfg.preset] if cfg.preset else [])
-    for f in dataclasses.fields(TrainConfig):
-        value = getattr(cfg, f.name)
-        if f.name in ("task", "preset") or value == getattr(base, f.name) or value is None:
-            continue
-        shown = ",".join(map(str, value)) if isinstance(value, tuple) else str(value)
-        args += [f"--{f.name.replace('_', '-')}", shown]
-    return " ".join(shlex.quote(a) for a in args)
-
-
 def _train_vae(task: str, scale: str, seed: int, path: Path) -> None:
     """Train the VAE of ``task`` at ``scale`` into ``path`` unless it is there (appendix 7.4)."""
     from rrl.vae import VAETrainConfig, train_vae
@@ -161,12 +147,12 @@ def run_experiment(
         for variant in chosen:
             for seed in seeds:
                 cfg = variant_config(exp, variant, task, scale, seed, root, **extra)
-                entry = {"variant": variant.label, "task": task, "seed": seed, "out": cfg.out, "command": command_line(cfg)}
+                entry = {"variant": variant.label, "task": task, "seed": seed, "out": cfg.out, "command": cfg.command_line()}
                 if variant.vae:
                     vae_path = root / "vae" / scale / f"{task}_s{seed}.pt"
                     cfg = dataclasses.replace(cfg, encoder_weights=str(vae_path))
                     vae_args = " ".join(f"--{k} {v}" for k, v in VAE_SCALE[scale].items())
-                    entry["command"] = f"rrl vae train --task {task} {vae_args} --seed {seed} --out {vae_path} && {command_line(cfg)}"
+                    entry["command"] = f"rrl vae train --task {task} {vae_args} --seed {seed} --out {vae_path} && {cfg.command_line()}"
                 if dry_run:
                     report["runs"].append(entry)
                     continue
