@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Copy the logs of the result runs (runs/, not committed) into results/ and rebuild docs/results.md.
-# Only groups whose run folders exist are exported. Usage: bash scripts/export_results.sh
+# Only groups whose run folders exist are exported; runs exported earlier whose folders are gone are kept
+# (--keep-previous). Usage: bash scripts/export_results.sh
 set -uo pipefail
 cd "$(dirname "$0")/.."
 RRL=${RRL:-.venv/bin/rrl}
@@ -9,7 +10,7 @@ export_group() {  # NAME TITLE NOTE LABEL=RUNS...
   local name=$1 title=$2 note=$3; shift 3
   local args=()
   for g in "$@"; do local runs=${g#*=}; [[ -n $runs ]] && args+=(--group "$g"); done
-  [[ ${#args[@]} -gt 0 ]] && $RRL results "$name" --title "$title" --note "$note" "${args[@]}"
+  [[ ${#args[@]} -gt 0 ]] && $RRL results "$name" --keep-previous --title "$title" --note "$note" "${args[@]}"
 }
 export_group bc_state "BC only from 25 expert demonstrations, from state" \
   "Row 0 of each run: the BC policy (paper Eq. 5) before any RL; 200 stochastic rollouts (pen 200 x 100 steps) and 25 deterministic evaluation episodes." \

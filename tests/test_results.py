@@ -60,3 +60,17 @@ def test_export_and_report(run_dirs: list[Path], tmp_path: Path) -> None:
     for name in ("representations", "proprioception", "rewards", "policy_size", "relocate_cameras"):
         assert f"| {name} |" in report and f"rrl experiment {name} --scale paper" in report
     assert "| robustness_door |" in report
+
+
+def test_export_keeps_previous_runs_whose_folders_are_gone(run_dirs: list[Path], tmp_path: Path) -> None:
+    results = tmp_path / "results"
+    first = export_results("dapg_door", {"DAPG": run_dirs}, results)
+    csv_s0 = (first / "dapg_door_s0.csv").read_text()
+    # Later only seed 1 is exported again (seed 0's run folder is gone): seed 0 stays, read from its CSV.
+    again = export_results("dapg_door", {"DAPG": run_dirs[1:]}, results, keep_previous=True)
+    runs = json.loads((again / "meta.json").read_text())["groups"]["DAPG"]
+    assert [(r["run"], r.get("kept_from_previous_export", False)) for r in runs] == [("dapg_door_s0", True), ("dapg_door_s1", False)]
+    assert (again / "dapg_door_s0.csv").read_text() == csv_s0
+    # Without keep_previous the table holds exactly the runs given.
+    only = export_results("dapg_door", {"DAPG": run_dirs[1:]}, results)
+    assert [r["run"] for r in json.loads((only / "meta.json").read_text())["groups"]["DAPG"]] == ["dapg_door_s1"]

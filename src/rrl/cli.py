@@ -192,6 +192,8 @@ def _add_results(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--title", default="")
     p.add_argument("--note", default="", help="a sentence printed above the table in docs/results.md")
     p.add_argument("--root", default="results")
+    p.add_argument("--keep-previous", action="store_true",
+                   help="keep runs of an earlier export of NAME that are not given again (their folders may be gone)")
     p.set_defaults(func=_cmd_results)
 
 
@@ -204,7 +206,7 @@ def _cmd_results(args: argparse.Namespace) -> int:
         if not sep or not runs:
             raise ValueError(f"--group wants LABEL=RUN[,RUN...], got {spec!r}")
         groups[label] = [r for r in runs.split(",") if r]
-    print(f"wrote {export_results(args.name, groups, args.root, args.title, args.note)}")
+    print(f"wrote {export_results(args.name, groups, args.root, args.title, args.note, keep_previous=args.keep_previous)}")
     return 0
 
 

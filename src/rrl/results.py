@@ -82,7 +82,10 @@ def run_summary(run_dir: str | Path) -> dict[str, Any]:
 
 
 def plot_runs(groups: dict[str, list[Path]], out: str | Path, title: str = "") -> None:
-    """Success (training rollouts, evaluation) against samples: thin line per run, thick line per group mean."""
+    """Success (training rollouts, evaluation) against samples: thin line per run, thick line per group mean.
+
+    Each run is a run folder or the path of a ``log.csv`` copy (an exported run).
+    """
     import matplotlib
 
     matplotlib.use("Agg")
@@ -95,7 +98,8 @@ def plot_runs(groups: dict[str, list[Path]], out: str | Path, title: str = "") -
         for ax, key in zip(axes, ("success_train", "success_eval")):
             curves = []
             for run in runs:
-                rows = read_log(Path(run) / "log.csv")
+                run = Path(run)
+                rows = read_log(run / "log.csv" if run.is_dir() else run)
                 x, y = _col(rows, "samples"), 100 * _col(rows, key)
                 ok = np.isfinite(y)
                 ax.plot(x[ok], y[ok], color=color, alpha=0.35, lw=0.8)
@@ -118,20 +122,41 @@ def plot_runs(groups: dict[str, list[Path]], out: str | Path, title: str = "") -
     plt.close(fig)
 
 
-def export_results(name: str, groups: dict[str, list[str | Path]], out_root: str | Path = "results", title: str = "", note: str = "") -> Path:
-    """Copy the logs of ``groups`` (label -> run folders) into ``<out_root>/<name>/`` with a plot and meta.json."""
+def export_results(
+    name: str,
+    groups: dict[str, list[str | Path]],
+    out_root: str | Path = "results",
+    title: str = "",
+    note: str = "",
+    keep_previous: bool = False,
+) -> Path:
+    """Copy the logs of ``groups`` (label -> run folders) into ``<out_root>/<name>/`` with a plot and meta.json.
+
+    With ``keep_previous``, runs of an earlier export of ``name`` that are not given again (their run folders
+    may be gone, e.g. on another machine) stay in the table and the plot, read from their exported CSV and
+    marked ``kept_from_previous_export``; a run given again replaces its earlier entry.
+    """
     out = Path(out_root) / name
     out.mkdir(parents=True, exist_ok=True)
+    previous: dict[str, Any] = {}
+    if keep_previous and (out / "meta.json").is_file():
+        previous = json.loads((out / "meta.json").read_text()).get("groups", {})
     meta: dict[str, Any] = {"name": name, "title": title, "note": note, "groups": {}}
-    for label, runs in groups.items():
-        summaries = []
-        for run in runs:
-            run = Path(run)
-            shutil.copyfile(run / "log.csv", out / f"{run.name}.csv")
-            summaries.append(run_summary(run))
-        meta["groups"][label] = summaries
-    plot_runs({k: [Path(r) for r in v] for k, v in groups.items()}, out / "curve.png", title or name)
-    (out / "meta.json").write_text(json.dumps(meta, indent=2) + "\n")
+    for label in dict.fromkeys([*groups, *previous]):
+        summaries = [run_summary(run) for run in groups.get(label, [])]
+        given = {s["run"] for s in summaries}
+        kept = [
+            {**s, "kept_from_previous_export": True}
+            for s in previous.get(label, [])
+            if s["run"] not in given and (out / f"{s['run']}.csv").is_file()
+        ]
+        for run in groups.get(label, []):
+            shutil.copyfile(Path(run) / "log.csv", out / f"{Path(run).name}.csv")
+        if kept or summaries:
+            meta["groups"][label] = sorted(kept + summaries, key=lambda s: s["run"])
+    curves = {label: [out / f"{s['run']}.csv" for s in runs] for label, runs in meta["groups"].items()}
+    plot_runs(curves, out / "curve.png", title or name)
+    atomic_write(out / "meta.json", lambda f: f.write(json.dumps(meta, indent=2) + "\n"))
     return out
 
 
