@@ -50,6 +50,10 @@ def test_representations_vae_random_state_and_skipped_resnet(tmp_path: Path) -> 
     vae_run = next(Path(r["out"]) for r in report["runs"] if r["variant"] == "VAE")
     cfg = json.loads((vae_run / "config.json").read_text())["config"]
     assert cfg["encoder"] == "vae" and Path(cfg["encoder_weights"]).is_file()
+    # the VAE saw whole renders in training, so its runs are not centre-cropped (the other variants are)
+    assert cfg["image_size"] == cfg["render_size"] == 73
+    random_run = next(Path(r["out"]) for r in report["runs"] if r["variant"].startswith("random"))
+    assert json.loads((random_run / "config.json").read_text())["config"]["image_size"] == 64
     assert torch.load(vae_run / "checkpoint.pt", weights_only=True)["policy"]["net.0.weight"].shape[1] == 512 + 24
     meta = json.loads((tmp_path / "results" / "representations_smoke_door" / "meta.json").read_text())
     assert "ResNet-34 (paper)" in meta["note"]

@@ -75,6 +75,26 @@ def test_dapg_two_iterations_on_door_are_repeatable(tmp_path: Path, demos: DemoD
     assert _rows(c) != rows
 
 
+def test_training_loop_weights_demos_by_eq9(tmp_path: Path, demos: DemoData, monkeypatch) -> None:
+    """The loop passes iteration k and its advantages to Eq. 9: w_k = lam_0 lam_1^k max(A_k), decaying in k."""
+    calls = []
+    real = train_mod.demo_weight
+
+    def spy(adv, k, lam_0, lam_1, variant):
+        w = real(adv, k, lam_0, lam_1, variant)
+        calls.append((k, float(np.max(adv)), w))
+        return w
+
+    monkeypatch.setattr(train_mod, "demo_weight", spy)
+    run = train(_cfg(tmp_path / "w", iterations=3, eval_episodes=0), demos=demos, progress=False)
+    assert [k for k, _, _ in calls] == [0, 1, 2]
+    for (k, max_adv, w), row in zip(calls, read_log(run / "log.csv")):
+        assert w == pytest.approx(0.01 * 0.95**k * max_adv) and float(row["demo_weight"]) == pytest.approx(w)
+    # the mjrl variant's weight is the decay alone: logged exactly
+    run = train(_cfg(tmp_path / "m", iterations=3, eval_episodes=0, demo_weight="mjrl"), demos=demos, progress=False)
+    assert [float(r["demo_weight"]) for r in read_log(run / "log.csv")] == pytest.approx([0.01, 0.0095, 0.009025])
+
+
 class _Killed(Exception):
     pass
 

@@ -266,14 +266,17 @@ def add_config_arguments(parser: Any) -> None:
     """
     import argparse
 
+    aliases = {"sampler_backend": ["--backend"]}  # the short name used in the docs of the Ray scale-out
     for f in dataclasses.fields(TrainConfig):
-        flag = "--" + f.name.replace("_", "-")
+        flags = ["--" + f.name.replace("_", "-"), *aliases.get(f.name, [])]
         default = f.default
         if f.type == "bool":
-            parser.add_argument(flag, action=argparse.BooleanOptionalAction, default=None, help=f"(default {default})")
+            parser.add_argument(*flags, action=argparse.BooleanOptionalAction, default=None, help=f"(default {default})")
             continue
         shown = ",".join(map(str, default)) if isinstance(default, tuple) else default
-        parser.add_argument(flag, type=_field_parser(str(f.type)), default=None, metavar=f.name.upper(), help=f"(default {shown})")
+        parser.add_argument(
+            *flags, dest=f.name, type=_field_parser(str(f.type)), default=None, metavar=f.name.upper(), help=f"(default {shown})"
+        )
 
 
 def config_overrides(args: Any) -> dict[str, Any]:

@@ -7,8 +7,10 @@ trajectories are identical).
 
 from __future__ import annotations
 
+import contextlib
 import functools
-import warnings
+import io
+import sys
 
 import mujoco
 import numpy as np
@@ -81,10 +83,14 @@ def edit_spec(
 @functools.cache
 def edited_env_class(task: TaskSpec, render_size: int, distractor_geom: bool = False, multisample: int = 0) -> type:
     """Subclass of the task's Gymnasium-Robotics env whose model is loaded through :func:`edit_spec`."""
-    with warnings.catch_warnings():
-        # Its import warns that the v1 dense rewards changed; rrl computes dense rewards itself (rrl.envs.rewards).
-        warnings.filterwarnings("ignore", message=".*reward functions were updated.*")
+    # Its import prints (to stderr, once per process) that the v1 dense rewards changed; rrl computes dense
+    # rewards itself (rrl.envs.rewards), so that notice is dropped and anything else printed is passed on.
+    captured = io.StringIO()
+    with contextlib.redirect_stderr(captured):
         import gymnasium_robotics.envs.adroit_hand as adroit
+    for line in captured.getvalue().splitlines():
+        if "reward functions were updated" not in line:
+            print(line, file=sys.stderr)
 
     base = getattr(adroit, task.env_class)
 

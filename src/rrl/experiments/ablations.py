@@ -104,7 +104,12 @@ VAE_SCALE = {"smoke": dict(frames=64, epochs=1), "cpu": dict(frames=20_000, epoc
 def variant_config(exp: Experiment, variant: Variant, task: str, scale: str, seed: int, root: Path, **extra: Any) -> TrainConfig:
     """The TrainConfig of one (variant, task, seed) at ``scale``; ``extra`` overrides everything (e.g. iterations)."""
     out = root / exp.name / scale / task / f"{variant.slug}_s{seed}"
-    return TrainConfig.from_preset(scale, task, seed=seed, out=str(out), **{**variant.overrides, **extra})
+    cfg = TrainConfig.from_preset(scale, task, seed=seed, out=str(out), **{**variant.overrides, **extra})
+    if variant.vae and "image_size" not in extra:
+        # The VAE learns from whole (uncropped) renders (appendix 7.4), so it gets whole renders here too: no
+        # centre crop, which would show it a zoomed-in view it never saw. Its encoder resizes them to 64 px.
+        cfg = dataclasses.replace(cfg, image_size=cfg.render_size)
+    return cfg
 
 
 def _train_vae(task: str, scale: str, seed: int, path: Path) -> None:
