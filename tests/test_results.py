@@ -71,6 +71,8 @@ def test_export_keeps_previous_runs_whose_folders_are_gone(run_dirs: list[Path],
     runs = json.loads((again / "meta.json").read_text())["groups"]["DAPG"]
     assert [(r["run"], r.get("kept_from_previous_export", False)) for r in runs] == [("dapg_door_s0", True), ("dapg_door_s1", False)]
     assert (again / "dapg_door_s0.csv").read_text() == csv_s0
+    report = write_report(results, tmp_path / "results.md").read_text()
+    assert "| DAPG | dapg_door_s0 (earlier export) | 0 |" in report and "| DAPG | dapg_door_s1 | 1 |" in report
     # Without keep_previous the table holds exactly the runs given.
     only = export_results("dapg_door", {"DAPG": run_dirs[1:]}, results)
     assert [r["run"] for r in json.loads((only / "meta.json").read_text())["groups"]["DAPG"]] == ["dapg_door_s1"]

@@ -211,8 +211,9 @@ def write_report(results_root: str | Path = "results", out: str | Path = "docs/r
         for label, runs in meta["groups"].items():
             for s in runs:
                 wall = "-" if s.get("wall_time_s") is None else f"{s['wall_time_s'] / 60:.0f} min"
+                kept = " (earlier export)" if s.get("kept_from_previous_export") else ""
                 lines.append(
-                    f"| {label} | {s['run']} | {s['seed']} | {s['iterations']} | {s['samples']:,} | {wall} | "
+                    f"| {label} | {s['run']}{kept} | {s['seed']} | {s['iterations']} | {s['samples']:,} | {wall} | "
                     f"{_first(s.get('first_train_ge_80'))} | {_first(s['first_train_ge_90'])} | {_first(s['first_eval_ge_90'])} | {_pct(s['last_success_train'])} | "
                     f"{_pct(s['last_success_eval'])} | {_pct(s['max_success_train'])} | {s['commit']} |"
                 )
