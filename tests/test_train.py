@@ -203,6 +203,19 @@ def test_config_validation_messages() -> None:
     assert np.isclose(TrainConfig().rl_step_size, 0.05)
 
 
+def test_every_config_field_is_a_flag_and_backend_is_an_alias() -> None:
+    import argparse
+
+    from rrl.config import add_config_arguments, config_overrides
+
+    parser = argparse.ArgumentParser()
+    add_config_arguments(parser)
+    args = parser.parse_args(["--backend", "ray", "--policy-size", "32,32", "--no-normalize-advantages"])
+    assert config_overrides(args) == {"sampler_backend": "ray", "policy_size": (32, 32), "normalize_advantages": False}
+    assert config_overrides(parser.parse_args(["--sampler-backend", "ray"])) == {"sampler_backend": "ray"}
+    assert config_overrides(parser.parse_args([])) == {}
+
+
 def test_kl_safety_net_halves_an_overshooting_step(tmp_path: Path, demos: DemoData) -> None:
     # 1 trajectory of 5 steps for a (64, 64) policy: the Fisher has rank <= 140 for ~7k parameters and the demo
     # term of Eq. 8 points into its null space, so the normalised step overshoots the trust region.
