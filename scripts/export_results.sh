@@ -21,10 +21,17 @@ for t in door hammer; do
     "DAPG (state)=$(have runs/state/dapg_${t}_s0 runs/state/dapg_${t}_s1 runs/state/dapg_${t}_s2)" \
     "NPG (state, no demos)=$(have runs/state/npg_${t}_s0)"
 done
+export_group dapg_state_pen_relocate "DAPG from state, pen and relocate (paper hyper-parameters, 25 expert demos, sparse reward)" \
+  "Appendix 7.1 settings: 40,000 samples per iteration (pen: 400 trajectories of 100 steps), (256, 256) policy; as many iterations as CPU time allowed (paper: 300)." \
+  "pen=$(have runs/state/dapg_pen_s0)" "relocate=$(have runs/state/dapg_relocate_s0)"
 export_group dapg_state_door_human "DAPG from state, door, 25 human demonstrations (the paper's setting)" \
   "Paper hyper-parameters except the (32, 32) policy and the mjrl demo weight (constant weight on normalised advantages), as in the issue's mjrl reference run; 200 trajectories per iteration. Goal (dense): >= 80% training success." \
   "dense reward=$(have runs/state/dapg_door_human_dense_s0)" \
   "sparse reward=$(have runs/state/dapg_door_human_sparse_s0)"
+export_group rrl_pixels_door_human "RRL from pixels, door, 25 human demos, dense reward (cpu preset) vs DAPG from state" \
+  "Both: the 25 human demonstrations, dense reward (sign-corrected), (32, 32) policy, mjrl demo weight. Pixels: cpu preset (EfficientNet-Lite0, 146-px renders cropped to 128, top camera + 24 hand joints), 40 trajectories per iteration; state: 200 per iteration. Compare at equal samples." \
+  "RRL (pixels, cpu preset)=$(have runs/pixels/door_cpu_human_dense_s0)" \
+  "DAPG (state)=$(have runs/state/dapg_door_human_dense_s0)"
 export_group rrl_pixels_door_expert "RRL from pixels, door, 25 expert demos (cpu preset) vs DAPG from state" \
   "cpu preset: EfficientNet-Lite0 on onnxruntime, 146-px renders cropped to 128, top camera + 24 hand joints, 40 trajectories per iteration. Goal: >= 80% stochastic training success." \
   "RRL (pixels, cpu preset)=$(have runs/pixels/door_cpu_expert_s0 runs/pixels/door_cpu_expert_s1)" \

@@ -250,7 +250,9 @@ def write_outputs(rows: Sequence[Mapping[str, Any]], out_dir: str | os.PathLike,
     for r in rows:
         if all(x["run_dir"] != r["run_dir"] for x in runs):
             runs.append({k: r[k] for k in ("run", "run_dir", "seed", "task", "encoder", "obs")})
+    tasks = ", ".join(dict.fromkeys(r["task"] for r in rows))
     meta = {
+        "title": f"Robustness to visual distractors, {tasks} (paper Fig. 4 centre/right, appendix 7.5)",
         "command": command,
         "commit": git_commit(),
         "date": _dt.datetime.now(_dt.timezone.utc).astimezone().isoformat(timespec="seconds"),
