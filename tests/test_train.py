@@ -115,7 +115,9 @@ def test_resume_gives_the_same_next_iteration(tmp_path: Path, demos: DemoData, m
     assert len(read_log(tmp_path / "killed" / "log.csv")) == 2
     monkeypatch.setattr(train_mod.Trainer, "iteration", original)
 
-    resumed = resume(tmp_path / "killed", demos=demos, progress=False)
+    # an override equal to the recorded setting changes nothing and is not recorded as a change
+    resumed = resume(tmp_path / "killed", demos=demos, progress=False, iterations=3)
+    assert "resumed_with" not in json.loads((resumed / "config.json").read_text())
     assert _rows(resumed) == _rows(full)
     for name, value in _params(full).items():
         assert torch.equal(value, _params(resumed)[name]), name

@@ -574,6 +574,7 @@ def resume(
         raise FileNotFoundError(f"{cfg_path} not found: {run_dir} is not an rrl run folder")
     meta = json.loads(cfg_path.read_text())
     cfg = TrainConfig.from_json(meta["config"])
+    overrides = {k: v for k, v in overrides.items() if getattr(cfg, k, object()) != v}  # drop what already holds
     bad = sorted(k for k in overrides if k in IDENTITY_FIELDS)
     if bad:
         raise ValueError(f"cannot change {bad} when resuming (they define the run); start a new run instead")
