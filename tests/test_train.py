@@ -119,6 +119,8 @@ def test_resume_gives_the_same_next_iteration(tmp_path: Path, demos: DemoData, m
     resumed = resume(tmp_path / "killed", demos=demos, progress=False, iterations=3)
     assert "resumed_with" not in json.loads((resumed / "config.json").read_text())
     assert _rows(resumed) == _rows(full)
+    walls = [float(r["wall_time"]) for r in read_log(resumed / "log.csv")]
+    assert walls == sorted(walls) and walls[2] > walls[1]  # the resumed iteration continues the run's clock
     for name, value in _params(full).items():
         assert torch.equal(value, _params(resumed)[name]), name
     ck_full = torch.load(full / "checkpoint.pt", weights_only=True)

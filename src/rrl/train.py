@@ -617,7 +617,9 @@ def _run(
         n_iterations = 1 if cfg.algo == "bc" else cfg.iterations
         logger = RunLogger(run_dir, trainer.next_iteration, f"{cfg.task} {cfg.obs} {cfg.algo} ({cfg.demos}, {cfg.reward})")
         bar = tqdm(total=n_iterations, initial=trainer.next_iteration, desc=f"{cfg.task} {cfg.algo}", disable=not progress, unit="it")
-        t_run = time.perf_counter()
+        # wall_time counts the whole run: a resumed run continues from its last logged row
+        prior = read_log(run_dir / "log.csv") if not fresh and (run_dir / "log.csv").exists() else []
+        t_run = time.perf_counter() - (float(prior[-1]["wall_time"]) if prior and prior[-1].get("wall_time") else 0.0)
         for k in range(trainer.next_iteration, n_iterations):
             samples_before = trainer.samples
             row = trainer.iteration(k)
