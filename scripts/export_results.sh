@@ -27,7 +27,8 @@ export_group dapg_state_pen_relocate "DAPG from state, pen and relocate (paper h
 export_group dapg_state_door_human "DAPG from state, door, 25 human demonstrations (the paper's setting)" \
   "Paper hyper-parameters except the (32, 32) policy and the mjrl demo weight (constant weight on normalised advantages), as in the issue's mjrl reference run; 200 trajectories per iteration. Goal (dense): >= 80% training success." \
   "dense reward=$(have runs/state/dapg_door_human_dense_s0)" \
-  "sparse reward=$(have runs/state/dapg_door_human_sparse_s0)"
+  "sparse reward=$(have runs/state/dapg_door_human_sparse_s0)" \
+  "sparse reward, initial action std 0.6=$(have runs/state/dapg_door_human_sparse_std06_s0)"
 export_group rrl_pixels_door_human "RRL from pixels, door, 25 human demos, dense reward (cpu preset) vs DAPG from state" \
   "Both: the 25 human demonstrations, dense reward (sign-corrected), (32, 32) policy, mjrl demo weight. Pixels: cpu preset (EfficientNet-Lite0, 146-px renders cropped to 128, top camera + 24 hand joints), 40 trajectories per iteration; state: 200 per iteration. Compare at equal samples." \
   "RRL (pixels, cpu preset)=$(have runs/pixels/door_cpu_human_dense_s0)" \
@@ -36,4 +37,9 @@ export_group rrl_pixels_door_expert "RRL from pixels, door, 25 expert demos (cpu
   "cpu preset: EfficientNet-Lite0 on onnxruntime, 146-px renders cropped to 128, top camera + 24 hand joints, 40 trajectories per iteration. Goal: >= 80% stochastic training success." \
   "RRL (pixels, cpu preset)=$(have runs/pixels/door_cpu_expert_s0 runs/pixels/door_cpu_expert_s1)" \
   "DAPG (state, paper scale)=$(have runs/state/dapg_door_s0 runs/state/dapg_door_s1 runs/state/dapg_door_s2)"
+# The paper's ablations run at cpu scale on door, seed 1, 25 iterations (the RRL baseline of each is a copy of
+# runs/pixels/door_cpu_expert_s1, the same configuration); --export-only trains nothing.
+for e in proprioception rewards policy_size; do
+  $RRL experiment $e --task door --scale cpu --seeds 1 --iterations 25 --export-only
+done
 $RRL report

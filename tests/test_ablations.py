@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import pytest
@@ -35,6 +36,13 @@ def test_relocate_three_cameras_concatenate_features(tmp_path: Path) -> None:
     before = {r["out"]: (Path(r["out"]) / "checkpoint.pt").stat().st_mtime_ns for r in report["runs"]}
     run_experiment("relocate_cameras", scale="smoke", root=tmp_path / "runs", results_root=tmp_path / "results", **TINY)
     assert before == {r["out"]: (Path(r["out"]) / "checkpoint.pt").stat().st_mtime_ns for r in report["runs"]}
+    # --export-only trains nothing: a missing run stays missing and only the existing one is exported
+    shutil.rmtree(report["runs"][1]["out"])
+    exported = run_experiment(
+        "relocate_cameras", scale="smoke", root=tmp_path / "runs", results_root=tmp_path / "results", export_only=True, **TINY
+    )
+    assert [m["variant"] for m in exported["missing"]] == ["3 cameras"] and not Path(report["runs"][1]["out"]).exists()
+    assert set(json.loads((out / "meta.json").read_text())["groups"]) == {"1 camera (cam1)"}
 
 
 def test_representations_vae_random_state_and_skipped_resnet(tmp_path: Path) -> None:

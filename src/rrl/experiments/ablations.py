@@ -130,11 +130,15 @@ def run_experiment(
     results_root: str | Path = "results",
     dry_run: bool = False,
     variants: Sequence[str] | None = None,
+    export_only: bool = False,
     **extra: Any,
 ) -> dict[str, Any]:
     """Run (or with ``dry_run`` only list) every variant x task x seed; export one results folder per task.
 
-    Returns ``{"runs": [...], "skipped": [...], "results": [...]}`` with each run's folder and command.
+    ``export_only`` trains nothing: it exports the run folders that exist (finished or not, e.g. runs stopped
+    by a time limit) and lists the others under ``"missing"``.
+    Returns ``{"runs": [...], "skipped": [...], "missing": [...], "results": [...]}`` with each run's folder
+    and command.
     """
     from rrl.train import resume, train
 
@@ -146,7 +150,7 @@ def run_experiment(
     chosen = [v for v in exp.variants if variants is None or v.slug in variants or v.label in variants]
     if variants is not None and len(chosen) != len(set(variants)):
         raise ValueError(f"unknown variant in {list(variants)}; valid: {', '.join(v.slug for v in exp.variants)}")
-    report: dict[str, Any] = {"runs": [], "skipped": [], "results": []}
+    report: dict[str, Any] = {"runs": [], "skipped": [], "missing": [], "results": []}
     for task in tasks or exp.tasks:
         groups: dict[str, list[str]] = {}
         for variant in chosen:
@@ -160,6 +164,13 @@ def run_experiment(
                     entry["command"] = f"rrl vae train --task {task} {vae_args} --seed {seed} --out {vae_path} && {cfg.command_line()}"
                 if dry_run:
                     report["runs"].append(entry)
+                    continue
+                if export_only:
+                    if (Path(cfg.out) / "log.csv").is_file():
+                        groups.setdefault(variant.label, []).append(cfg.out)
+                        report["runs"].append(entry)
+                    else:
+                        report["missing"].append(entry)
                     continue
                 try:
                     if variant.vae:
@@ -201,6 +212,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--root", default="runs/experiments")
     ap.add_argument("--results", default="results")
     ap.add_argument("--dry-run", action="store_true", help="print the runs' commands, run nothing")
+    ap.add_argument("--export-only", action="store_true", help="train nothing; export the run folders that exist")
     args = ap.parse_args(argv)
     extra = {"iterations": args.iterations} if args.iterations else {}
     report = run_experiment(
@@ -212,11 +224,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         results_root=args.results,
         dry_run=args.dry_run,
         variants=args.variants.split(",") if args.variants else None,
+        export_only=args.export_only,
         **extra,
     )
     for r in report["runs"]:
         print(r["command"])
-    print(json.dumps({"results": report["results"], "skipped": [(s["variant"], s["task"], s["seed"]) for s in report["skipped"]]}))
+    summary = {k: [(s["variant"], s["task"], s["seed"]) for s in report[k]] for k in ("skipped", "missing")}
+    print(json.dumps({"results": report["results"], **summary}))
     return 0
 
 
