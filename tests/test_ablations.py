@@ -77,3 +77,24 @@ def test_dry_run_lists_paper_commands_and_rejects_unknowns() -> None:
         run_experiment("fig99")
     with pytest.raises(ValueError, match="unknown variant"):
         run_experiment("rewards", variants=["nope"], dry_run=True)
+
+
+@pytest.mark.parametrize("name", ["proprioception", "rewards", "policy_size"])
+def test_smoke_experiment_runs_each_variant_with_its_setting(name: str, tmp_path: Path) -> None:
+    """Every variant of Fig. 6/7 trains at smoke scale and its run really uses the variant's setting."""
+    report = run_experiment(name, tasks=["door"], scale="smoke", root=tmp_path / "runs", results_root=tmp_path / "results", **TINY)
+    assert not report["skipped"] and [r["variant"] for r in report["runs"]] == [v.label for v in EXPERIMENTS[name].variants]
+    for r in report["runs"]:
+        cfg = json.loads((Path(r["out"]) / "config.json").read_text())["config"]
+        policy = torch.load(Path(r["out"]) / "checkpoint.pt", weights_only=True)["policy"]
+        weights = [v for k, v in policy.items() if k.startswith("net.") and k.endswith(".weight")]
+        variant = next(v for v in EXPERIMENTS[name].variants if v.label == r["variant"])
+        for key, value in variant.overrides.items():
+            assert cfg[key] == (list(value) if isinstance(value, tuple) else value), (r["variant"], key)
+        if name == "policy_size":
+            assert [w.shape[0] for w in weights[:-1]] == list(cfg["policy_size"])
+        if name == "proprioception":  # images only: no joint inputs; otherwise 1280 features + 24 joints
+            assert weights[0].shape[1] == (1280 if cfg["obs"] == "rgb" else 1280 + 24)
+        assert len((Path(r["out"]) / "log.csv").read_text().splitlines()) == 1 + TINY["iterations"]
+    meta = json.loads((tmp_path / "results" / f"{name}_smoke_door" / "meta.json").read_text())
+    assert set(meta["groups"]) == {v.label for v in EXPERIMENTS[name].variants}
