@@ -151,3 +151,15 @@ def test_cli_writes_outputs_and_prints_table(rows: list[dict], tmp_path: Path, m
     command = json.loads((out / "meta.json").read_text())["command"]
     assert command == shlex.join(["python", "-m", "rrl.experiments.robustness", *argv])
     assert (out / "robustness.csv").is_file() and (out / "robustness.png").is_file()
+
+
+def test_input_shift_measures_distance_from_the_demos(rows: list[dict], pixel_run: Path, tmp_path: Path) -> None:
+    """The evaluation reports mean |z| of the normalised policy inputs; a distractor moves the features."""
+    shifts = {r["condition"]: r["input_shift"] for r in rows}
+    assert all(np.isfinite(v) and v > 0 for v in shifts.values())
+    assert shifts["light_position"] != pytest.approx(shifts["clean"], rel=1e-3)
+    clean = evaluate_run(pixel_run, 2)
+    assert clean.input_shift == pytest.approx(shifts["clean"])
+    out = write_outputs(rows, tmp_path / "rob", command="python -m rrl.experiments.robustness RUN --episodes 2")
+    meta = json.loads((out / "meta.json").read_text())
+    assert "| condition | mean success |" in meta["table"] and f"{shifts['clean']:.2f}" in meta["table"]

@@ -175,6 +175,8 @@ def _other_result(folder: Path, meta: dict[str, Any], out: Path) -> list[str]:
         if meta.get(key):
             lines += [f"- {key}: `{meta[key]}`" if key == "command" else f"- {key}: {meta[key]}"]
     lines += [""]
+    if meta.get("table"):  # a markdown table the producer wrote (e.g. robustness: success per condition)
+        lines += [meta["table"], ""]
     for png in sorted(folder.glob("*.png")):
         lines += [f"![{png.stem}]({os.path.relpath(png, out.parent)})", ""]
     for csv_path in sorted(folder.glob("*.csv")):

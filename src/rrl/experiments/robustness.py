@@ -28,6 +28,7 @@ import csv
 import datetime as _dt
 import io
 import json
+import math
 import os
 import shlex
 import sys
@@ -42,7 +43,7 @@ from rrl.envs.distractors import DISTRACTORS
 from rrl.paths import atomic_write
 
 CLEAN = "clean"
-COLUMNS = ("run", "run_dir", "seed", "task", "encoder", "obs", "condition", "episodes", "success_rate", "mean_return")
+COLUMNS = ("run", "run_dir", "seed", "task", "encoder", "obs", "condition", "episodes", "success_rate", "mean_return", "input_shift")
 PIXELS_ONLY = (
     "distractors only affect pixels (rendered frames), never the physics; {run} learned from state "
     "(obs={obs!r}), so it cannot be evaluated under visual distractors (appendix 7.5 probes pixel policies)"
@@ -123,6 +124,7 @@ def robustness(
                 "run": run_dir.name, "run_dir": str(run_dir), "seed": cfg.seed, "task": cfg.task,
                 "encoder": cfg.encoder, "obs": cfg.obs, "condition": condition, "episodes": res.episodes,
                 "success_rate": float(res.success_rate), "mean_return": float(res.mean_return),
+                "input_shift": float(res.input_shift),
             })  # fmt: skip
             if progress is not None:
                 progress(
@@ -142,11 +144,14 @@ def group_label(row: Mapping[str, Any]) -> str:
     return f"{row['task']} / {row['encoder']}" + ("" if obs == "rgb+proprio" else f" / {obs}")
 
 
-def summarize(rows: Sequence[Mapping[str, Any]]) -> dict[str, dict[str, list[float]]]:
-    """``{group label: {condition: [per-run success rates]}}``, conditions in first-seen order."""
+def summarize(rows: Sequence[Mapping[str, Any]], key: str = "success_rate") -> dict[str, dict[str, list[float]]]:
+    """``{group label: {condition: [per-run values of key]}}`` (default: success rates), conditions in first-seen
+    order. Rows without ``key`` (CSVs written before it existed) count as NaN."""
     out: dict[str, dict[str, list[float]]] = {}
     for r in rows:
-        out.setdefault(group_label(r), {}).setdefault(str(r["condition"]), []).append(float(r["success_rate"]))
+        value = r.get(key)
+        value = math.nan if value in (None, "") else float(value)
+        out.setdefault(group_label(r), {}).setdefault(str(r["condition"]), []).append(value)
     return out
 
 
@@ -160,14 +165,15 @@ def _conditions(rows: Sequence[Mapping[str, Any]]) -> list[str]:
 
 def format_table(rows: Sequence[Mapping[str, Any]]) -> str:
     """Markdown table: condition -> mean success over runs and the per-run values (one block per group)."""
-    groups = summarize(rows)
+    groups, shifts = summarize(rows), summarize(rows, "input_shift")
     several = len(groups) > 1
-    head = (["group"] if several else []) + ["condition", "mean success", "runs", "per-run success"]
+    head = (["group"] if several else []) + ["condition", "mean success", "runs", "per-run success", "input shift"]
     lines = ["| " + " | ".join(head) + " |", "|" + "|".join("---" for _ in head) + "|"]
     for label, conds in groups.items():
         for cond, values in conds.items():
             cells = ([label] if several else []) + [
-                cond, f"{np.mean(values):.3f}", str(len(values)), ", ".join(f"{v:.3f}" for v in values)
+                cond, f"{np.mean(values):.3f}", str(len(values)), ", ".join(f"{v:.3f}" for v in values),
+                f"{np.mean(shifts[label][cond]):.2f}",
             ]
             lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
@@ -265,6 +271,12 @@ def write_outputs(rows: Sequence[Mapping[str, Any]], out_dir: str | os.PathLike,
         ),
         "summary": {label: {c: {"mean": float(np.mean(v)), "per_run": v} for c, v in conds.items()}
                     for label, conds in summarize(rows).items()},  # fmt: skip
+        "table": format_table(rows),
+        "note": (
+            "input shift: mean |z| of the policy's inputs normalised by the demonstrations' mean and std "
+            "(about 0.8 for inputs distributed like the demos): how far each condition moves the frozen features "
+            "from what the policy was fitted on"
+        ),
         **extra,
     }
     atomic_write(out / "meta.json", lambda f: f.write(json.dumps(meta, indent=2) + "\n"))
