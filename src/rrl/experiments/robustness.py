@@ -273,8 +273,8 @@ def write_outputs(rows: Sequence[Mapping[str, Any]], out_dir: str | os.PathLike,
                     for label, conds in summarize(rows).items()},  # fmt: skip
         "table": format_table(rows),
         "note": (
-            "input shift: mean |z| of the policy's inputs normalised by the demonstrations' mean and std "
-            "(about 0.8 for inputs distributed like the demos): how far each condition moves the frozen features "
+            "input shift: mean |z| of the policy's inputs normalised by the demonstrations' mean and (floored) "
+            "std, at most 1 on the demonstrations themselves: how far each condition moves the frozen features "
             "from what the policy was fitted on"
         ),
         **extra,

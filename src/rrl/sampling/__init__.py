@@ -33,8 +33,8 @@ class EvalResult:
     """Deterministic evaluation: success rate by the task's rule, mean undiscounted return, episode count.
 
     ``input_shift``: mean |z| of the policy's normalised inputs ``z = (obs - in_shift) / in_scale`` over every
-    step (the shift and scale are fitted on the demonstrations; about 0.8 for inputs distributed like them).
-    It measures how far the observations, e.g. frozen features under a visual distractor, sit from the
+    step. The shift and scale are the demonstrations' mean and (floored) std, so on the demonstrations
+    themselves it is at most 1. It measures how far the observations, e.g. frozen features under a visual distractor, sit from the
     demonstrations the policy was fitted to; NaN for a policy without input normalisation.
     """
 
