@@ -192,7 +192,8 @@ def run_experiment(
         if groups and not dry_run:
             from rrl.results import export_results
 
-            note = f"{exp.figure}: {exp.question}. Scale `{scale}` (preset of rrl.config)."
+            question = exp.question if exp.question.endswith(("?", ".")) else exp.question + "."
+            note = f"{exp.figure}: {question} Scale `{scale}` (preset of rrl.config)."
             if report["skipped"]:
                 skipped = sorted({s["variant"] for s in report["skipped"] if s["task"] == task})
                 note += f" Not run here (weights missing): {', '.join(skipped)}."
