@@ -211,8 +211,11 @@ class NumpyGaussianActor:
         BLAS picks different kernels for different numbers of rows, and a last-bit difference in an action
         changes a MuJoCo trajectory. Sampled batches are thus the same for any number of workers.
         """
-        x = (np.asarray(obs, dtype=np.float32) - self.in_shift) / self.in_scale
-        return np.stack([self._mean_row(row) for row in x])
+        return np.stack([self._mean_row(row) for row in self.normalize(obs)])
+
+    def normalize(self, obs: np.ndarray) -> np.ndarray:
+        """The network's input ``z = (obs - in_shift) / in_scale`` (shift and scale fitted on the demonstrations)."""
+        return (np.asarray(obs, dtype=np.float32) - self.in_shift) / self.in_scale
 
     def _mean_row(self, h: np.ndarray) -> np.ndarray:
         last = len(self.weights) - 1

@@ -34,8 +34,8 @@ class EvalResult:
 
     ``input_shift``: mean |z| of the policy's normalised inputs ``z = (obs - in_shift) / in_scale`` over every
     step. The shift and scale are the demonstrations' mean and (floored) std, so on the demonstrations
-    themselves it is at most 1. It measures how far the observations, e.g. frozen features under a visual distractor, sit from the
-    demonstrations the policy was fitted to; NaN for a policy without input normalisation.
+    themselves it is at most 1. It measures how far the observations (e.g. frozen features under a visual
+    distractor) sit from the demonstrations the policy was fitted to; NaN for an actor without ``normalize``.
     """
 
     success_rate: float
@@ -51,11 +51,8 @@ def evaluate_policy(
     """Roll out the mean action (no exploration noise) for ``episodes`` episodes and apply the success rule."""
     batch = sampler.collect(policy, episodes, seed, deterministic=True)
     flags = batch.trajectory_successes(task)
-    shift, scale = getattr(policy, "in_shift", None), getattr(policy, "in_scale", None)
-    input_shift = math.nan
-    if shift is not None and scale is not None:
-        z = (batch.observations - np.asarray(shift, dtype=np.float64)) / np.asarray(scale, dtype=np.float64)
-        input_shift = float(np.abs(z).mean())
+    normalize = getattr(policy.numpy_actor(), "normalize", None)  # the actor's own input normalisation
+    input_shift = math.nan if normalize is None else float(np.abs(normalize(batch.observations)).mean(dtype=np.float64))
     return EvalResult(
         success_rate=float(flags.mean()),
         mean_return=float(batch.trajectory_returns().mean()),
