@@ -13,6 +13,7 @@ Usage:
     python bench/encoders.py --nchw-reference                  # also torch without channels_last
     python bench/encoders.py --ort-variants --chunk 32         # onnxruntime settings; no chunking of batch 32
     python bench/encoders.py --ort-profile --sizes 224         # onnxruntime kernel time per operator type
+    python bench/encoders.py --device cuda --batches 1 64 256   # a GPU box: torch on CUDA (chunks of 64)
 
 Prints a markdown table to paste into docs/benchmarks.md ("## Encoders").
 """
@@ -32,9 +33,9 @@ from rrl.encoders import make_encoder
 from rrl.encoders.backends import available_cores, onnxruntime_available
 
 
-def build(name: str, backend: str, size: int, threads: int, chunk: int | None = None):
+def build(name: str, backend: str, size: int, threads: int, chunk: int | None = None, device: str = "cpu"):
     """The encoder, falling back to random weights (same architecture) when the pretrained file is missing."""
-    kw = dict(backend=backend, image_size=size, num_threads=threads, batch_size=chunk)
+    kw = dict(backend=backend, device=device, image_size=size, num_threads=threads, batch_size=chunk)
     try:
         return make_encoder(name, **kw), "pretrained"
     except FileNotFoundError:
@@ -125,11 +126,14 @@ def main() -> None:
     parser.add_argument("--min-time", type=float, default=1.0, help="seconds per measurement (at least one call)")
     parser.add_argument("--nchw-reference", action="store_true", help="add torch without channels_last")
     parser.add_argument("--chunk", type=int, default=None, help="encoder batch_size (default: the encoder's)")
+    parser.add_argument("--device", default="cpu", help="torch device; not cpu: the torch backend only")
     parser.add_argument("--ort-profile", action="store_true", help="only print onnxruntime kernel time per op type")
     parser.add_argument(
         "--ort-variants", action="store_true", help="add onnxruntime with spinning threads / without NCHWc (EXTENDED)"
     )
     args = parser.parse_args()
+    if args.device != "cpu":
+        args.backends = ["torch"]  # onnxruntime runs on the CPU (rrl.encoders.backends)
     if "onnxruntime" in args.backends and not onnxruntime_available():
         raise SystemExit("onnxruntime is not installed; pass --backends torch")
     torch.set_num_threads(args.threads)
@@ -147,7 +151,7 @@ def main() -> None:
         for size in args.sizes:
             runners, weights = {}, "?"
             for backend in args.backends:
-                enc, weights = build(name, backend, size, args.threads, args.chunk)
+                enc, weights = build(name, backend, size, args.threads, args.chunk, args.device)
                 runners[enc.backend] = enc
             if args.ort_variants and "onnxruntime" in runners:
                 for variant in (
@@ -182,7 +186,8 @@ def main() -> None:
         header += [f"b{b} img/s", f"b{b} ms/img", f"b{b} vs best"]
     print()
     chunk = args.chunk or "default (torch 8, onnxruntime 16)"
-    print(f"date {started}; {args.threads} threads; encoder chunk {chunk}; ", end="")
+    where = torch.cuda.get_device_name() if args.device.startswith("cuda") else f"{args.threads} threads"
+    print(f"date {started}; {where}; encoder chunk {chunk}; ", end="")
     print(f"median of {args.rounds} rounds of >= {args.min_time} s;")
     print(f"load average (1/5/15 min) before {load_before}, after {load_after}")
     print()

@@ -5,10 +5,12 @@
            group and step, groups pipelined so rendering overlaps encoding.
 (c) ceiling: n_cores / (core-seconds per sample of render+step + encode), each stage timed alone on one core
            (render+step in a child process with single-threaded software GL, as in the sampler's workers;
-           the naive loop keeps the library defaults, as the original code did).
+           the naive loop keeps the library defaults, as the original code did). With ``--device cuda`` the
+           encoder runs on the GPU, beside the CPU work: ceiling = min(n_cores / render+step, 1 / encode).
 
 Usage:
     python bench/sampler.py --encoder efficientnet_lite0 --size 256 --crop 224 [--n-envs 4 --n-groups 2]
+    python bench/sampler.py --encoder random:resnet34 --device cuda --n-envs 16 --n-groups 2   # a GPU box
 Prints a markdown table (samples/s, CPU utilisation, peak memory) to paste into docs/benchmarks.md.
 """
 
@@ -102,6 +104,7 @@ def main() -> None:
     ap.add_argument("--camera", default=None)
     ap.add_argument("--encoder", default="efficientnet_lite0")
     ap.add_argument("--backend", default="auto", help="encoder backend")
+    ap.add_argument("--device", default="cpu", help="torch device of the encoder (cuda: torch backend)")
     ap.add_argument("--size", type=int, default=256)
     ap.add_argument("--crop", type=int, default=224)
     ap.add_argument("--n-envs", type=int, default=4)
@@ -120,12 +123,13 @@ def main() -> None:
         horizon=args.horizon,
     )
     torch.set_num_threads(1)
-    enc1 = make_encoder(args.encoder, backend=args.backend, image_size=args.crop, num_threads=1)
+    enc1 = make_encoder(args.encoder, backend=args.backend, device=args.device, image_size=args.crop, num_threads=1)
     # Timed in a spawn child with single-threaded software GL, exactly as the sampler's render workers run.
     with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn"), initializer=_one_gl_thread) as pool:
         render_s = pool.submit(time_render_step, cfg, 60).result()
     encode_s = time_encode(enc1, cfg, batch=args.n_envs // args.n_groups, reps=10)
-    ceiling = cores / (render_s + encode_s)
+    on_cpu = torch.device(args.device).type == "cpu"
+    ceiling = cores / (render_s + encode_s) if on_cpu else min(cores / render_s, 1 / encode_s)
 
     feat1 = VisualFeaturizer(enc1, len(cfg.camera_names), 24)
     torch.manual_seed(0)
@@ -137,7 +141,7 @@ def main() -> None:
         naive = args.naive_steps / (time.perf_counter() - t)
 
     torch.set_num_threads(cores)
-    enc = make_encoder(args.encoder, backend=args.backend, image_size=args.crop, num_threads=cores)
+    enc = make_encoder(args.encoder, backend=args.backend, device=args.device, image_size=args.crop, num_threads=cores)
     feat = VisualFeaturizer(enc, len(cfg.camera_names), 24)
     layout = PipelinedSamplerConfig(n_envs=args.n_envs, n_groups=args.n_groups)
     with PipelinedSampler(cfg, feat, layout) as sampler:
@@ -147,14 +151,16 @@ def main() -> None:
             batch = sampler.collect(policy, args.trajectories, seed=1)
             ours = batch.n_samples / (time.perf_counter() - t)
 
-    print(f"task {args.task}, camera {cfg.camera_names}, encoder {args.encoder} ({enc.backend}), render {args.size} crop {args.crop}, {cores} cores")
-    print(f"stages on one core: render+step {render_s * 1e3:.1f} ms, encode {encode_s * 1e3:.1f} ms per frame")
+    where = "" if on_cpu else f" on {torch.cuda.get_device_name()}"
+    print(f"task {args.task}, camera {cfg.camera_names}, encoder {args.encoder} ({enc.backend}{where}), render {args.size} crop {args.crop}, {cores} cores")
+    print(f"stages alone: render+step {render_s * 1e3:.1f} ms (one core), encode {encode_s * 1e3:.1f} ms per frame")
     print()
     print("| method | samples/s | vs naive | vs ceiling | CPU util | peak RSS |")
     print("| --- | ---: | ---: | ---: | ---: | ---: |")
     print(f"| (a) naive loop (1 env, encode 1 frame) | {naive:.1f} | 1.00x | {naive / ceiling:.2f} | {mon_a.cpu:.0f}% | {mon_a.peak_rss / 2**30:.2f} GiB |")
     print(f"| (b) rrl PipelinedSampler ({args.n_envs} envs, {args.n_groups} groups) | {ours:.1f} | {ours / naive:.2f}x | {ours / ceiling:.2f} | {mon_b.cpu:.0f}% | {mon_b.peak_rss / 2**30:.2f} GiB |")
-    print(f"| (c) ceiling = {cores} cores / (render+step + encode) | {ceiling:.1f} | {ceiling / naive:.2f}x | 1.00 | | |")
+    formula = "(render+step + encode)" if on_cpu else "render+step, or 1 / GPU encode"
+    print(f"| (c) ceiling = {cores} cores / {formula} | {ceiling:.1f} | {ceiling / naive:.2f}x | 1.00 | | |")
 
 
 if __name__ == "__main__":

@@ -1,0 +1,102 @@
+"""GPU box check: is rendering on the GPU, do CUDA features equal CPU features, how fast is each stage?
+
+Run this first on a new GPU machine (``MUJOCO_GL=egl``, NVIDIA driver with its EGL vendor file). It prints:
+
+1. the OpenGL vendor/renderer of MuJoCo's EGL context (``NVIDIA ...`` on a GPU; ``Mesa``/``llvmpipe`` means
+   software rendering, about 90 frames/s) and single-process frames/s of the task camera, with and without the
+   Gymnasium-Robotics render defaults (shadows, reflections, 8x MSAA);
+2. the largest and the mean difference between CUDA and CPU features of the same rendered frames, per encoder,
+   relative to the features' std (torch runs cuDNN convolutions in TF32 by default, 10-bit mantissas;
+   ``--no-tf32`` turns that off to tell rounding from a bug);
+3. CUDA images/s per encoder at the paper's 224 crop.
+
+Usage:
+    MUJOCO_GL=egl python bench/gpu_check.py --task door --encoders efficientnet_lite0 random:resnet34
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+import numpy as np
+import torch
+
+import rrl  # noqa: F401  (sets MUJOCO_GL before mujoco loads)
+from rrl.encoders import make_encoder
+from rrl.envs import EnvConfig, make_env
+
+
+def gl_strings() -> tuple[str, str]:
+    """(vendor, renderer) of the GL context mujoco creates for offscreen rendering."""
+    import mujoco
+    from OpenGL import GL
+
+    from rrl.rendering import _import_triton_before_gl
+
+    _import_triton_before_gl()  # the segfault trap of docs/notes.md: triton after a Mesa EGL context
+    ctx = mujoco.GLContext(64, 64)
+    ctx.make_current()
+    try:
+        return GL.glGetString(GL.GL_VENDOR).decode(), GL.glGetString(GL.GL_RENDERER).decode()
+    finally:
+        ctx.free()
+
+
+def render_rate(cfg: EnvConfig, n: int) -> tuple[float, np.ndarray]:
+    """Frames/s of step + render of one env in this process, and the last ``n // 4`` observations' frames."""
+    env = make_env(cfg)
+    env.reset(seed=0)
+    frames = []
+    t = time.perf_counter()
+    for i in range(n):
+        obs = env.step(env.action_space.sample() * 0.3)[0]
+        if i >= n - n // 4:
+            frames.append(obs["pixels"][0])
+    rate = n / (time.perf_counter() - t)
+    env.close()
+    return rate, np.stack(frames)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--task", default="door")
+    ap.add_argument("--size", type=int, default=256)
+    ap.add_argument("--crop", type=int, default=224)
+    ap.add_argument("--frames", type=int, default=400)
+    ap.add_argument("--encoders", nargs="+", default=["efficientnet_lite0", "random:resnet18", "random:resnet34", "random:resnet50"])
+    ap.add_argument("--batch", type=int, default=256)
+    ap.add_argument("--no-tf32", action="store_true", help="full fp32 convolutions (torch.backends.cudnn.allow_tf32)")
+    args = ap.parse_args()
+    torch.backends.cudnn.allow_tf32 = not args.no_tf32
+
+    vendor, renderer = gl_strings()
+    print(f"OpenGL: {vendor} / {renderer}")
+    cfg = EnvConfig(task=args.task, obs_mode="rgb+proprio", render_size=args.size, crop_size=args.crop)
+    rate, frames = render_rate(cfg, args.frames)
+    print(f"step + render {args.size} px, rrl defaults (no shadows/reflections/MSAA): {rate:.0f} frames/s, one process")
+    heavy = EnvConfig(task=args.task, obs_mode="rgb+proprio", render_size=args.size, crop_size=args.crop, shadows=True, reflections=True, multisample=8)
+    print(f"step + render {args.size} px, Gymnasium-Robotics defaults (shadows, reflections, 8x MSAA): {render_rate(heavy, args.frames)[0]:.0f} frames/s")
+
+    if not torch.cuda.is_available():
+        raise SystemExit("torch sees no CUDA device: skipping the encoder checks")
+    print(f"CUDA: {torch.cuda.get_device_name()}, torch {torch.__version__}, cuDNN TF32 {'off' if args.no_tf32 else 'on'}")
+    print()
+    print(f"| encoder | CUDA vs CPU: max abs diff / feature std | mean | CUDA img/s (batch {args.batch}, {args.crop} px) |")
+    print("| --- | ---: | ---: | ---: |")
+    batch = np.resize(frames, (args.batch, *frames.shape[1:]))
+    for name in args.encoders:
+        cpu = make_encoder(name, backend="torch", device="cpu", image_size=args.crop)
+        gpu = make_encoder(name, backend="torch", device="cuda", image_size=args.crop)
+        ref, out = cpu(frames), gpu(frames)
+        diff = np.abs(out - ref) / (ref.std() + 1e-12)
+        gpu(batch)  # warm-up (cuDNN autotuning, allocations)
+        n, t = 0, time.perf_counter()
+        while time.perf_counter() - t < 2.0:
+            gpu(batch)  # returns numpy: includes the host->device copy and the synchronising copy back
+            n += len(batch)
+        print(f"| {name} | {diff.max():.1e} | {diff.mean():.1e} | {n / (time.perf_counter() - t):.0f} |", flush=True)
+
+
+if __name__ == "__main__":
+    main()
