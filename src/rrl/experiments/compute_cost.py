@@ -8,7 +8,8 @@ all of it is encoding one camera frame per step with the frozen network, so per 
    classifier head, no uint8 -> float normalisation), counted by ``torch.utils.flop_counter.FlopCounterMode``.
    Convention: one multiply-add = 2 FLOPs; only convolutions and matrix products are counted (batch norm,
    activations, pooling and other element-wise ops are not, a few percent at most for these networks).
-2. Wall time per frame on this machine's CPU, for the ``torch`` and ``onnxruntime`` backends: batch 1 (the paper's
+2. Wall time per frame on this machine's CPU (or, with ``--device cuda``, its GPU through torch, the host-device
+   copies included), for the ``torch`` and ``onnxruntime`` backends: batch 1 (the paper's
    "no parallelism": one step, one frame encoded) and batch 32 (frames of many environments encoded together, as
    rrl's sampler does; the encoder splits the call into its default chunks). Median of ``repeats`` timed repeats
    after a short warm-up; frames are uint8 ``(N, S, S, 3)`` already at the crop size, so no resize is timed.
@@ -27,6 +28,7 @@ Run::
 
     python -m rrl.experiments.compute_cost --out results/compute_cost \
         --encoders random:resnet18,random:resnet34,random:resnet50,efficientnet_lite0 --repeats 3
+    python -m rrl.experiments.compute_cost --out results/compute_cost_gpu --device cuda ...   # a GPU box
 """
 
 from __future__ import annotations
@@ -204,6 +206,7 @@ def measure_encoder(
     weights: str | os.PathLike | None = None,
     info: dict | None = None,
     threads: int | None = None,
+    device: str = "cpu",
 ) -> dict[str, Any]:
     """One CSV row: FLOPs, ms/frame per backend and batch, best backend, hours and PFLOPs for 4M steps.
 
@@ -213,7 +216,7 @@ def measure_encoder(
     row: dict[str, Any] = {"encoder": name, "weights": weights_kind(name, weights), "image_size": image_size}
     info = info if info is not None else {}
     for backend in backends:
-        enc = make_encoder(name, backend=backend, image_size=image_size, weights=weights, num_threads=threads)
+        enc = make_encoder(name, backend=backend, device=device, image_size=image_size, weights=weights, num_threads=threads)
         if "gflops_per_frame" not in row and backend == "torch":
             row["feature_dim"] = enc.feature_dim
             row["gflops_per_frame"] = count_flops(enc) / 1e9
@@ -278,7 +281,7 @@ def write_csv(rows: Sequence[Mapping[str, Any]], path: Path, backends: Sequence[
     atomic_write(path, write)
 
 
-def plot(rows: Sequence[Mapping[str, Any]], path: Path, image_size: int) -> None:
+def plot(rows: Sequence[Mapping[str, Any]], path: Path, image_size: int, where: str | None = None) -> None:
     """Log-scale bars of encoder hours for 4M steps per encoder, batch 1 vs batch 32 (best backend of each)."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg  # Agg explicitly, no pyplot global state
     from matplotlib.figure import Figure
@@ -318,7 +321,7 @@ def plot(rows: Sequence[Mapping[str, Any]], path: Path, image_size: int) -> None
     ax.set_ylabel("encoder hours for 4M env steps (log scale)")
     ax.set_title(
         f"Encoder compute for 4M steps (RRL Fig. 4 left / appendix 7.6; no simulation)\n"
-        f"{image_size}x{image_size} px, CPU ({available_cores()} cores), best of torch/onnxruntime per bar; "
+        f"{image_size}x{image_size} px, {where or f'CPU ({available_cores()} cores)'}, best backend per bar; "
         "random: = architecture only",
         fontsize=9,
     )
@@ -391,6 +394,7 @@ def run(
     weights: Mapping[str, str | os.PathLike] | None = None,
     threads: int | None = None,
     command: str | None = None,
+    device: str = "cpu",
 ) -> list[dict[str, Any]]:
     """Measure every encoder (appendix 7.6 cost for 4M steps) and write CSV, PNG and ``meta.json`` to ``out_dir``.
 
@@ -405,6 +409,7 @@ def run(
         threads: intra-op threads of both backends; ``None``: rrl's defaults (torch's global setting, onnxruntime
             every core). On a loaded machine, fewer threads than cores can be much faster (oversubscription).
         command: the command line recorded in ``meta.json`` (default: this call).
+        device: torch device of the encoders; on a GPU only the ``torch`` backend runs (onnxruntime is CPU-only).
 
     Returns:
         The CSV rows (one per encoder, then the ``state (DAPG)`` row) as dicts.
@@ -414,7 +419,8 @@ def run(
     """
     weights = dict(weights or {})
     names = resolve_encoders(encoders, weights)
-    backends = resolve_backends(backends)
+    on_gpu = torch.device(device).type != "cpu"
+    backends = ["torch"] if on_gpu else resolve_backends(backends)
     if repeats < 1:
         raise ValueError(f"repeats must be >= 1, got {repeats}")
     if image_size < 16:
@@ -425,7 +431,7 @@ def run(
     if command is None:
         command = (
             f"rrl.experiments.compute_cost.run({str(out)!r}, image_size={image_size}, encoders={names!r}, "
-            f"repeats={repeats}, backends={backends!r}, threads={threads!r})"
+            f"repeats={repeats}, backends={backends!r}, threads={threads!r}, device={device!r})"
         )
     load_before = os.getloadavg()
     started = _dt.datetime.now(_dt.timezone.utc).astimezone()
@@ -434,12 +440,13 @@ def run(
     for name in names:
         details[name] = {}
         w = weights.get(_registry.parse_name(name)[0]) if not name.startswith(_registry.RANDOM_PREFIX) else None
-        rows.append(measure_encoder(name, image_size, backends, repeats, w, details[name], threads))
+        rows.append(measure_encoder(name, image_size, backends, repeats, w, details[name], threads, device))
     rows.append(state_row(image_size, backends))
     elapsed = time.perf_counter() - t0
 
     write_csv(rows, out / "compute_cost.csv", backends)
-    plot(rows, out / "compute_cost.png", image_size)
+    where = torch.cuda.get_device_name(torch.device(device)) if on_gpu else None
+    plot(rows, out / "compute_cost.png", image_size, where)
     meta = {
         "command": command,
         "date": started.isoformat(timespec="seconds"),
@@ -455,8 +462,8 @@ def run(
         "timing": (
             f"median of {repeats} repeats after a warm-up; a repeat = {CALLS_PER_REPEAT[1]} calls of 1 frame (batch 1) "
             f"or {CALLS_PER_REPEAT[32]} call of 32 frames (batch 32, split by the encoder into chunks of chunk_size); "
-            "uint8 frames already at the crop size (no resize timed); CPU; intra-op threads: see threads and "
-            "per_encoder"
+            f"uint8 frames already at the crop size (no resize timed); {where or 'CPU'}; intra-op threads: see "
+            "threads and per_encoder"
         ),
         "cost_definition": (
             "appendix 7.6: encoder compute for 4e6 environment steps, simulation excluded, no parallel processing "
@@ -469,7 +476,7 @@ def run(
         "cpu_count": os.cpu_count(),
         "available_cores": available_cores(),
         "torch_threads": torch.get_num_threads(),
-        "device": "cpu",
+        "device": where or "cpu",
         "processor": platform.processor() or platform.machine(),
         "load_average_before": [round(v, 2) for v in load_before],
         "load_average_after": [round(v, 2) for v in os.getloadavg()],
@@ -509,6 +516,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--threads", type=int, default=None, help="intra-op threads of both backends (default: rrl's defaults)"
     )
+    parser.add_argument("--device", default="cpu", help="torch device (cuda: the torch backend only)")
     parser.add_argument(
         "--weights",
         action="append",
@@ -528,6 +536,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             weights=_parse_weights(args.weights),
             threads=args.threads,
             command=command,
+            device=args.device,
         )
     except (ValueError, FileNotFoundError) as err:
         parser.error(str(err))
