@@ -8,7 +8,8 @@ Run this first on a new GPU machine (``MUJOCO_GL=egl``, NVIDIA driver with its E
 2. the largest and the mean difference between CUDA and CPU features of the same rendered frames, per encoder,
    relative to the features' std (torch runs cuDNN convolutions in TF32 by default, 10-bit mantissas;
    ``--no-tf32`` turns that off to tell rounding from a bug);
-3. CUDA images/s per encoder at the paper's 224 crop.
+3. the difference between CUDA graphs (rrl's default on a GPU) and eager calls, and CUDA images/s per encoder at
+   the paper's 224 crop: eager and graphs at the sampler's batch (``--small``), graphs at ``--batch``.
 
 Usage:
     MUJOCO_GL=egl python bench/gpu_check.py --task door --encoders efficientnet_lite0 random:resnet34
@@ -58,6 +59,17 @@ def render_rate(cfg: EnvConfig, n: int) -> tuple[float, np.ndarray]:
     return rate, np.stack(frames)
 
 
+def images_per_second(encoder, frames: np.ndarray, seconds: float = 1.0) -> float:
+    """Calls on the same frames for ``seconds`` after a warm-up (graph capture, cuDNN setup). Each call returns
+    numpy features, so it includes the host->device copy and the synchronising copy back."""
+    encoder(frames)
+    n, t = 0, time.perf_counter()
+    while time.perf_counter() - t < seconds:
+        encoder(frames)
+        n += len(frames)
+    return n / (time.perf_counter() - t)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--task", default="door")
@@ -66,6 +78,7 @@ def main() -> None:
     ap.add_argument("--frames", type=int, default=400)
     ap.add_argument("--encoders", nargs="+", default=["efficientnet_lite0", "random:resnet18", "random:resnet34", "random:resnet50"])
     ap.add_argument("--batch", type=int, default=256)
+    ap.add_argument("--small", type=int, default=8, help="the sampler's batch: envs per group (paper preset: 8)")
     ap.add_argument("--no-tf32", action="store_true", help="full fp32 convolutions (torch.backends.cudnn.allow_tf32)")
     args = ap.parse_args()
     torch.backends.cudnn.allow_tf32 = not args.no_tf32
@@ -82,21 +95,20 @@ def main() -> None:
         raise SystemExit("torch sees no CUDA device: skipping the encoder checks")
     print(f"CUDA: {torch.cuda.get_device_name()}, torch {torch.__version__}, cuDNN TF32 {'off' if args.no_tf32 else 'on'}")
     print()
-    print(f"| encoder | CUDA vs CPU: max abs diff / feature std | mean | CUDA img/s (batch {args.batch}, {args.crop} px) |")
-    print("| --- | ---: | ---: | ---: |")
+    print(f"| encoder | CUDA vs CPU: max abs diff / feature std | mean | graphs vs eager: max | eager img/s b{args.small} | graphs img/s b{args.small} | graphs img/s b{args.batch} |")
+    print("| --- | ---: | ---: | ---: | ---: | ---: | ---: |")
+    small = np.resize(frames, (args.small, *frames.shape[1:]))
     batch = np.resize(frames, (args.batch, *frames.shape[1:]))
     for name in args.encoders:
         cpu = make_encoder(name, backend="torch", device="cpu", image_size=args.crop)
-        gpu = make_encoder(name, backend="torch", device="cuda", image_size=args.crop)
-        ref, out = cpu(frames), gpu(frames)
+        eager = make_encoder(name, backend="torch", device="cuda", image_size=args.crop, cuda_graphs=False)
+        graphs = make_encoder(name, backend="torch", device="cuda", image_size=args.crop)
+        ref, out = cpu(frames), graphs(frames)
         diff = np.abs(out - ref) / (ref.std() + 1e-12)
-        gpu(batch)  # warm-up (cuDNN autotuning, allocations)
-        n, t = 0, time.perf_counter()
-        while time.perf_counter() - t < 2.0:
-            gpu(batch)  # returns numpy: includes the host->device copy and the synchronising copy back
-            n += len(batch)
-        print(f"| {name} | {diff.max():.1e} | {diff.mean():.1e} | {n / (time.perf_counter() - t):.0f} |", flush=True)
-
+        vs_eager = np.abs(out - eager(frames)).max() / (ref.std() + 1e-12)
+        rates = [images_per_second(eager, small), images_per_second(graphs, small), images_per_second(graphs, batch)]
+        cells = " | ".join(f"{r:.0f}" for r in rates)
+        print(f"| {name} | {diff.max():.1e} | {diff.mean():.1e} | {vs_eager:.1e} | {cells} |", flush=True)
 
 if __name__ == "__main__":
     main()

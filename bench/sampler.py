@@ -105,6 +105,7 @@ def main() -> None:
     ap.add_argument("--encoder", default="efficientnet_lite0")
     ap.add_argument("--backend", default="auto", help="encoder backend")
     ap.add_argument("--device", default="cpu", help="torch device of the encoder (cuda: torch backend)")
+    ap.add_argument("--no-cuda-graphs", action="store_true", help="eager CUDA encoder calls (default: CUDA graphs)")
     ap.add_argument("--size", type=int, default=256)
     ap.add_argument("--crop", type=int, default=224)
     ap.add_argument("--n-envs", type=int, default=4)
@@ -123,7 +124,8 @@ def main() -> None:
         horizon=args.horizon,
     )
     torch.set_num_threads(1)
-    enc1 = make_encoder(args.encoder, backend=args.backend, device=args.device, image_size=args.crop, num_threads=1)
+    graphs = not args.no_cuda_graphs
+    enc1 = make_encoder(args.encoder, backend=args.backend, device=args.device, image_size=args.crop, num_threads=1, cuda_graphs=graphs)
     # Timed in a spawn child with single-threaded software GL, exactly as the sampler's render workers run.
     with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn"), initializer=_one_gl_thread) as pool:
         render_s = pool.submit(time_render_step, cfg, 60).result()
@@ -141,7 +143,7 @@ def main() -> None:
         naive = args.naive_steps / (time.perf_counter() - t)
 
     torch.set_num_threads(cores)
-    enc = make_encoder(args.encoder, backend=args.backend, device=args.device, image_size=args.crop, num_threads=cores)
+    enc = make_encoder(args.encoder, backend=args.backend, device=args.device, image_size=args.crop, num_threads=cores, cuda_graphs=graphs)
     feat = VisualFeaturizer(enc, len(cfg.camera_names), 24)
     layout = PipelinedSamplerConfig(n_envs=args.n_envs, n_groups=args.n_groups)
     with PipelinedSampler(cfg, feat, layout) as sampler:
@@ -151,7 +153,7 @@ def main() -> None:
             batch = sampler.collect(policy, args.trajectories, seed=1)
             ours = batch.n_samples / (time.perf_counter() - t)
 
-    where = "" if on_cpu else f" on {torch.cuda.get_device_name()}"
+    where = "" if on_cpu else f" on {torch.cuda.get_device_name()}, CUDA graphs {'on' if graphs else 'off'}"
     print(f"task {args.task}, camera {cfg.camera_names}, encoder {args.encoder} ({enc.backend}{where}), render {args.size} crop {args.crop}, {cores} cores")
     print(f"stages alone: render+step {render_s * 1e3:.1f} ms (one core), encode {encode_s * 1e3:.1f} ms per frame")
     print()

@@ -64,19 +64,61 @@ def torch_threads(n: int | None) -> Iterator[None]:
         torch.set_num_threads(before)
 
 
+class CudaGraphs:
+    """Replays one captured CUDA graph of ``model`` per batch size (at most ``max_graphs`` sizes, then eager).
+
+    A small-batch call of a CNN on a GPU is bound by kernel launches: ResNet-34 at batch 8 runs barely faster
+    than at batch 1 (docs/benchmarks.md, "GPU box"). A graph replays all the kernels with one launch. The input
+    is copied into the graph's static buffer; the returned tensor is the static output, valid until the next call.
+    """
+
+    def __init__(self, model: torch.nn.Module, device: torch.device, max_graphs: int = 8) -> None:
+        self.model, self.device, self.max_graphs = model, device, max_graphs
+        self.graphs: dict[tuple[int, ...], tuple[torch.Tensor, torch.Tensor, torch.cuda.CUDAGraph]] = {}
+
+    def _capture(self, shape: tuple[int, ...]) -> tuple[torch.Tensor, torch.Tensor, torch.cuda.CUDAGraph]:
+        static_in = torch.zeros(shape, dtype=torch.uint8, device=self.device)
+        side = torch.cuda.Stream(self.device)  # warm-up off the default stream, as torch.cuda.graph requires
+        side.wait_stream(torch.cuda.current_stream(self.device))
+        with torch.cuda.stream(side), torch.no_grad():
+            for _ in range(2):
+                self.model(static_in)
+        torch.cuda.current_stream(self.device).wait_stream(side)
+        graph = torch.cuda.CUDAGraph()
+        with torch.no_grad(), torch.cuda.graph(graph):
+            static_out = self.model(static_in)
+        return static_in, static_out, graph
+
+    def __call__(self, x: torch.Tensor) -> torch.Tensor:
+        key = tuple(x.shape)
+        if key not in self.graphs:
+            if len(self.graphs) >= self.max_graphs:
+                return self.model(x.to(self.device))
+            self.graphs[key] = self._capture(key)
+        static_in, static_out, graph = self.graphs[key]
+        static_in.copy_(x)
+        graph.replay()
+        return static_out
+
+
 class TorchBackend:
-    """Eval mode, no gradients, inference mode, ``channels_last`` memory format."""
+    """Eval mode, no gradients, inference mode, ``channels_last`` memory format; CUDA graphs on a GPU."""
 
     name = "torch"
 
-    def __init__(self, model: PixelEncoder, device: str = "cpu", num_threads: int | None = None) -> None:
+    def __init__(
+        self, model: PixelEncoder, device: str = "cpu", num_threads: int | None = None, cuda_graphs: bool = True
+    ) -> None:
         self.device = torch.device(device)
         self.num_threads = num_threads
         self.model = model.to(self.device, memory_format=torch.channels_last).eval().requires_grad_(False)
+        self._graphs = CudaGraphs(self.model, self.device) if cuda_graphs and self.device.type == "cuda" else None
 
     def __call__(self, pixels: np.ndarray) -> np.ndarray:
         if not pixels.flags.writeable:  # e.g. a shared-memory view; torch.from_numpy warns on read-only arrays
             pixels = pixels.copy()
+        if self._graphs is not None:
+            return self._graphs(torch.from_numpy(pixels)).float().cpu().numpy()
         with torch_threads(self.num_threads), torch.inference_mode():
             x = torch.from_numpy(pixels).to(self.device, non_blocking=True)
             return self.model(x).float().cpu().numpy()

@@ -140,6 +140,7 @@ def make_encoder(
     num_threads: int | None = None,
     batch_size: int | None = None,
     spin: bool = False,
+    cuda_graphs: bool = True,
 ) -> Encoder:
     """Build a frozen encoder.
 
@@ -157,6 +158,8 @@ def make_encoder(
             the CPU, 16 for onnxruntime, 64 on a GPU (CPU throughput drops with bigger chunks, see
             docs/benchmarks.md "Encoders").
         spin: onnxruntime only: busy-wait threads between calls (faster back-to-back calls, burns idle CPU).
+        cuda_graphs: torch on a GPU only: replay captured CUDA graphs, one per batch size (small batches are
+            launch-bound otherwise; :class:`rrl.encoders.backends.CudaGraphs`).
 
     Raises:
         FileNotFoundError: pretrained weights are missing (raised before any network is built).
@@ -185,5 +188,5 @@ def make_encoder(
         onnx_path = onnx_cache_path(name, fingerprint, image_size)
         runner = OnnxRuntimeBackend(model, image_size, onnx_path, num_threads, spin)
     else:
-        runner = TorchBackend(model, device, num_threads)
+        runner = TorchBackend(model, device, num_threads, cuda_graphs)
     return Encoder(name, model, arch.feature_dim, image_size, weights_hash, fingerprint, runner, device, batch_size)
