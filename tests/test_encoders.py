@@ -283,3 +283,18 @@ def test_resnet_checks_official_hash_and_architecture(tmp_path):
         make_encoder("resnet18", image_size=64, weights=r34)
     with pytest.raises(FileNotFoundError, match="does not exist"):
         make_encoder("resnet18", weights=tmp_path / "missing.pth")
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU (CI has none; docs/benchmarks.md 'GPU box')")
+def test_cuda_graphs_equal_eager_for_every_batch_size(photos):
+    eager = make_encoder("random:resnet18", backend="torch", device="cuda", image_size=64, cuda_graphs=False)
+    graphs = make_encoder("random:resnet18", backend="torch", device="cuda", image_size=64)
+    for n in (1, 3, 3, 1):  # new sizes capture a graph, repeated sizes replay it on new inputs
+        frames = photos[:n] if n <= len(photos) else np.resize(photos, (n, *photos.shape[1:]))
+        np.testing.assert_array_equal(graphs(frames[::-1].copy()), eager(frames[::-1].copy()))
+        np.testing.assert_array_equal(graphs(frames), eager(frames))
+
+
+def test_cuda_graphs_only_on_a_gpu():
+    enc = make_encoder("random:resnet18", backend="torch", device="cpu", image_size=32)
+    assert enc._run._graphs is None  # the CPU path is the plain eager call
