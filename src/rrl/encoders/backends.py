@@ -93,7 +93,8 @@ class CudaGraphs:
         key = tuple(x.shape)
         if key not in self.graphs:
             if len(self.graphs) >= self.max_graphs:
-                return self.model(x.to(self.device))
+                with torch.no_grad():
+                    return self.model(x.to(self.device))
             self.graphs[key] = self._capture(key)
         static_in, static_out, graph = self.graphs[key]
         static_in.copy_(x)
