@@ -39,7 +39,7 @@ export_group rrl_pixels_door_expert "RRL from pixels, door, 25 expert demos (cpu
   "DAPG (state, paper scale)=$(have runs/state/dapg_door_s0 runs/state/dapg_door_s1 runs/state/dapg_door_s2)"
 # The paper's ablations run at cpu scale on door, seed 1, 25 iterations (the RRL baseline of each is a copy of
 # runs/pixels/door_cpu_expert_s1, the same configuration); --export-only trains nothing.
-for e in proprioception rewards policy_size; do
+for e in proprioception rewards policy_size representations; do
   $RRL experiment $e --task door --scale cpu --seeds 1 --iterations 25 --export-only
 done
 $RRL report
