@@ -42,7 +42,8 @@ def test_relocate_three_cameras_concatenate_features(tmp_path: Path) -> None:
         "relocate_cameras", scale="smoke", root=tmp_path / "runs", results_root=tmp_path / "results", export_only=True, **TINY
     )
     assert [m["variant"] for m in exported["missing"]] == ["3 cameras"] and not Path(report["runs"][1]["out"]).exists()
-    assert set(json.loads((out / "meta.json").read_text())["groups"]) == {"1 camera (cam1)"}
+    exported_meta = json.loads((out / "meta.json").read_text())
+    assert set(exported_meta["groups"]) == {"1 camera (cam1)"} and "not run here) for: 3 cameras." in exported_meta["note"]
 
 
 def test_representations_vae_random_state_and_skipped_resnet(tmp_path: Path) -> None:

@@ -197,6 +197,9 @@ def run_experiment(
             if report["skipped"]:
                 skipped = sorted({s["variant"] for s in report["skipped"] if s["task"] == task})
                 note += f" Not run here (weights missing): {', '.join(skipped)}."
+            missing = sorted({m["variant"] for m in report["missing"] if m["task"] == task})
+            if missing:
+                note += f" No run folder (not run here) for: {', '.join(missing)}."
             out = export_results(f"{name}_{scale}_{task}", groups, results_root, title=f"{exp.figure} {name}: {task} ({scale})", note=note)
             report["results"].append(str(out))
     return report
