@@ -27,6 +27,8 @@ import rrl  # noqa: F401  (sets MUJOCO_GL before mujoco loads)
 from rrl.encoders import make_encoder
 from rrl.envs import EnvConfig, make_env
 
+from encoders import images_per_second  # bench/encoders.py (this script's folder is on sys.path)
+
 
 def gl_strings() -> tuple[str, str]:
     """(vendor, renderer) of the GL context mujoco creates for offscreen rendering."""
@@ -57,17 +59,6 @@ def render_rate(cfg: EnvConfig, n: int) -> tuple[float, np.ndarray]:
     rate = n / (time.perf_counter() - t)
     env.close()
     return rate, np.stack(frames)
-
-
-def images_per_second(encoder, frames: np.ndarray, seconds: float = 1.0) -> float:
-    """Calls on the same frames for ``seconds`` after a warm-up (graph capture, cuDNN setup). Each call returns
-    numpy features, so it includes the host->device copy and the synchronising copy back."""
-    encoder(frames)
-    n, t = 0, time.perf_counter()
-    while time.perf_counter() - t < seconds:
-        encoder(frames)
-        n += len(frames)
-    return n / (time.perf_counter() - t)
 
 
 def main() -> None:
@@ -106,9 +97,13 @@ def main() -> None:
         ref, out = cpu(frames), graphs(frames)
         diff = np.abs(out - ref) / (ref.std() + 1e-12)
         vs_eager = np.abs(out - eager(frames)).max() / (ref.std() + 1e-12)
-        rates = [images_per_second(eager, small), images_per_second(graphs, small), images_per_second(graphs, batch)]
+        rates = []
+        for enc, x in ((eager, small), (graphs, small), (graphs, batch)):
+            enc(x)  # warm-up: graph capture, cuDNN setup. Timed calls return numpy: host<->device copies included
+            rates.append(images_per_second(enc, x, 1.0))
         cells = " | ".join(f"{r:.0f}" for r in rates)
         print(f"| {name} | {diff.max():.1e} | {diff.mean():.1e} | {vs_eager:.1e} | {cells} |", flush=True)
+
 
 if __name__ == "__main__":
     main()

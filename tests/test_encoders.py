@@ -290,7 +290,7 @@ def test_cuda_graphs_equal_eager_for_every_batch_size(photos):
     eager = make_encoder("random:resnet18", backend="torch", device="cuda", image_size=64, cuda_graphs=False)
     graphs = make_encoder("random:resnet18", backend="torch", device="cuda", image_size=64)
     for n in (1, 3, 3, 1):  # new sizes capture a graph, repeated sizes replay it on new inputs
-        frames = photos[:n] if n <= len(photos) else np.resize(photos, (n, *photos.shape[1:]))
+        frames = photos[:n]
         np.testing.assert_array_equal(graphs(frames[::-1].copy()), eager(frames[::-1].copy()))
         np.testing.assert_array_equal(graphs(frames), eager(frames))
 
