@@ -5,10 +5,12 @@ from __future__ import annotations
 import csv
 import json
 import shlex
+import shutil
 from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 
 from rrl.config import TrainConfig
 from rrl.evaluate import evaluate_run
@@ -163,3 +165,21 @@ def test_input_shift_measures_distance_from_the_demos(rows: list[dict], pixel_ru
     out = write_outputs(rows, tmp_path / "rob", command="python -m rrl.experiments.robustness RUN --episodes 2")
     meta = json.loads((out / "meta.json").read_text())
     assert "| condition | mean success |" in meta["table"] and f"{shifts['clean']:.2f}" in meta["table"]
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="checks the message on a machine without a CUDA GPU")
+def test_gpu_trained_run_evaluates_on_the_cpu_with_device(pixel_run: Path, tmp_path: Path) -> None:
+    """A run whose config says --device cuda fails clearly here, and evaluates with device='cpu'."""
+    moved = tmp_path / "from_gpu_box"
+    shutil.copytree(pixel_run, moved)
+    meta = json.loads((moved / "config.json").read_text())
+    meta["config"]["device"] = "cuda"
+    (moved / "config.json").write_text(json.dumps(meta))
+    with pytest.raises(ValueError, match="no CUDA GPU.*--device cpu"):
+        evaluate_run(moved, 2)
+    with pytest.raises(ValueError, match="no CUDA GPU"):
+        robustness([moved], episodes=1, distractors=("light_position",))
+    on_cpu = evaluate_run(moved, 2, device="cpu")
+    reference = evaluate_run(pixel_run, 2)  # the same policy, encoder and episodes: the same result
+    assert on_cpu.success_rate == reference.success_rate
+    assert on_cpu.input_shift == pytest.approx(reference.input_shift)

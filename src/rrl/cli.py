@@ -153,6 +153,7 @@ def _add_eval(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--distractor", default=None, help="light_position, light_direction, object_color or random_object")
     p.add_argument("--seed", type=int, default=None, help="evaluation seed (default: the training loop's)")
     p.add_argument("--n-envs", type=int, default=None, help="pixel runs: environments (default: the run's)")
+    p.add_argument("--device", default=None, help="encoder device (default: the run's; e.g. cpu for a run trained on a GPU)")
     p.add_argument("--video", default=None, metavar="OUT.mp4", help="write one deterministic episode (mp4 or gif)")
     p.add_argument("--json", action="store_true", help="print the result as JSON")
     p.set_defaults(func=_cmd_eval)
@@ -165,10 +166,10 @@ def _cmd_eval(args: argparse.Namespace) -> int:
 
     out: dict = {"run": args.run_dir, "distractor": args.distractor}
     if args.episodes > 0:
-        res = evaluate_run(args.run_dir, args.episodes, args.seed, args.distractor, args.n_envs)
+        res = evaluate_run(args.run_dir, args.episodes, args.seed, args.distractor, args.n_envs, args.device)
         out.update(episodes=res.episodes, success_rate=res.success_rate, mean_return=res.mean_return)
     if args.video:
-        out["video"] = write_video(args.run_dir, args.video, seed=args.seed or 0, distractor=args.distractor)
+        out["video"] = write_video(args.run_dir, args.video, seed=args.seed or 0, distractor=args.distractor, device=args.device)
     if args.json:
         print(json.dumps(out))
     else:

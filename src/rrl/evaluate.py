@@ -25,8 +25,11 @@ from rrl.policy import GaussianMLP
 from rrl.sampling import EvalResult, evaluate_policy
 
 
-def load_run(run_dir: str | Path) -> tuple[TrainConfig, GaussianMLP]:
-    """The config and the policy of the last checkpoint of ``run_dir`` (loaded with ``weights_only=True``)."""
+def load_run(run_dir: str | Path, device: str | None = None) -> tuple[TrainConfig, GaussianMLP]:
+    """The config and the policy of the last checkpoint of ``run_dir`` (loaded with ``weights_only=True``).
+
+    ``device`` replaces the run's encoder device (e.g. ``"cpu"`` for a run trained on a GPU box).
+    """
     from rrl.train import CHECKPOINT
 
     run_dir = Path(run_dir)
@@ -35,6 +38,8 @@ def load_run(run_dir: str | Path) -> tuple[TrainConfig, GaussianMLP]:
         if not p.is_file():
             raise FileNotFoundError(f"{p} not found: {run_dir} is not a finished-or-running rrl run folder")
     cfg = TrainConfig.from_json(json.loads(cfg_path.read_text())["config"])
+    if device is not None:
+        cfg = dataclasses.replace(cfg, device=device)
     try:
         state = torch.load(ckpt, weights_only=True, map_location="cpu")["policy"]
     except Exception as err:  # truncated or foreign file
@@ -67,16 +72,18 @@ def evaluate_run(
     seed: int | None = None,
     distractor: str | None = None,
     n_envs: int | None = None,
+    device: str | None = None,
 ) -> EvalResult:
     """Deterministic success of the run's policy on ``episodes`` episodes (``distractor``: see ``rrl.envs``).
 
-    ``seed=None`` uses the training loop's evaluation seed. ``n_envs`` overrides the run's number of envs.
+    ``seed=None`` uses the training loop's evaluation seed. ``n_envs`` overrides the run's number of envs,
+    ``device`` its encoder device (features then differ by rounding, so success can differ slightly).
     """
     from rrl.train import _STREAM_EVAL, stream_seed
 
     if episodes < 1:
         raise ValueError(f"episodes must be >= 1, got {episodes}")
-    cfg, policy = load_run(run_dir)
+    cfg, policy = load_run(run_dir, device)
     seed = stream_seed(cfg.seed, 0, _STREAM_EVAL) if seed is None else seed
     sampler = _sampler(cfg, distractor, n_envs)
     try:
@@ -85,7 +92,9 @@ def evaluate_run(
         sampler.close()
 
 
-def write_video(run_dir: str | Path, out: str | Path, seed: int = 0, distractor: str | None = None, fps: int = 25) -> dict[str, Any]:
+def write_video(
+    run_dir: str | Path, out: str | Path, seed: int = 0, distractor: str | None = None, fps: int = 25, device: str | None = None
+) -> dict[str, Any]:
     """One deterministic episode of the run's policy as a video (mp4/gif by extension) of its camera(s).
 
     Pixel runs show exactly the frames the policy saw (every camera side by side); state runs show the task's
@@ -96,7 +105,7 @@ def write_video(run_dir: str | Path, out: str | Path, seed: int = 0, distractor:
     from rrl.envs import EnvConfig, make_env
     from rrl.train import make_run_encoder, pixel_env_config
 
-    cfg, policy = load_run(run_dir)
+    cfg, policy = load_run(run_dir, device)
     actor = policy.numpy_actor()
     if cfg.is_pixel:
         from rrl.sampling.pipelined import VisualFeaturizer

@@ -163,7 +163,7 @@ def make_encoder(
 
     Raises:
         FileNotFoundError: pretrained weights are missing (raised before any network is built).
-        ValueError: unknown name/backend, or an inconsistent combination.
+        ValueError: unknown name/backend, an inconsistent combination, or a CUDA device on a machine without one.
     """
     base, random = registry.parse_name(name)
     if random and weights is not None:
@@ -171,6 +171,11 @@ def make_encoder(
     if image_size < 16:
         raise ValueError(f"image_size must be at least 16 pixels, got {image_size}")
     backend = resolve_backend(backend, device)
+    if torch.device(device).type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(
+            f"device {device!r}: torch finds no CUDA GPU on this machine; use device 'cpu' (`--device cpu`, "
+            "also accepted by `rrl train --resume`, `rrl eval` and `rrl experiment robustness`)"
+        )
     if batch_size is None:
         batch_size = 16 if backend == "onnxruntime" else 8 if torch.device(device).type == "cpu" else 64
     if batch_size < 1:

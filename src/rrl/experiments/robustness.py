@@ -85,6 +85,7 @@ def robustness(
     seed: int | None = None,
     n_envs: int | None = None,
     progress: Callable[[str], None] | None = None,
+    device: str | None = None,
 ) -> list[dict[str, Any]]:
     """Deterministic success of each frozen pixel policy, clean and under each distractor (appendix 7.5, Fig. 4).
 
@@ -98,6 +99,7 @@ def robustness(
             initial states.
         n_envs: overrides the runs' number of environments.
         progress: called with a short line after each evaluation (e.g. ``print``).
+        device: encoder device instead of each run's (e.g. ``"cpu"`` for runs trained on a GPU box).
 
     Returns:
         One dict per (run, condition) with the keys of :data:`COLUMNS`.
@@ -119,7 +121,7 @@ def robustness(
         for condition in [CLEAN, *names]:
             t0 = time.perf_counter()
             distractor = None if condition == CLEAN else condition
-            res = evaluate_run(run_dir, episodes, seed=seed, distractor=distractor, n_envs=n_envs)
+            res = evaluate_run(run_dir, episodes, seed=seed, distractor=distractor, n_envs=n_envs, device=device)
             rows.append({
                 "run": run_dir.name, "run_dir": str(run_dir), "seed": cfg.seed, "task": cfg.task,
                 "encoder": cfg.encoder, "obs": cfg.obs, "condition": condition, "episodes": res.episodes,
@@ -379,6 +381,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--distractors", default=",".join(DISTRACTORS), help="comma-separated (default: all four)")
     parser.add_argument("--seed", type=int, default=None, help="evaluation seed (default: each run's eval seed)")
     parser.add_argument("--n-envs", type=int, default=None, help="override the runs' number of environments")
+    parser.add_argument("--device", default=None, help="encoder device instead of the runs' (e.g. cpu for GPU-trained runs)")
     parser.add_argument("--frames", action="store_true", help="also write <task>_distractors.png for the runs' task(s)")
     parser.add_argument("--frames-only", metavar="TASK", default=None, help="only write the example frames of TASK")
     parser.add_argument("--frame-size", type=int, default=128, help="render size of the example frames (default 128)")
@@ -399,8 +402,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 0
         t0 = time.perf_counter()
         rows = robustness(args.run_dirs, args.episodes, distractors, args.seed, args.n_envs,
-                          progress=lambda line: print(line, file=sys.stderr, flush=True))  # fmt: skip
-        write_outputs(rows, out, command, eval_seed=args.seed, n_envs=args.n_envs,
+                          progress=lambda line: print(line, file=sys.stderr, flush=True), device=args.device)  # fmt: skip
+        write_outputs(rows, out, command, eval_seed=args.seed, n_envs=args.n_envs, device=args.device,
                       elapsed_s=round(time.perf_counter() - t0, 1))  # fmt: skip
         print(format_table(rows))
         print(f"\nwrote {out / 'robustness.csv'}, {out / 'robustness.png'}, {out / 'meta.json'}")
