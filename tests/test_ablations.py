@@ -80,6 +80,20 @@ def test_dry_run_lists_paper_commands_and_rejects_unknowns() -> None:
         run_experiment("rewards", variants=["nope"], dry_run=True)
 
 
+def test_cli_help_lists_variants_and_options_before_the_name_reach_the_experiment(capsys) -> None:
+    from rrl.cli import main
+
+    with pytest.raises(SystemExit) as exit_info:
+        main(["experiment", "-h"])
+    assert exit_info.value.code == 0
+    out = capsys.readouterr().out
+    assert "policy_64_64" in out and "random_resnet_34__no_pretraining" in out and "3_cameras" in out
+    assert main(["experiment", "--dry-run", "rewards", "--task", "door", "--scale", "paper"]) == 0
+    assert "rrl train --task door --preset paper" in capsys.readouterr().out
+    with pytest.raises(SystemExit):  # other commands still reject unknown options
+        main(["tasks", "--bogus"])
+
+
 @pytest.mark.parametrize("name", ["proprioception", "rewards", "policy_size"])
 def test_smoke_experiment_runs_each_variant_with_its_setting(name: str, tmp_path: Path) -> None:
     """Every variant of Fig. 6/7 trains at smoke scale and its run really uses the variant's setting."""

@@ -137,6 +137,39 @@ def test_resume_gives_the_same_next_iteration(tmp_path: Path, demos: DemoData, m
         resume(resumed, demos=other, progress=False, iterations=5)
 
 
+def test_run_folder_keeps_its_demos_so_a_moved_run_resumes(tmp_path: Path, expert_demo_set, capsys) -> None:
+    """The run's own demos.h5 wins over a regenerated source (another machine); other demos are refused."""
+    from rrl.demos import load_demos, save_demos
+    from rrl.demos.storage import DemoSet
+
+    def perturbed(demo_set: DemoSet) -> DemoSet:  # same layout, other actions: "regenerated elsewhere"
+        trajs = [{**t, "actions": t["actions"] * 0.5} for t in demo_set.trajectories]
+        return DemoSet(trajs, demo_set.metadata, demo_set.episode_info)
+
+    source = save_demos(expert_demo_set, tmp_path / "source.h5")
+    run_dir = train(_cfg(tmp_path / "run", demos=str(source), iterations=1), progress=False)
+    own = run_dir / train_mod.RUN_DEMOS
+    assert load_demos(own).fingerprint() == expert_demo_set.fingerprint()
+    ckpt = torch.load(run_dir / "checkpoint.pt", weights_only=True)
+    assert ckpt["demo_set_fingerprint"] == expert_demo_set.fingerprint()
+
+    save_demos(perturbed(expert_demo_set), source, overwrite=True)  # the source changed under the run
+    resume(run_dir, progress=False, iterations=2)  # learns from its own copy
+    assert len(read_log(run_dir / "log.csv")) == 2 and load_demos(own).fingerprint() == expert_demo_set.fingerprint()
+
+    save_demos(perturbed(expert_demo_set), own, overwrite=True)  # the run's copy replaced: refused, clearly
+    with pytest.raises(ValueError, match="simulator states or actions.*demos.h5"):
+        resume(run_dir, progress=False, iterations=3)
+    save_demos(expert_demo_set, own, overwrite=True)
+
+    # same demonstrations, policy inputs off by rounding (the encoder moved to another device): a note, no error
+    demos = train_mod.load_state_demos(_cfg(run_dir), load_demos(own))
+    nudged = dataclasses.replace(demos, observations=demos.observations + np.float32(1e-6))
+    resume(run_dir, demos=nudged, progress=False, iterations=3)
+    assert "differ from the checkpoint's by rounding" in capsys.readouterr().err
+    assert len(read_log(run_dir / "log.csv")) == 3
+
+
 def test_nan_in_update_stops_and_keeps_last_checkpoint(tmp_path: Path, demos: DemoData, monkeypatch) -> None:
     run_dir = tmp_path / "nan"
     calls, sha_before = [], []

@@ -246,7 +246,7 @@ def _not_run(root: Path) -> list[str]:
         "## The paper's experiments: where they stand",
         "",
         "Every figure of the paper as one command (`--dry-run` lists its runs). `paper` scale is for a GPU box or a",
-        "cluster (about 40 hours per task and seed with the original code, about 1.4 hours with rrl on one H200",
+        "cluster (25-48 hours per task and seed with the original code at 450-575 s per iteration, about 1.4 hours with rrl on one H200",
         "box with 16 cores: docs/benchmarks.md); `cpu` scale (the `cpu` preset, about",
         "2-3 hours per run here) is the most this 2-core machine can do. Only folders listed under \"results here\"",
         "were run; nothing else is claimed.",

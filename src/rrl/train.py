@@ -68,6 +68,7 @@ __all__ = [
 
 CHECKPOINT = "checkpoint.pt"
 CHECKPOINT_FORMAT = 1
+RUN_DEMOS = "demos.h5"  # the run's own copy of its demonstrations (a moved run resumes with exactly these)
 
 LOG_COLUMNS = (
     "iteration", "samples", "success_train", "success_eval", "return_train", "return_eval",
@@ -92,16 +93,20 @@ def stream_seed(seed: int, iteration: int, stream: int) -> int:
 
 
 # ------------------------------------------------------------------------------------ demos and sampler
-def load_demo_set(cfg: TrainConfig):
+def load_demo_set(cfg: TrainConfig, run_dir: str | Path | None = None):
     """The :class:`rrl.demos.DemoSet` of ``cfg.demos`` (first ``n_demos`` trajectories), or None for ``none``.
 
-    Expert demonstrations are generated once and cached in ``rrl.paths.cache_dir()/demos``.
+    Expert demonstrations are generated once and cached in ``rrl.paths.cache_dir()/demos``. With ``run_dir``,
+    the run's own copy (``RUN_DEMOS``, written when the run started) wins: expert rollouts regenerated on another
+    machine can differ (contact-rich simulation amplifies float rounding), the run's demonstrations do not.
     """
     if cfg.demos == "none":
         return None
     from rrl import demos as rd
 
-    if cfg.demos == "expert":
+    if run_dir is not None and (Path(run_dir) / RUN_DEMOS).is_file():
+        demo_set = rd.load_demos(Path(run_dir) / RUN_DEMOS, task=cfg.task)
+    elif cfg.demos == "expert":
         path = rd.default_demo_path(cfg.task, "expert", cfg.n_demos, cfg.demo_seed)
         if path.exists():
             demo_set = rd.load_demos(path, task=cfg.task)
@@ -119,10 +124,13 @@ def load_demo_set(cfg: TrainConfig):
     return dataclasses.replace(demo_set, trajectories=demo_set.trajectories[:n], episode_info=demo_set.episode_info[:n])
 
 
-def load_state_demos(cfg: TrainConfig) -> DemoData | None:
-    """The demonstrations of ``cfg`` as state-space (observation, action) pairs, or None for ``demos='none'``."""
-    demo_set = load_demo_set(cfg)
-    return None if demo_set is None else DemoData.from_trajectories(demo_set.trajectories)
+def load_state_demos(cfg: TrainConfig, demo_set: Any = None) -> DemoData | None:
+    """The demonstrations of ``cfg`` (or ``demo_set``) as state-space (observation, action) pairs, or None for
+    ``demos='none'``."""
+    demo_set = load_demo_set(cfg) if demo_set is None else demo_set
+    if demo_set is None:
+        return None
+    return DemoData.from_trajectories(demo_set.trajectories, source_fingerprint=demo_set.fingerprint())
 
 
 def pixel_env_config(cfg: TrainConfig, distractor: str | None = None):
@@ -146,13 +154,14 @@ def make_run_encoder(cfg: TrainConfig):
     )  # fmt: skip
 
 
-def load_visual_demos(cfg: TrainConfig, encoder: Any, progress: bool = False) -> DemoData | None:
-    """The demonstrations of ``cfg`` in the policy-input space of a pixel run: ``[encoder(frames), proprio]``.
+def load_visual_demos(cfg: TrainConfig, encoder: Any, progress: bool = False, demo_set: Any = None) -> DemoData | None:
+    """The demonstrations of ``cfg`` (or ``demo_set``) in the policy-input space of a pixel run:
+    ``[encoder(frames), proprio]``.
 
     Frames are re-rendered from the recorded simulator states and their features cached
     (:func:`rrl.demos.visual_features`); proprioception is read from the recorded ``qpos`` without noise.
     """
-    demo_set = load_demo_set(cfg)
+    demo_set = load_demo_set(cfg) if demo_set is None else demo_set
     if demo_set is None:
         return None
     from rrl.demos import demo_proprio, visual_features
@@ -163,7 +172,8 @@ def load_visual_demos(cfg: TrainConfig, encoder: Any, progress: bool = False) ->
     if cfg.obs == "rgb+proprio":
         feats = [np.concatenate([f, p], axis=1) for f, p in zip(feats, demo_proprio(demo_set, env_cfg))]
     return DemoData.from_trajectories(
-        [{"observations": f, "actions": t["actions"]} for f, t in zip(feats, demo_set.trajectories)]
+        [{"observations": f, "actions": t["actions"]} for f, t in zip(feats, demo_set.trajectories)],
+        source_fingerprint=demo_set.fingerprint(),
     )
 
 
@@ -358,6 +368,7 @@ class Trainer:
             "policy": self.policy.state_dict(),
             "baseline": self.baseline.state_dict(),
             "demo_fingerprint": self.demos.fingerprint() if self.demos is not None else None,
+            "demo_set_fingerprint": self.demos.source_fingerprint if self.demos is not None else None,
             "rng": {
                 "torch": torch.get_rng_state(),
                 "numpy": _numpy_rng_state_to_tensors(np.random.get_state()),
@@ -366,15 +377,38 @@ class Trainer:
             "config": self.cfg.to_json(),
         }
 
+    def _check_demos(self, state: dict[str, Any]) -> None:
+        """A resumed run must learn from the demonstrations it started with (the DAPG term, Eq. 8).
+
+        The demonstrations themselves (simulator states, actions) must be equal. Their policy inputs may differ
+        by rounding when the encoder's device or backend changed (a run moved from a GPU box to a CPU): a note.
+        Checkpoints without ``demo_set_fingerprint`` (written before rrl recorded it) compare policy inputs only.
+        """
+        inputs = self.demos.fingerprint() if self.demos is not None else None
+        saved_set, have_set = state.get("demo_set_fingerprint"), (self.demos.source_fingerprint if self.demos is not None else None)
+        if saved_set is not None and have_set is not None:
+            if saved_set != have_set:
+                raise ValueError(
+                    f"the demonstrations differ from those the run was trained with (simulator states or actions); "
+                    f"the run's own copy is {self.run_dir / RUN_DEMOS}: restore it there, or start a new run"
+                )
+            if state["demo_fingerprint"] != inputs:
+                print(
+                    "note: the demonstrations' policy inputs differ from the checkpoint's by rounding (the encoder's "
+                    "device or backend changed); continuing with these",
+                    file=sys.stderr,
+                )
+        elif state["demo_fingerprint"] != inputs:
+            raise ValueError(
+                "the demonstrations' policy inputs differ from those the run was trained with (fingerprint mismatch): "
+                "other demonstrations, or features from another encoder device or backend (this checkpoint predates "
+                "the run folder's own demos.h5, so only the same demos, device and backend can resume it); start a new run"
+            )
+
     def load_state_dict(self, state: dict[str, Any]) -> None:
         if state.get("format") != CHECKPOINT_FORMAT:
             raise ValueError(f"checkpoint format {state.get('format')!r}, this rrl reads {CHECKPOINT_FORMAT}")
-        fp = self.demos.fingerprint() if self.demos is not None else None
-        if state["demo_fingerprint"] != fp:
-            raise ValueError(
-                "the demonstrations differ from those the run was trained with (fingerprint mismatch); "
-                "resume with the same demo source and cache, or start a new run"
-            )
+        self._check_demos(state)
         self.policy.load_state_dict(state["policy"])
         self.baseline.load_state_dict(state["baseline"])
         self.next_iteration = int(state["next_iteration"])
@@ -545,6 +579,7 @@ def train(
         raise FileExistsError(f"{run_dir} already holds a run; resume it with `rrl train --resume {run_dir}` or pick another --out")
     run_dir.mkdir(parents=True, exist_ok=True)
     (run_dir / "log.csv").unlink(missing_ok=True)
+    (run_dir / RUN_DEMOS).unlink(missing_ok=True)  # a fresh run keeps the demos of its own config
     from rrl.paths import git_commit
 
     meta = {
@@ -602,8 +637,10 @@ def _run(
     encoder = None
     if cfg.is_pixel and (sampler is None or demos is None):
         encoder = make_run_encoder(cfg)  # first: missing weights fail before any environment starts
+    demo_set = None
     if demos is None and cfg.demos != "none":
-        demos = load_visual_demos(cfg, encoder, progress) if cfg.is_pixel else load_state_demos(cfg)
+        demo_set = load_demo_set(cfg, run_dir)
+        demos = load_visual_demos(cfg, encoder, progress, demo_set) if cfg.is_pixel else load_state_demos(cfg, demo_set)
     sampler = sampler if sampler is not None else make_default_sampler(cfg, encoder)
     logger = None
     try:
@@ -614,6 +651,10 @@ def _run(
             torch.save(trainer.policy.state_dict(), run_dir / "bc_policy.pt")
         else:
             trainer.load_state_dict(torch.load(run_dir / CHECKPOINT, weights_only=True))
+        if demo_set is not None and not (run_dir / RUN_DEMOS).is_file():  # after the check: only the run's own demos
+            from rrl.demos import save_demos
+
+            save_demos(demo_set, run_dir / RUN_DEMOS)
         n_iterations = 1 if cfg.algo == "bc" else cfg.iterations
         logger = RunLogger(run_dir, trainer.next_iteration, f"{cfg.task} {cfg.obs} {cfg.algo} ({cfg.demos}, {cfg.reward})")
         bar = tqdm(total=n_iterations, initial=trainer.next_iteration, desc=f"{cfg.task} {cfg.algo}", disable=not progress, unit="it")

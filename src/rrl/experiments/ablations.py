@@ -206,7 +206,17 @@ def run_experiment(
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="rrl experiment", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    variants = "\n".join(
+        f"  {e.name} ({e.figure}, tasks {','.join(e.tasks)}): " + ", ".join(v.slug for v in e.variants)
+        for e in EXPERIMENTS.values()
+    )
+    ap = argparse.ArgumentParser(
+        prog="rrl experiment",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog=f"experiments and their --variants slugs:\n{variants}\n\nalso: rrl experiment robustness RUN... --out DIR "
+        "(Fig. 4 centre/right), rrl experiment compute_cost --out DIR (Fig. 4 left); each takes -h",
+    )
     ap.add_argument("name", choices=sorted(EXPERIMENTS))
     ap.add_argument("--task", default=None, help="comma-separated tasks (default: the experiment's)")
     ap.add_argument("--scale", default="cpu", choices=sorted(PRESETS))

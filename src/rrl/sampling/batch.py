@@ -76,6 +76,7 @@ class DemoData:
     observations: np.ndarray  # (N, obs_dim) float32
     actions: np.ndarray  # (N, act_dim) float32
     n_trajectories: int
+    source_fingerprint: str | None = None  # DemoSet.fingerprint() of the demonstrations these rows come from
 
     def __post_init__(self) -> None:
         if self.observations.ndim != 2 or self.actions.ndim != 2 or len(self.observations) != len(self.actions):
@@ -85,16 +86,17 @@ class DemoData:
             )
 
     @staticmethod
-    def from_trajectories(trajectories: Sequence[dict]) -> DemoData:
+    def from_trajectories(trajectories: Sequence[dict], source_fingerprint: str | None = None) -> DemoData:
         """Stack the ``observations`` and ``actions`` of a list of demo trajectory dicts."""
         if len(trajectories) == 0:
             raise ValueError("no demonstration trajectories given")
         obs = np.concatenate([np.asarray(t["observations"], dtype=np.float32) for t in trajectories])
         act = np.concatenate([np.asarray(t["actions"], dtype=np.float32) for t in trajectories])
-        return DemoData(observations=obs, actions=act, n_trajectories=len(trajectories))
+        return DemoData(observations=obs, actions=act, n_trajectories=len(trajectories), source_fingerprint=source_fingerprint)
 
     def fingerprint(self) -> str:
-        """SHA-256 of the arrays, stored in checkpoints to check that a resumed run sees the same demos."""
+        """SHA-256 of the arrays (policy inputs: for pixel runs they depend on the encoder's device and backend by
+        rounding; ``source_fingerprint`` identifies the demonstrations themselves)."""
         h = hashlib.sha256()
         for a in (self.observations, self.actions):
             h.update(str(a.shape).encode())
