@@ -30,9 +30,10 @@ export_group dapg_state_door_human "DAPG from state, door, 25 human demonstratio
   "sparse reward=$(have runs/state/dapg_door_human_sparse_s0)" \
   "sparse reward, initial action std 0.6=$(have runs/state/dapg_door_human_sparse_std06_s0)"
 export_group rrl_pixels_door_human "RRL from pixels, door, 25 human demos, dense reward (cpu preset) vs DAPG from state" \
-  "Both: the 25 human demonstrations, dense reward (sign-corrected), (32, 32) policy, mjrl demo weight. Pixels: cpu preset (EfficientNet-Lite0, 146-px renders cropped to 128, top camera + 24 hand joints), 40 trajectories per iteration; state: 200 per iteration. Compare at equal samples. Seed 0 ran on this 2-core machine; seed 1 started on the lent GPU box (EfficientNet-Lite0 in torch on CUDA, 8 envs; config.json records it) and continued here." \
+  "Both: the 25 human demonstrations, dense reward (sign-corrected), (32, 32) policy, mjrl demo weight. Pixels: cpu preset (EfficientNet-Lite0, 146-px renders cropped to 128, top camera + 24 hand joints), 40 trajectories per iteration; state: 200 per iteration, and a state control with the pixel run's 40 per iteration (and its 10 evaluation episodes every 2 iterations). Compare at equal samples. Seed 0 ran on this 2-core machine; seed 1 started on the lent GPU box (EfficientNet-Lite0 in torch on CUDA, 8 envs; config.json records it) and continued here." \
   "RRL (pixels, cpu preset)=$(have runs/pixels/door_cpu_human_dense_s0 runs/pixels/door_cpu_human_dense_s1)" \
-  "DAPG (state)=$(have runs/state/dapg_door_human_dense_s0)"
+  "DAPG (state)=$(have runs/state/dapg_door_human_dense_s0)" \
+  "DAPG (state, 40 trajectories per iteration)=$(have runs/state/dapg_door_human_dense_t40_s0)"
 export_group rrl_pixels_door_expert "RRL from pixels, door, 25 expert demos (cpu preset) vs DAPG from state" \
   "cpu preset: EfficientNet-Lite0, 146-px renders cropped to 128, top camera + 24 hand joints, 40 trajectories per iteration. Seed 1 ran on this 2-core machine (onnxruntime); seed 0 on the lent GPU box (the same preset with the encoder in torch on CUDA and 8 envs; config.json records it). Goal: >= 80% stochastic training success." \
   "RRL (pixels, cpu preset)=$(have runs/pixels/door_cpu_expert_s0 runs/pixels/door_cpu_expert_s1)" \
