@@ -169,6 +169,22 @@ def test_run_folder_keeps_its_demos_so_a_moved_run_resumes(tmp_path: Path, exper
     assert "differ from the checkpoint's by rounding" in capsys.readouterr().err
     assert len(read_log(run_dir / "log.csv")) == 3
 
+    # a checkpoint from before run folders kept demos.h5, featurized elsewhere: refused unless adopted
+    ckpt = torch.load(run_dir / "checkpoint.pt", weights_only=True)
+    del ckpt["demo_set_fingerprint"]
+    ckpt["demo_fingerprint"] = "features-from-another-device"
+    torch.save(ckpt, run_dir / "checkpoint.pt")
+    own.unlink()
+    save_demos(expert_demo_set, source, overwrite=True)
+    with pytest.raises(ValueError, match="--adopt-demos"):
+        resume(run_dir, progress=False, iterations=4)
+    assert len(read_log(run_dir / "log.csv")) == 3 and not own.exists()
+    resume(run_dir, progress=False, iterations=4, adopt_demos=True)
+    assert "--adopt-demos" in capsys.readouterr().err
+    assert len(read_log(run_dir / "log.csv")) == 4 and load_demos(own).fingerprint() == expert_demo_set.fingerprint()
+    assert torch.load(run_dir / "checkpoint.pt", weights_only=True)["demo_set_fingerprint"] == expert_demo_set.fingerprint()
+    assert json.loads((run_dir / "config.json").read_text())["resumed_with"][-1]["adopt_demos"] is True
+
 
 def test_nan_in_update_stops_and_keeps_last_checkpoint(tmp_path: Path, demos: DemoData, monkeypatch) -> None:
     run_dir = tmp_path / "nan"

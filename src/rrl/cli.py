@@ -114,6 +114,12 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
         "rrl train --resume runs/door_s0 --iterations 200",
     )
     p.add_argument("--resume", metavar="RUN_DIR", default=None, help="continue the run in RUN_DIR from its checkpoint")
+    p.add_argument(
+        "--adopt-demos",
+        action="store_true",
+        help="with --resume, for a run folder without demos.h5 (older rrl): continue with the demonstrations "
+        "loaded now even if their features differ from the checkpoint's (same demos on another device or backend)",
+    )
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     from rrl.config import add_config_arguments
 
@@ -129,8 +135,10 @@ def _cmd_train(args: argparse.Namespace) -> int:
         if args.resume:
             if "preset" in overrides:
                 raise ValueError("--preset applies to new runs only; a resumed run keeps its recorded settings")
-            run_dir = resume(args.resume, progress=not args.no_progress, **overrides)
+            run_dir = resume(args.resume, progress=not args.no_progress, adopt_demos=args.adopt_demos, **overrides)
         else:
+            if args.adopt_demos:
+                raise ValueError("--adopt-demos applies to --resume only")
             preset, task = overrides.pop("preset", None), overrides.pop("task", "door")
             run_dir = train(TrainConfig.from_preset(preset, task, **overrides), progress=not args.no_progress)
     except (TrainingDivergedError, FileExistsError) as err:

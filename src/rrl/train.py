@@ -377,12 +377,13 @@ class Trainer:
             "config": self.cfg.to_json(),
         }
 
-    def _check_demos(self, state: dict[str, Any]) -> None:
+    def _check_demos(self, state: dict[str, Any], adopt_demos: bool = False) -> None:
         """A resumed run must learn from the demonstrations it started with (the DAPG term, Eq. 8).
 
         The demonstrations themselves (simulator states, actions) must be equal. Their policy inputs may differ
         by rounding when the encoder's device or backend changed (a run moved from a GPU box to a CPU): a note.
-        Checkpoints without ``demo_set_fingerprint`` (written before rrl recorded it) compare policy inputs only.
+        Checkpoints without ``demo_set_fingerprint`` (written before rrl recorded it) compare policy inputs only;
+        ``adopt_demos`` accepts the demonstrations loaded now for such a checkpoint (the user vouches for them).
         """
         inputs = self.demos.fingerprint() if self.demos is not None else None
         saved_set, have_set = state.get("demo_set_fingerprint"), (self.demos.source_fingerprint if self.demos is not None else None)
@@ -399,16 +400,25 @@ class Trainer:
                     file=sys.stderr,
                 )
         elif state["demo_fingerprint"] != inputs:
+            if adopt_demos:
+                print(
+                    "note: --adopt-demos: the checkpoint predates the run's own demos.h5 and its demonstrations' "
+                    "policy inputs differ from these; continuing with these and keeping them as the run's demos",
+                    file=sys.stderr,
+                )
+                return
             raise ValueError(
                 "the demonstrations' policy inputs differ from those the run was trained with (fingerprint mismatch): "
-                "other demonstrations, or features from another encoder device or backend (this checkpoint predates "
-                "the run folder's own demos.h5, so only the same demos, device and backend can resume it); start a new run"
+                "other demonstrations, or features from another encoder device or backend. This checkpoint predates "
+                "the run folder's own demos.h5: if these are the same demonstrations (same demo file, or expert "
+                "rollouts with the same demo seed) featurized on another device or backend, resume with "
+                "--adopt-demos; otherwise start a new run"
             )
 
-    def load_state_dict(self, state: dict[str, Any]) -> None:
+    def load_state_dict(self, state: dict[str, Any], adopt_demos: bool = False) -> None:
         if state.get("format") != CHECKPOINT_FORMAT:
             raise ValueError(f"checkpoint format {state.get('format')!r}, this rrl reads {CHECKPOINT_FORMAT}")
-        self._check_demos(state)
+        self._check_demos(state, adopt_demos)
         self.policy.load_state_dict(state["policy"])
         self.baseline.load_state_dict(state["baseline"])
         self.next_iteration = int(state["next_iteration"])
@@ -595,13 +605,15 @@ def resume(
     sampler: Sampler | None = None,
     demos: DemoData | None = None,
     progress: bool = True,
+    adopt_demos: bool = False,
     **overrides: Any,
 ) -> Path:
     """Continue the run in ``run_dir`` from its last checkpoint (or start it if it stopped before one).
 
     ``overrides`` may change settings that do not define the run (e.g. ``iterations`` to extend it,
     ``rl_step_size`` after a divergence); they are recorded in ``config.json``. Without overrides the next
-    iteration is exactly the one an uninterrupted run would have computed.
+    iteration is exactly the one an uninterrupted run would have computed. ``adopt_demos``: see
+    ``Trainer._check_demos`` (only for checkpoints older than the run folder's ``demos.h5``).
     """
     run_dir = Path(run_dir)
     cfg_path = run_dir / "config.json"
@@ -613,21 +625,26 @@ def resume(
     bad = sorted(k for k in overrides if k in IDENTITY_FIELDS)
     if bad:
         raise ValueError(f"cannot change {bad} when resuming (they define the run); start a new run instead")
-    if overrides:
+    if overrides or adopt_demos:
         cfg = dataclasses.replace(cfg, **overrides)
         meta["config"] = cfg.to_json()
         from rrl.paths import git_commit
 
-        meta.setdefault("resumed_with", []).append(
-            {"overrides": overrides, "argv": sys.argv, "commit": git_commit(), "at": time.strftime("%Y-%m-%dT%H:%M:%S")}
-        )
+        entry = {"overrides": overrides, "argv": sys.argv, "commit": git_commit(), "at": time.strftime("%Y-%m-%dT%H:%M:%S")}
+        meta.setdefault("resumed_with", []).append(entry | ({"adopt_demos": True} if adopt_demos else {}))
         _write_json(cfg_path, meta)
     fresh = not (run_dir / CHECKPOINT).exists()
-    return _run(cfg, run_dir, sampler, demos, progress, fresh=fresh)
+    return _run(cfg, run_dir, sampler, demos, progress, fresh=fresh, adopt_demos=adopt_demos)
 
 
 def _run(
-    cfg: TrainConfig, run_dir: Path, sampler: Sampler | None, demos: DemoData | None, progress: bool, fresh: bool
+    cfg: TrainConfig,
+    run_dir: Path,
+    sampler: Sampler | None,
+    demos: DemoData | None,
+    progress: bool,
+    fresh: bool,
+    adopt_demos: bool = False,
 ) -> Path:
     from tqdm import tqdm
 
@@ -650,7 +667,7 @@ def _run(
             _write_json(run_dir / "bc.json", bc)
             torch.save(trainer.policy.state_dict(), run_dir / "bc_policy.pt")
         else:
-            trainer.load_state_dict(torch.load(run_dir / CHECKPOINT, weights_only=True))
+            trainer.load_state_dict(torch.load(run_dir / CHECKPOINT, weights_only=True), adopt_demos)
         if demo_set is not None and not (run_dir / RUN_DEMOS).is_file():  # after the check: only the run's own demos
             from rrl.demos import save_demos
 
