@@ -30,18 +30,18 @@ export_group dapg_state_door_human "DAPG from state, door, 25 human demonstratio
   "sparse reward=$(have runs/state/dapg_door_human_sparse_s0)" \
   "sparse reward, initial action std 0.6=$(have runs/state/dapg_door_human_sparse_std06_s0)"
 export_group rrl_pixels_door_human "RRL from pixels, door, 25 human demos, dense reward (cpu preset) vs DAPG from state" \
-  "Both: the 25 human demonstrations, dense reward (sign-corrected), (32, 32) policy, mjrl demo weight. Pixels: cpu preset (EfficientNet-Lite0, 146-px renders cropped to 128, top camera + 24 hand joints), 40 trajectories per iteration; state: 200 per iteration, and a state control with the pixel run's 40 per iteration (and its 10 evaluation episodes every 2 iterations). Compare at equal samples. Seed 0 ran on this 2-core machine; seed 1 started on the lent GPU box (EfficientNet-Lite0 in torch on CUDA, 8 envs; config.json records it) and continued here." \
+  "Both: the 25 human demonstrations, dense reward (sign-corrected), (32, 32) policy, mjrl demo weight. Pixels: cpu preset (EfficientNet-Lite0, 146-px renders cropped to 128, top camera + 24 hand joints), 40 trajectories per iteration; state: 200 per iteration, and a state control with the pixel run's 40 per iteration (and its 10 evaluation episodes every 2 iterations). Compare at equal samples. Both seeds moved between this 2-core machine (onnxruntime, 4 envs) and the lent GPU boxes (EfficientNet-Lite0 in torch on CUDA, 8 envs); config.json's resumed_with records every move." \
   "RRL (pixels, cpu preset)=$(have runs/pixels/door_cpu_human_dense_s0 runs/pixels/door_cpu_human_dense_s1)" \
   "DAPG (state)=$(have runs/state/dapg_door_human_dense_s0)" \
-  "DAPG (state, 40 trajectories per iteration)=$(have runs/state/dapg_door_human_dense_t40_s0)"
+  "DAPG (state, 40 trajectories per iteration)=$(have runs/state/dapg_door_human_dense_t40_s0 runs/state/dapg_door_human_dense_t40_s1)"
 export_group rrl_pixels_door_expert "RRL from pixels, door, 25 expert demos (cpu preset) vs DAPG from state" \
-  "cpu preset: EfficientNet-Lite0, 146-px renders cropped to 128, top camera + 24 hand joints, 40 trajectories per iteration. Seed 1 ran on this 2-core machine (onnxruntime); seed 0 on the lent GPU box (the same preset with the encoder in torch on CUDA and 8 envs; config.json records it). Goal: >= 80% stochastic training success." \
-  "RRL (pixels, cpu preset)=$(have runs/pixels/door_cpu_expert_s0 runs/pixels/door_cpu_expert_s1)" \
+  "cpu preset: EfficientNet-Lite0, 146-px renders cropped to 128, top camera + 24 hand joints, 40 trajectories per iteration. Seeds 1 and 2 ran on this 2-core machine (onnxruntime); seed 0 on the lent GPU box (the same preset with the encoder in torch on CUDA and 8 envs; config.json records it). Goal: >= 80% stochastic training success." \
+  "RRL (pixels, cpu preset)=$(have runs/pixels/door_cpu_expert_s0 runs/pixels/door_cpu_expert_s1 runs/pixels/door_cpu_expert_s2)" \
   "DAPG (state, paper scale)=$(have runs/state/dapg_door_s0 runs/state/dapg_door_s1 runs/state/dapg_door_s2)"
-# The paper's ablations run at cpu scale on door, seed 1, 25 iterations (the RRL baseline of each is a copy of
-# runs/pixels/door_cpu_expert_s1, the same configuration); --export-only trains nothing.
+# The paper's ablations run at cpu scale on door, seeds 1 and 2 where run, 25 iterations (the RRL baseline of each
+# is a copy of runs/pixels/door_cpu_expert_s<seed>, the same configuration); --export-only trains nothing.
 for e in proprioception rewards policy_size representations; do
-  $RRL experiment $e --task door --scale cpu --seeds 1 --iterations 25 --export-only
+  $RRL experiment $e --task door --scale cpu --seeds 1,2 --iterations 25 --export-only
 done
 # Fig. 9: relocate, one camera versus three (seed 1, 25 iterations; started on the lent GPU box, see notes).
 $RRL experiment relocate_cameras --task relocate --scale cpu --seeds 1 --iterations 25 --export-only

@@ -114,6 +114,8 @@ def load_demo_set(cfg: TrainConfig, run_dir: str | Path | None = None):
             demo_set = rd.make_expert_demos(cfg.task, n=cfg.n_demos, seed=cfg.demo_seed)
             try:
                 rd.save_demos(demo_set, path)
+            except FileExistsError:  # a run started alongside cached the same rollouts meanwhile
+                pass
             except OSError as err:  # a read-only cache is not fatal
                 print(f"note: could not cache expert demos at {path}: {err}", file=sys.stderr)
     elif cfg.demos == "human":
