@@ -224,7 +224,8 @@ def _add_experiment(sub: argparse._SubParsersAction) -> None:
         "experiment",
         help="run a paper comparison/ablation (representations, proprioception, rewards, policy_size, "
         "relocate_cameras) at --scale smoke|cpu|paper; also `rrl experiment robustness RUN...` (Fig. 4 "
-        "distractors) and `rrl experiment compute_cost --out DIR` (Fig. 4 left); `rrl experiment -h` for details",
+        "distractors), `rrl experiment compute_cost --out DIR` (Fig. 4 left) and `rrl experiment feature_probe "
+        "--out DIR` (linear probe of the hidden task state); `rrl experiment -h` for details",
         add_help=False,
     )
     p.add_argument("args", nargs=argparse.REMAINDER)
@@ -234,7 +235,11 @@ def _add_experiment(sub: argparse._SubParsersAction) -> None:
 def _cmd_experiment(args: argparse.Namespace) -> int:
     import importlib
 
-    standalone = {"robustness": "rrl.experiments.robustness", "compute_cost": "rrl.experiments.compute_cost"}
+    standalone = {
+        "robustness": "rrl.experiments.robustness",
+        "compute_cost": "rrl.experiments.compute_cost",
+        "feature_probe": "rrl.experiments.feature_probe",
+    }
     if args.args and args.args[0] in standalone:  # rrl experiment robustness RUN... / compute_cost --out ...
         return importlib.import_module(standalone[args.args[0]]).main(args.args[1:])
     from rrl.experiments.ablations import main as experiment_main

@@ -215,7 +215,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
         epilog=f"experiments and their --variants slugs:\n{variants}\n\nalso: rrl experiment robustness RUN... --out DIR "
-        "(Fig. 4 centre/right), rrl experiment compute_cost --out DIR (Fig. 4 left); each takes -h",
+        "(Fig. 4 centre/right), rrl experiment compute_cost --out DIR (Fig. 4 left), rrl experiment feature_probe "
+        "--out DIR (linear probe of what the task randomises); each takes -h",
     )
     ap.add_argument("name", choices=sorted(EXPERIMENTS))
     ap.add_argument("--task", default=None, help="comma-separated tasks (default: the experiment's)")
