@@ -72,13 +72,14 @@ def test_collect_door_targets_vary_and_proprio_sees_nothing_at_reset():
 def test_main_writes_outputs(tmp_path, isolated_caches, capsys):
     out = tmp_path / "probe"
     rc = fp.main(["--task", "door", "--episodes", "12", "--steps", "0", "--representations",
-                  "efficientnet_lite0@48,pixels8@48,proprio", "--out", str(out)])  # fmt: skip
+                  "efficientnet_lite0@48,pixels8@48,proprio", "--cameras", "top,fixed", "--out", str(out)])  # fmt: skip
     assert rc == 0
     with open(out / "probe.csv") as f:
         rows = list(csv.DictReader(f))
     reps = [r["representation"] for r in rows]
     assert sorted(set(reps)) == ["efficientnet_lite0@48", "pixels8@48", "proprio"]
-    assert {r["dim"] for r in rows if r["representation"] == "pixels8@48"} == {"192"}  # 8 x 8 cells x RGB
+    assert {r["dim"] for r in rows if r["representation"] == "pixels8@48"} == {"384"}  # 2 cameras x 8 x 8 cells x RGB
+    assert {r["dim"] for r in rows if r["representation"] == "efficientnet_lite0@48"} == {"2560"}  # views side by side
     assert all(np.isfinite(float(r["r2"])) for r in rows)
     # At reset the hand pose is the same in every episode: proprioception cannot beat the training mean.
     assert all(float(r["r2"]) <= 1e-6 for r in rows if r["representation"] == "proprio")
@@ -101,3 +102,8 @@ def test_cli_routes_to_the_probe(tmp_path, capsys):
 
     assert main(["experiment", "feature_probe", "--out", str(tmp_path), "--representations", "resnet34"]) == 2
     assert "ENCODER@SIZE" in capsys.readouterr().err
+
+
+def test_main_rejects_an_unknown_camera(tmp_path, capsys):
+    assert fp.main(["--out", str(tmp_path), "--cameras", "nope", "--representations", "proprio"]) == 2
+    assert "valid cameras" in capsys.readouterr().err

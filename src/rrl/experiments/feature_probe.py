@@ -39,6 +39,7 @@ from typing import Any
 import numpy as np
 
 from rrl.paths import atomic_write
+from rrl.tasks import get_task
 
 DEFAULT_REPRESENTATIONS = (
     "efficientnet_lite0@128", "efficientnet_lite0@224", "random:efficientnet_lite0@128", "pixels8@128", "proprio",
@@ -73,7 +74,6 @@ def collect(task: str, episodes: int, steps: Sequence[int] = (0, 10, 30), seed: 
     uniformly random actions. Target columns that never vary (e.g. a fixed coordinate) are dropped."""
     from rrl.envs import EnvConfig, get_sim_state, make_env
     from rrl.envs.wrappers import joint_qpos_indices, proprio_joint_names
-    from rrl.tasks import get_task
 
     if episodes < 8:
         raise ValueError(f"episodes must be at least 8 (75/25 split, 5-fold cross-validation), got {episodes}")
@@ -128,15 +128,19 @@ def render_size_for(image_size: int) -> int:
     return round(image_size * 8 / 7)
 
 
-def features(data: ProbeData, spec: str, device: str = "cpu", batch: int = 32) -> np.ndarray:
-    """The representation ``spec`` of every probe frame: (frames, dim) float64."""
+def features(
+    data: ProbeData, spec: str, device: str = "cpu", cameras: tuple[str, ...] | None = None, batch: int = 32
+) -> np.ndarray:
+    """The representation ``spec`` of every probe frame from ``cameras`` (``None``: the task's RRL camera(s); views
+    concatenated as in training): (frames, dim) float64."""
     name, size = parse_representation(spec)
     if name == "proprio":
         return data.proprio.astype(np.float64)
     from rrl.envs import EnvConfig, make_env, render_state
 
     assert size is not None
-    env = make_env(EnvConfig(task=data.task, obs_mode="rgb", render_size=render_size_for(size), crop_size=size))
+    env = make_env(EnvConfig(task=data.task, obs_mode="rgb", cameras=cameras, render_size=render_size_for(size),
+                             crop_size=size))  # fmt: skip
     try:
         frames = np.stack([render_state(env, s) for s in data.states])  # (N, cams, S, S, 3)
     finally:
@@ -144,7 +148,8 @@ def features(data: ProbeData, spec: str, device: str = "cpu", batch: int = 32) -
     if name == "pixels8":  # mean of 8x8 blocks of a grid over the crop, per colour channel
         n, cams, s = frames.shape[:3]
         edges = np.linspace(0, s, 9).astype(int)
-        cells = [frames[:, :, a:b, c:d].mean(axis=(2, 3)) for a, b in zip(edges, edges[1:]) for c, d in zip(edges, edges[1:])]
+        spans = list(zip(edges, edges[1:]))
+        cells = [frames[:, :, a:b, c:d].mean(axis=(2, 3)) for a, b in spans for c, d in spans]
         return np.stack(cells, axis=2).reshape(n, -1).astype(np.float64) / 255.0
     from rrl.encoders import make_encoder
 
@@ -188,8 +193,9 @@ def ridge_probe(
 
     The groups are split ``1 - test_fraction`` / ``test_fraction``; the ridge strength is the one with the lowest
     ``folds``-fold cross-validated error on the training groups (inputs and targets standardised on the training
-    part, with the policy's floor on the input scale, :func:`_standardize`). Returns ``r2`` and ``rmse`` per target column on the held-out groups (R^2 = 1 - SSE / SST, SST about the
-    training mean, so a useless probe scores about 0 or below), ``alpha``, ``n_train``, ``n_test``.
+    part, with the policy's floor on the input scale, :func:`_standardize`). Returns ``r2`` and ``rmse`` per
+    target column on the held-out groups (R^2 = 1 - SSE / SST, SST about the training mean, so a useless probe
+    scores about 0 or below), ``alpha``, ``n_train``, ``n_test``, and the held-out ``pred`` and ``true``.
     """
     x, y = np.asarray(x, np.float64), np.asarray(y, np.float64)
     if y.ndim == 1:
@@ -234,12 +240,12 @@ def ridge_probe(
 
 
 def probe(data: ProbeData, representations: Sequence[str], device: str = "cpu", seed: int = 0,
-          progress: Any = None) -> list[dict[str, Any]]:  # fmt: skip
+          cameras: tuple[str, ...] | None = None, progress: Any = None) -> list[dict[str, Any]]:  # fmt: skip
     """One row per representation and target quantity (see :data:`COLUMNS`)."""
     rows = []
     for spec in representations:
         t0 = time.perf_counter()
-        x = features(data, spec, device=device)
+        x = features(data, spec, device=device, cameras=cameras)
         res = ridge_probe(x, data.targets, data.episode, seed=seed)
         for j, name in enumerate(data.names):
             rows.append({
@@ -262,7 +268,8 @@ def format_table(rows: Sequence[Mapping[str, Any]]) -> str:
     quantities = list(dict.fromkeys(r["quantity"] for r in rows))
     reps = list(dict.fromkeys(r["representation"] for r in rows))
     cell = {(r["representation"], r["quantity"]): r for r in rows}
-    lines = ["| representation | dims | " + " | ".join(quantities) + " |", "| --- | ---: |" + " ---: |" * len(quantities)]
+    lines = ["| representation | dims | " + " | ".join(quantities) + " |"]
+    lines.append("| --- | ---: |" + " ---: |" * len(quantities))
     for rep in reps:
         cells = []
         for q in quantities:
@@ -314,8 +321,10 @@ def write_outputs(rows: Sequence[Mapping[str, Any]], out_dir: str | Path, comman
 
     atomic_write(out / "probe.csv", write_csv)
     task = extra.get("task", "")
-    title = (f"Linear probe of what {task} randomises, from each representation ({extra.get('episodes')} episodes, "
-             f"frames after {extra.get('steps')} random actions; 25% of episodes held out)")  # fmt: skip
+    cameras = "+".join(extra.get("cameras", []))
+    title = (f"Linear probe of what {task} randomises, from each representation (camera {cameras}; "
+             f"{extra.get('episodes')} episodes, frames after {extra.get('steps')} random actions; 25% of episodes "
+             "held out)")  # fmt: skip
     plot(rows, out / "probe.png", title)
     meta = {
         "title": f"Feature probe, {task}: can a linear read of the features find what the task randomises?",
@@ -344,20 +353,27 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--steps", default="0,10,30", help="frames after this many random actions (default 0,10,30)")
     parser.add_argument("--representations", default=",".join(DEFAULT_REPRESENTATIONS),
                         help="comma-separated ENCODER@SIZE, pixels8@SIZE or proprio (default: %(default)s)")  # fmt: skip
+    parser.add_argument("--cameras", default=None, help="comma-separated cameras (default: the task's RRL camera)")
     parser.add_argument("--device", default="cpu", help="encoder device (default cpu)")
     parser.add_argument("--seed", type=int, default=0, help="first reset seed, action noise and split (default 0)")
     args = parser.parse_args(argv)
     command = shlex.join(["rrl", "experiment", "feature_probe", *argv])
     try:
+        spec = get_task(args.task)
+        cameras = tuple(c.strip() for c in args.cameras.split(",") if c.strip()) if args.cameras else None
+        for cam in cameras or ():
+            spec.camera(cam)  # an unknown name raises ValueError listing the valid ones
         representations = [r.strip() for r in args.representations.split(",") if r.strip()]
         for r in representations:
             parse_representation(r)
         steps = [int(s) for s in args.steps.split(",") if s.strip()]
         t0 = time.perf_counter()
         data = collect(args.task, args.episodes, steps, args.seed)
-        rows = probe(data, representations, args.device, args.seed, progress=lambda s: print(s, file=sys.stderr, flush=True))
-        out = write_outputs(rows, args.out, command, task=args.task, episodes=args.episodes, steps=steps,
-                            seed=args.seed, frames=len(data.states), elapsed_s=round(time.perf_counter() - t0, 1))  # fmt: skip
+        rows = probe(data, representations, args.device, args.seed, cameras,
+                     progress=lambda line: print(line, file=sys.stderr, flush=True))  # fmt: skip
+        out = write_outputs(rows, args.out, command, task=args.task, cameras=list(cameras or spec.default_cameras),
+                            episodes=args.episodes, steps=steps, seed=args.seed, frames=len(data.states),
+                            elapsed_s=round(time.perf_counter() - t0, 1))  # fmt: skip
     except (ValueError, FileNotFoundError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
