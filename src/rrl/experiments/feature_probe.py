@@ -106,7 +106,8 @@ def collect(task: str, episodes: int, steps: Sequence[int] = (0, 10, 30), seed: 
         for j in range(values.shape[1]):
             if values[:, j].std() > 1e-9:
                 columns.append(values[:, j])
-                names.append(f"{field.name}.{field.attr.split('_')[1]}[{j}]")
+                kind = field.attr.split("_")[1]  # pos or quat
+                names.append(f"{field.name} {'xyz'[j]}" if kind == "pos" else f"{field.name} {kind}[{j}]")
     if not columns:
         raise ValueError(f"nothing that task {task!r} randomises varied over {episodes} episodes")
     return ProbeData(task, states, np.asarray(episode), np.stack(columns, axis=1), tuple(names), np.asarray(proprio))
@@ -322,9 +323,9 @@ def write_outputs(rows: Sequence[Mapping[str, Any]], out_dir: str | Path, comman
     atomic_write(out / "probe.csv", write_csv)
     task = extra.get("task", "")
     cameras = "+".join(extra.get("cameras", []))
-    title = (f"Linear probe of what {task} randomises, from each representation (camera {cameras}; "
-             f"{extra.get('episodes')} episodes, frames after {extra.get('steps')} random actions; 25% of episodes "
-             "held out)")  # fmt: skip
+    title = (f"Linear probe of what {task} randomises, per representation (camera {cameras})\n"
+             f"{extra.get('episodes')} episodes, frames after {extra.get('steps')} random actions, 25% of episodes "
+             "held out")  # fmt: skip
     plot(rows, out / "probe.png", title)
     meta = {
         "title": f"Feature probe, {task}: can a linear read of the features find what the task randomises?",
