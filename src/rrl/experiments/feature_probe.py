@@ -5,9 +5,10 @@ object state, so whatever the task randomises per episode (door: where the door 
 hammer: the nail board; pen: the target orientation; relocate: the object and the target) must be read from the
 image. This module measures how linearly readable it is: for ``episodes`` reset seeds it records the simulator
 state at reset and after some random actions (the hand moves into view and occludes), renders the task's RRL
-camera at each representation's size, encodes, and fits a ridge regression representation -> randomised
-quantities on 75% of the episodes (ridge strength chosen by 5-fold cross-validation grouped by episode), then
-reports the held-out R^2 and RMSE per quantity. Baselines: the 24 hand joint positions alone (they cannot see the
+camera (or ``--cameras``, views side by side as in training) at each representation's size, encodes, and fits a
+ridge regression representation -> randomised quantities on 75% of the episodes (inputs scaled as the policy
+scales them; ridge strength chosen by 5-fold cross-validation grouped by episode), then reports the held-out R^2
+and RMSE per quantity. Baselines: the 24 hand joint positions alone (they cannot see the
 object: R^2 about 0) and raw pixels downsampled to 8x8 (how much a plain linear read of the image gets).
 
 A representation is ``ENCODER@SIZE`` (e.g. ``efficientnet_lite0@128``, the ``cpu`` preset: 146-pixel render,
