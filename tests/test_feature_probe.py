@@ -87,6 +87,15 @@ def test_main_writes_outputs(tmp_path, isolated_caches, capsys):
     assert meta["command"].startswith("rrl experiment feature_probe --task door") and meta["frames"] == 12
     assert (out / "probe.png").stat().st_size > 1000
     assert "efficientnet_lite0@48" in capsys.readouterr().out
+    png = (out / "probe.png").read_bytes()
+    (out / "probe.png").unlink()
+    assert fp.main(["--out", str(out), "--plot-only"]) == 0  # redrawn from probe.csv and meta.json alone
+    assert (out / "probe.png").read_bytes() == png
+
+
+def test_plot_only_needs_an_earlier_run(tmp_path, capsys):
+    assert fp.main(["--out", str(tmp_path), "--plot-only"]) == 2
+    assert "run the probe into" in capsys.readouterr().err
 
 
 def test_main_reports_bad_arguments(tmp_path, capsys):

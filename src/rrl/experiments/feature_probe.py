@@ -300,14 +300,32 @@ def plot(rows: Sequence[Mapping[str, Any]], path: Path, title: str) -> None:
     ax.axhline(0, color="black", lw=0.8)
     ax.set_xticks(x)
     ax.set_xticklabels(reps, fontsize=8, rotation=12)
-    ax.set_ylim(-0.2, 1.05)
+    ax.set_ylim(-0.2, 1.25)
     ax.set_ylabel("held-out R$^2$ of a linear (ridge) probe")
     ax.set_title(title, fontsize=9)
     ax.grid(axis="y", alpha=0.3, zorder=0)
-    ax.legend(fontsize=8, title="randomised quantity", title_fontsize=8)
+    ax.legend(fontsize=8, title="randomised quantity", title_fontsize=8, loc="upper center", ncol=len(quantities))
     buf = io.BytesIO()
     fig.savefig(buf, format="png")
     atomic_write(path, lambda f: f.write(buf.getvalue()), binary=True)
+
+
+def _title(meta: Mapping[str, Any]) -> str:
+    return (f"Linear probe of what {meta.get('task')} randomises, per representation (camera "
+            f"{'+'.join(meta.get('cameras', []))})\n{meta.get('episodes')} episodes, frames after {meta.get('steps')} "
+            "random actions, 25% of episodes held out")  # fmt: skip
+
+
+def replot(out_dir: str | Path) -> Path:
+    """Redraw ``probe.png`` from the ``probe.csv`` and ``meta.json`` of an earlier run (no rendering, no fit)."""
+    out = Path(out_dir)
+    for name in ("probe.csv", "meta.json"):
+        if not (out / name).is_file():
+            raise FileNotFoundError(f"{out / name} does not exist: run the probe into {out} first")
+    with open(out / "probe.csv") as f:
+        rows = [{**r, "r2": float(r["r2"])} for r in csv.DictReader(f)]
+    plot(rows, out / "probe.png", _title(json.loads((out / "meta.json").read_text())))
+    return out / "probe.png"
 
 
 def write_outputs(rows: Sequence[Mapping[str, Any]], out_dir: str | Path, command: str, **extra: Any) -> Path:
@@ -322,12 +340,8 @@ def write_outputs(rows: Sequence[Mapping[str, Any]], out_dir: str | Path, comman
         writer.writerows(rows)
 
     atomic_write(out / "probe.csv", write_csv)
+    plot(rows, out / "probe.png", _title(extra))
     task = extra.get("task", "")
-    cameras = "+".join(extra.get("cameras", []))
-    title = (f"Linear probe of what {task} randomises, per representation (camera {cameras})\n"
-             f"{extra.get('episodes')} episodes, frames after {extra.get('steps')} random actions, 25% of episodes "
-             "held out")  # fmt: skip
-    plot(rows, out / "probe.png", title)
     meta = {
         "title": f"Feature probe, {task}: can a linear read of the features find what the task randomises?",
         "command": command,
@@ -358,7 +372,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--cameras", default=None, help="comma-separated cameras (default: the task's RRL camera)")
     parser.add_argument("--device", default="cpu", help="encoder device (default cpu)")
     parser.add_argument("--seed", type=int, default=0, help="first reset seed, action noise and split (default 0)")
+    parser.add_argument("--plot-only", action="store_true", help="only redraw probe.png from --out's probe.csv")
     args = parser.parse_args(argv)
+    if args.plot_only:
+        try:
+            print(f"wrote {replot(args.out)}")
+        except FileNotFoundError as err:
+            print(f"error: {err}", file=sys.stderr)
+            return 2
+        return 0
     command = shlex.join(["rrl", "experiment", "feature_probe", *argv])
     try:
         spec = get_task(args.task)
