@@ -91,6 +91,8 @@ def test_main_writes_outputs(tmp_path, isolated_caches, capsys):
     (out / "probe.png").unlink()
     assert fp.main(["--out", str(out), "--plot-only"]) == 0  # redrawn from probe.csv and meta.json alone
     assert (out / "probe.png").read_bytes() == png
+    assert json.loads((out / "meta.json").read_text())["title"] == meta["title"]
+    assert meta["title"].startswith("Feature probe, door (camera top+fixed)")
 
 
 def test_plot_only_needs_an_earlier_run(tmp_path, capsys):

@@ -316,15 +316,24 @@ def _title(meta: Mapping[str, Any]) -> str:
             "random actions, 25% of episodes held out")  # fmt: skip
 
 
+def _meta_title(meta: Mapping[str, Any]) -> str:
+    return (f"Feature probe, {meta.get('task')} (camera {'+'.join(meta.get('cameras', []))}): can a linear read "
+            "of the features find what the task randomises?")  # fmt: skip
+
+
 def replot(out_dir: str | Path) -> Path:
-    """Redraw ``probe.png`` from the ``probe.csv`` and ``meta.json`` of an earlier run (no rendering, no fit)."""
+    """Redraw ``probe.png`` (and the title in ``meta.json``) from the ``probe.csv`` and ``meta.json`` of an earlier
+    run: no rendering, no fit, the numbers stay as they are."""
     out = Path(out_dir)
     for name in ("probe.csv", "meta.json"):
         if not (out / name).is_file():
             raise FileNotFoundError(f"{out / name} does not exist: run the probe into {out} first")
     with open(out / "probe.csv") as f:
         rows = [{**r, "r2": float(r["r2"])} for r in csv.DictReader(f)]
-    plot(rows, out / "probe.png", _title(json.loads((out / "meta.json").read_text())))
+    meta = json.loads((out / "meta.json").read_text())
+    plot(rows, out / "probe.png", _title(meta))
+    meta["title"] = _meta_title(meta)
+    atomic_write(out / "meta.json", lambda f: f.write(json.dumps(meta, indent=2) + "\n"))
     return out / "probe.png"
 
 
@@ -341,9 +350,8 @@ def write_outputs(rows: Sequence[Mapping[str, Any]], out_dir: str | Path, comman
 
     atomic_write(out / "probe.csv", write_csv)
     plot(rows, out / "probe.png", _title(extra))
-    task = extra.get("task", "")
     meta = {
-        "title": f"Feature probe, {task}: can a linear read of the features find what the task randomises?",
+        "title": _meta_title(extra),
         "command": command,
         "commit": git_commit(),
         "date": _dt.datetime.now(_dt.timezone.utc).astimezone().isoformat(timespec="seconds"),
