@@ -54,7 +54,9 @@ def test_parse_representation_rejects_malformed_specs(spec):
 def test_parse_representation():
     assert fp.parse_representation("random:resnet34@128") == ("random:resnet34", 128)
     assert fp.parse_representation("proprio") == ("proprio", None)
-    assert fp.render_size_for(224) == 256 and fp.render_size_for(128) == 146
+    from rrl.encoders.preprocessing import resize_size  # the render size of the probe's frames
+
+    assert resize_size(224) == 256 and resize_size(128) == 146
 
 
 def test_collect_door_targets_vary_and_proprio_sees_nothing_at_reset():

@@ -279,13 +279,14 @@ def _add_explain(sub: argparse._SubParsersAction) -> None:
 
 def _cmd_explain(args: argparse.Namespace) -> int:
     from rrl.encoders import make_encoder
+    from rrl.encoders.preprocessing import resize_size
     from rrl.explain import explain, explanation_figure, task_frames
 
     if args.frames < 1:
         raise ValueError(f"--frames must be >= 1, got {args.frames}")
     # The encoder first: missing weights fail before any environment starts.
     enc = make_encoder(args.encoder, backend="torch", image_size=args.image_size, weights=args.encoder_weights)
-    render = round(args.image_size * 256 / 224)
+    render = resize_size(args.image_size)
     frames = task_frames(args.task, args.frames, args.camera, args.seed, render_size=render, crop_size=args.image_size)
     expl = explain(enc, frames)
     title = f"{args.task}: {args.encoder} (Grad-CAM on {enc.model.backbone.target_layer})"

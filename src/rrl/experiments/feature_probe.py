@@ -27,7 +27,6 @@ from __future__ import annotations
 import argparse
 import csv
 import datetime as _dt
-import io
 import json
 import shlex
 import sys
@@ -125,28 +124,37 @@ def parse_representation(spec: str) -> tuple[str, int | None]:
     return name, int(size)
 
 
-def render_size_for(image_size: int) -> int:
-    """Render size whose centre crop is ``image_size`` (the paper's 256 -> 224 ratio, the cpu preset's 146 -> 128)."""
-    return round(image_size * 8 / 7)
+def render_frames(data: ProbeData, image_size: int, cameras: tuple[str, ...] | None = None) -> np.ndarray:
+    """Every probe state rendered from ``cameras`` (``None``: the task's RRL camera(s)) at
+    :func:`~rrl.encoders.preprocessing.resize_size` and centre-cropped to ``image_size``: uint8 (N, cams, S, S, 3)."""
+    from rrl.encoders.preprocessing import resize_size
+    from rrl.envs import EnvConfig, make_env, render_state
+
+    env = make_env(EnvConfig(task=data.task, obs_mode="rgb", cameras=cameras, render_size=resize_size(image_size),
+                             crop_size=image_size))  # fmt: skip
+    try:
+        return np.stack([render_state(env, s) for s in data.states])
+    finally:
+        env.close()
 
 
 def features(
-    data: ProbeData, spec: str, device: str = "cpu", cameras: tuple[str, ...] | None = None, batch: int = 32
+    data: ProbeData,
+    spec: str,
+    device: str = "cpu",
+    cameras: tuple[str, ...] | None = None,
+    batch: int = 32,
+    frames: np.ndarray | None = None,
 ) -> np.ndarray:
     """The representation ``spec`` of every probe frame from ``cameras`` (``None``: the task's RRL camera(s); views
-    concatenated as in training): (frames, dim) float64."""
+    concatenated as in training): (frames, dim) float64. ``frames``: the spec's size's :func:`render_frames`
+    when the caller already has them (rendered here otherwise)."""
     name, size = parse_representation(spec)
     if name == "proprio":
         return data.proprio.astype(np.float64)
-    from rrl.envs import EnvConfig, make_env, render_state
-
     assert size is not None
-    env = make_env(EnvConfig(task=data.task, obs_mode="rgb", cameras=cameras, render_size=render_size_for(size),
-                             crop_size=size))  # fmt: skip
-    try:
-        frames = np.stack([render_state(env, s) for s in data.states])  # (N, cams, S, S, 3)
-    finally:
-        env.close()
+    if frames is None:
+        frames = render_frames(data, size, cameras)
     if name == "pixels8":  # mean of 8x8 blocks of a grid over the crop, per colour channel
         n, cams, s = frames.shape[:3]
         edges = np.linspace(0, s, 9).astype(int)
@@ -245,9 +253,13 @@ def probe(data: ProbeData, representations: Sequence[str], device: str = "cpu", 
           cameras: tuple[str, ...] | None = None, progress: Any = None) -> list[dict[str, Any]]:  # fmt: skip
     """One row per representation and target quantity (see :data:`COLUMNS`)."""
     rows = []
+    rendered: dict[int, np.ndarray] = {}  # one rendering per crop size, shared by the representations of that size
     for spec in representations:
         t0 = time.perf_counter()
-        x = features(data, spec, device=device, cameras=cameras)
+        size = parse_representation(spec)[1]
+        if size is not None and size not in rendered:
+            rendered[size] = render_frames(data, size, cameras)
+        x = features(data, spec, device=device, cameras=cameras, frames=rendered.get(size))
         res = ridge_probe(x, data.targets, data.episode, seed=seed)
         for j, name in enumerate(data.names):
             rows.append({
@@ -305,9 +317,7 @@ def plot(rows: Sequence[Mapping[str, Any]], path: Path, title: str) -> None:
     ax.set_title(title, fontsize=9)
     ax.grid(axis="y", alpha=0.3, zorder=0)
     ax.legend(fontsize=8, title="randomised quantity", title_fontsize=8, loc="upper center", ncol=len(quantities))
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png")
-    atomic_write(path, lambda f: f.write(buf.getvalue()), binary=True)
+    atomic_write(path, lambda f: fig.savefig(f, format="png"), binary=True)
 
 
 def _title(meta: Mapping[str, Any]) -> str:
