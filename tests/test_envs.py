@@ -23,6 +23,36 @@ STATE_DIMS = {"door": 39, "hammer": 46, "pen": 45, "relocate": 39}
 ACTION_DIMS = {"door": 28, "hammer": 26, "pen": 24, "relocate": 30}
 
 
+@pytest.mark.parametrize(
+    "task,part,value",
+    [
+        ("door", "handle_pos", lambda e: e.data.site_xpos[e.handle_site_id]),
+        ("hammer", "nail_pos", lambda e: e.data.site_xpos[e.target_obj_site_id]),
+        ("pen", "pen_pos", lambda e: e.data.xpos[e.obj_body_id]),
+        ("relocate", "object_to_target", lambda e: e.data.xpos[e.obj_body_id] - e.data.site_xpos[e.target_obj_site_id]),
+    ],
+)
+def test_state_layout_names_the_state_vector(task, part, value):
+    """``TaskSpec.state_layout`` covers the state vector exactly, and a named part holds that quantity."""
+    spec = get_task(task)
+    env = make_env(EnvConfig(task=task))
+    obs, _ = env.reset(seed=1)
+    assert spec.state_dim == obs.shape[0] == STATE_DIMS[task]
+    kept = spec.state_columns((part,))
+    hidden = np.setdiff1d(np.arange(spec.state_dim), kept)
+    assert len(hidden) == 3
+    np.testing.assert_allclose(obs[hidden], value(env.unwrapped))
+    assert list(spec.state_columns((f"{part}.y",))) == [i for i in range(spec.state_dim) if i != hidden[1]]
+    with pytest.raises(ValueError, match="unknown state part"):
+        spec.state_columns((f"{part}.w",))
+    with pytest.raises(ValueError, match="unknown state part 'hand_qpos.x'"):
+        spec.state_columns(("hand_qpos.x",))
+    # the hand joints are where the layout says (the policy's proprioception in pixel runs)
+    hand = np.setdiff1d(np.arange(spec.state_dim), spec.state_columns(("hand_qpos",)))
+    qpos = [env.unwrapped.data.joint(name).qpos[0] for name in spec.hand_joints]
+    np.testing.assert_allclose(obs[hand], qpos)
+
+
 @pytest.mark.parametrize("task", list(TASKS))
 @pytest.mark.parametrize("mode", ["state", "rgb+proprio", "rgb"])
 def test_reset_and_step_shapes(task, mode):

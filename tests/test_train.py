@@ -245,7 +245,35 @@ def test_cli_bc_only_run_from_a_demo_file(tmp_path: Path, expert_demo_set, capsy
     assert main(["train", "--resume", str(out), "--seed", "1", "--no-progress"]) == 2
 
 
+def test_state_hide_removes_a_part_from_policy_baseline_and_demos(tmp_path: Path, expert_demo_set) -> None:
+    """``state_hide``: the door handle position and the z of the palm-to-handle vector (4 of 39 entries) are gone
+    from the policy input, the baseline input and the demonstrations; the run trains and resumes as usual."""
+    from rrl.demos import save_demos
+    from rrl.tasks import get_task
+
+    demo_file = save_demos(expert_demo_set, tmp_path / "door_demos.h5")
+    hide = ("handle_pos", "palm_to_handle.z")
+    run_dir = train(_cfg(tmp_path / "hide", demos=str(demo_file), iterations=1, state_hide=hide), progress=False)
+    state = _params(run_dir)
+    columns = get_task("door").state_columns(hide)
+    assert len(columns) == 35 and state["in_shift"].shape == (35,)
+    # the policy's input normalisation was fitted to the demos without the hidden columns
+    demo_obs = np.concatenate([t["observations"] for t in expert_demo_set.trajectories])[:, columns]
+    np.testing.assert_allclose(state["in_shift"].numpy(), demo_obs.mean(0), rtol=1e-4, atol=1e-5)
+    baseline = torch.load(run_dir / "checkpoint.pt", weights_only=True)["baseline"]
+    assert baseline["in_shift"].shape == (35,)
+    assert json.loads((run_dir / "config.json").read_text())["config"]["state_hide"] == list(hide)
+    resume(run_dir, iterations=2, progress=False)
+    assert len(read_log(run_dir / "log.csv")) == 2
+    with pytest.raises(ValueError, match="define the run"):
+        resume(run_dir, state_hide=("handle_pos",), progress=False)
+
+
 def test_config_validation_messages() -> None:
+    with pytest.raises(ValueError, match="unknown state part 'handle' .*valid: arm_qpos .*, hand_qpos, latch"):
+        TrainConfig(state_hide=("handle",))
+    with pytest.raises(ValueError, match="obs='state' runs only"):
+        TrainConfig(obs="rgb+proprio", state_hide=("handle_pos",))
     with pytest.raises(ValueError, match="needs demonstrations"):
         TrainConfig(algo="dapg", demos="none")
     with pytest.raises(ValueError, match="door only"):

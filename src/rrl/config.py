@@ -19,7 +19,7 @@ FVP_PRECISIONS = ("float32", "bfloat16")  # rrl.algos.npg
 
 # Fields that define what a run *is*; resume refuses to change them.
 IDENTITY_FIELDS = (
-    "task", "obs", "algo", "demos", "n_demos", "demo_seed", "seed", "trajectories", "horizon", "reward",
+    "task", "obs", "state_hide", "algo", "demos", "n_demos", "demo_seed", "seed", "trajectories", "horizon", "reward",
     "policy_size", "vf_size", "init_log_std", "min_log_std", "encoder", "encoder_weights", "cameras",
     "render_size", "image_size", "proprio_noise", "multisample",
 )  # fmt: skip
@@ -31,6 +31,8 @@ SAMPLER_BACKENDS = ("local", "ray")
 class TrainConfig:
     """Every setting of a training run (paper appendix 7.1 defaults; DAPG paper for the rest).
 
+    ``state_hide``: parts of the state vector a state run does not see (``TaskSpec.state_layout`` names, e.g.
+    ``handle_pos.z``), hidden from the policy, the baseline and the demonstrations alike.
     ``demos``: ``expert`` (25 rollouts of the published DAPG expert, cached), ``human`` (the 25 human door
     demonstrations), ``none``, or a path to a demo file; ``None`` picks ``expert`` for dapg/bc and ``none``
     for npg. ``init_log_std=None``: log of the demos' per-dimension action std (0 without demos).
@@ -58,6 +60,7 @@ class TrainConfig:
 
     task: str = "door"
     obs: str = "state"
+    state_hide: tuple[str, ...] = ()
     algo: str = "dapg"
     demos: str | None = None
     n_demos: int = 25
@@ -140,6 +143,11 @@ class TrainConfig:
             raise ValueError(f"rl_step_size must be > 0, got {self.rl_step_size}")
         if self.obs not in OBS_MODES:
             raise ValueError(f"unknown obs {self.obs!r}; valid: {', '.join(OBS_MODES)}")
+        object.__setattr__(self, "state_hide", tuple(str(x) for x in self.state_hide))
+        if self.state_hide:
+            if self.obs != "state":
+                raise ValueError(f"state_hide applies to obs='state' runs only, not obs={self.obs!r}")
+            self.task_spec.state_columns(self.state_hide)  # raises with the valid part names
         if self.sampler_backend not in SAMPLER_BACKENDS:
             raise ValueError(f"sampler_backend must be one of {SAMPLER_BACKENDS}, got {self.sampler_backend!r}")
         if self.n_groups < 1 or self.n_envs < self.n_groups or self.n_envs % self.n_groups:

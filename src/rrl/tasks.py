@@ -68,6 +68,32 @@ class TaskSpec:
     opaque_bodies: tuple[str, ...] = ()  # bodies whose geoms are made opaque for rendering
     hidden_bodies: tuple[str, ...] = ()  # bodies whose geoms are made invisible for rendering (physics unchanged)
     hand_joints: tuple[str, ...] = field(default=HAND_JOINTS)
+    # (part, width) of the state vector in Gymnasium-Robotics' order (hand_qpos: the 24 HAND_JOINTS)
+    state_layout: tuple[tuple[str, int], ...] = ()
+
+    @property
+    def state_dim(self) -> int:
+        return sum(width for _, width in self.state_layout)
+
+    def state_columns(self, hide: tuple[str, ...] = ()) -> np.ndarray:
+        """Indices of the state vector that remain after hiding the parts named in ``hide``.
+
+        A part is a name of ``state_layout`` (``handle_pos``) or one axis of a 3-vector part (``handle_pos.z``).
+        Used to ask what a state policy needs (e.g. door height, which the top camera shows poorly).
+        """
+        offsets, start = {}, 0
+        for name, width in self.state_layout:
+            offsets[name] = (start, width)
+            start += width
+        hidden: set[int] = set()
+        for item in hide:
+            name, _, axis = item.partition(".")
+            if name not in offsets or (axis and (offsets[name][1] != 3 or axis not in "xyz" or len(axis) != 1)):
+                valid = ", ".join(n + (" (.x/.y/.z)" if w == 3 else "") for n, w in self.state_layout)
+                raise ValueError(f"unknown state part {item!r} for task {self.name!r}; valid: {valid}")
+            first, width = offsets[name]
+            hidden.update([first + "xyz".index(axis)] if axis else range(first, first + width))
+        return np.array([i for i in range(start) if i not in hidden], dtype=np.int64)
 
     @property
     def camera_names(self) -> tuple[str, ...]:
@@ -98,6 +124,10 @@ TASKS: dict[str, TaskSpec] = {
         cameras=(CameraSpec("top", pos=(0.0, 0.0, 1.5), quat=(1.0, 0.0, 0.0, 0.0)), *_GYM_CAMERAS),
         default_cameras=("top",),
         randomised=(ModelField("body_pos", "frame"),),
+        state_layout=(
+            ("arm_qpos", 3), ("hand_qpos", 24), ("latch", 1), ("door_hinge", 1), ("palm_pos", 3), ("handle_pos", 3),
+            ("palm_to_handle", 3), ("door_open", 1),
+        ),  # fmt: skip
     ),
     "hammer": TaskSpec(
         name="hammer",
@@ -109,6 +139,10 @@ TASKS: dict[str, TaskSpec] = {
         cameras=(CameraSpec("top", pos=(0.0, 0.0, 1.1), quat=(1.0, 0.0, 0.0, 0.0)), *_GYM_CAMERAS),
         default_cameras=("top",),
         randomised=(ModelField("body_pos", "nail_board"),),
+        state_layout=(
+            ("arm_qpos", 2), ("hand_qpos", 24), ("nail_slide", 1), ("tool_qvel", 6), ("palm_pos", 3), ("tool_pos", 3), ("tool_euler", 3),
+            ("nail_pos", 3), ("nail_impact", 1),
+        ),  # fmt: skip
     ),
     "pen": TaskSpec(
         name="pen",
@@ -124,6 +158,10 @@ TASKS: dict[str, TaskSpec] = {
         ),
         default_cameras=("vil_camera",),
         randomised=(ModelField("body_quat", "target"),),
+        state_layout=(
+            ("hand_qpos", 24), ("pen_pos", 3), ("pen_vel", 6), ("pen_dir", 3), ("target_dir", 3),
+            ("pen_to_target", 3), ("dir_error", 3),
+        ),  # fmt: skip
         opaque_bodies=("Object", "target"),
     ),
     "relocate": TaskSpec(
@@ -141,6 +179,9 @@ TASKS: dict[str, TaskSpec] = {
         ),
         default_cameras=("cam1",),
         randomised=(ModelField("body_pos", "Object"), ModelField("site_pos", "target")),
+        state_layout=(
+            ("arm_qpos", 6), ("hand_qpos", 24), ("palm_to_object", 3), ("palm_to_target", 3), ("object_to_target", 3),
+        ),  # fmt: skip
         hidden_bodies=("table",),
     ),
 }

@@ -128,11 +128,15 @@ def load_demo_set(cfg: TrainConfig, run_dir: str | Path | None = None):
 
 def load_state_demos(cfg: TrainConfig, demo_set: Any = None) -> DemoData | None:
     """The demonstrations of ``cfg`` (or ``demo_set``) as state-space (observation, action) pairs, or None for
-    ``demos='none'``."""
+    ``demos='none'`` (without the state parts ``cfg.state_hide``, as the sampler does)."""
     demo_set = load_demo_set(cfg) if demo_set is None else demo_set
     if demo_set is None:
         return None
-    return DemoData.from_trajectories(demo_set.trajectories, source_fingerprint=demo_set.fingerprint())
+    trajectories = demo_set.trajectories
+    if cfg.state_hide:
+        columns = cfg.task_spec.state_columns(cfg.state_hide)
+        trajectories = [{"observations": t["observations"][:, columns], "actions": t["actions"]} for t in trajectories]
+    return DemoData.from_trajectories(trajectories, source_fingerprint=demo_set.fingerprint())
 
 
 def pixel_env_config(cfg: TrainConfig, distractor: str | None = None):
@@ -185,7 +189,9 @@ def make_default_sampler(cfg: TrainConfig, encoder: Any = None, distractor: str 
     if not cfg.is_pixel:
         from rrl.sampling import make_state_sampler
 
-        return make_state_sampler(cfg.task, workers=cfg.workers, reward=cfg.reward, horizon=cfg.horizon)
+        return make_state_sampler(
+            cfg.task, workers=cfg.workers, reward=cfg.reward, horizon=cfg.horizon, hide=cfg.state_hide
+        )
     if encoder is None:
         raise ValueError(f"obs={cfg.obs!r} needs an encoder (make_run_encoder(cfg))")
     from rrl.sampling.pipelined import PipelinedSampler, PipelinedSamplerConfig, VisualFeaturizer

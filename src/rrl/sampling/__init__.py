@@ -19,13 +19,15 @@ from rrl.tasks import TaskSpec
 
 
 def make_state_sampler(
-    task: str, workers: int = 1, reward: str = "sparse", horizon: int | None = None
+    task: str, workers: int = 1, reward: str = "sparse", horizon: int | None = None, hide: tuple[str, ...] = ()
 ) -> VectorEnvSampler:
-    """Sampler whose policy input is the task's state vector."""
+    """Sampler whose policy input is the task's state vector (without the parts named in ``hide``, see
+    :meth:`rrl.tasks.TaskSpec.state_columns`)."""
     from rrl.envs import EnvConfig, env_fn
 
     cfg = EnvConfig(task=task, obs_mode="state", reward=reward, horizon=horizon)
-    return VectorEnvSampler(env_fn(cfg), workers=workers, featurizer=StateFeaturizer())
+    columns = cfg.spec.state_columns(hide) if hide else None
+    return VectorEnvSampler(env_fn(cfg), workers=workers, featurizer=StateFeaturizer(columns))
 
 
 @dataclass(frozen=True)

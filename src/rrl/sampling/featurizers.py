@@ -19,10 +19,13 @@ class ObservationFeaturizer(Protocol):
 
 
 class StateFeaturizer:
-    """The environment's state vector, unchanged (cast to float32)."""
+    """The environment's state vector (cast to float32); with ``columns``, only those entries of it."""
+
+    def __init__(self, columns: np.ndarray | None = None) -> None:
+        self.columns = None if columns is None else np.asarray(columns, dtype=np.int64)
 
     def __call__(self, observations: Any) -> np.ndarray:
         obs = np.asarray(observations, dtype=np.float32)
         if obs.ndim != 2:
             raise ValueError(f"state observations must be (n_envs, dim), got shape {obs.shape}")
-        return obs
+        return obs if self.columns is None else obs[:, self.columns]
