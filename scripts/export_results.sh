@@ -34,6 +34,12 @@ export_group rrl_pixels_door_human "RRL from pixels, door, 25 human demos, dense
   "RRL (pixels, cpu preset)=$(have runs/pixels/door_cpu_human_dense_s0 runs/pixels/door_cpu_human_dense_s1)" \
   "DAPG (state)=$(have runs/state/dapg_door_human_dense_s0)" \
   "DAPG (state, 40 trajectories per iteration)=$(have runs/state/dapg_door_human_dense_t40_s0 runs/state/dapg_door_human_dense_t40_s1)"
+export_group state_information_door_human "What does DAPG from state need? door, 25 human demos, dense reward, parts of the state hidden" \
+  "All runs: the 25 human demonstrations, dense reward, (32, 32) policy, mjrl demo weight, 40 trajectories per iteration (the pixel runs' setting). State runs hide parts of the 39-dim state vector with --state-hide (TaskSpec.state_layout): no door height = handle_pos.z and palm_to_handle.z; hand joints only = everything but the 24 hand joints (what the pixel policy gets besides the frames). The pixel runs (RRL, cpu preset, top camera) for reference." \
+  "DAPG (state, all 39)=$(have runs/state/dapg_door_human_dense_t40_s0 runs/state/dapg_door_human_dense_t40_s1)" \
+  "DAPG (state, no door height)=$(have runs/state/dapg_door_human_dense_t40_nodoorz_s0 runs/state/dapg_door_human_dense_t40_nodoorz_s1)" \
+  "DAPG (state, hand joints only)=$(have runs/state/dapg_door_human_dense_t40_handonly_s0 runs/state/dapg_door_human_dense_t40_handonly_s1)" \
+  "RRL (pixels + hand joints, cpu preset)=$(have runs/pixels/door_cpu_human_dense_s0 runs/pixels/door_cpu_human_dense_s1)"
 export_group rrl_pixels_door_expert "RRL from pixels, door, 25 expert demos (cpu preset) vs DAPG from state" \
   "cpu preset: EfficientNet-Lite0, 146-px renders cropped to 128, top camera + 24 hand joints, 40 trajectories per iteration. Seeds 1 and 2 ran on this 2-core machine (onnxruntime); seed 0 on the lent GPU box (the same preset with the encoder in torch on CUDA and 8 envs; config.json records it). Goal: >= 80% stochastic training success." \
   "RRL (pixels, cpu preset)=$(have runs/pixels/door_cpu_expert_s0 runs/pixels/door_cpu_expert_s1 runs/pixels/door_cpu_expert_s2)" \
@@ -43,6 +49,6 @@ export_group rrl_pixels_door_expert "RRL from pixels, door, 25 expert demos (cpu
 for e in proprioception rewards policy_size representations; do
   $RRL experiment $e --task door --scale cpu --seeds 1,2 --iterations 25 --export-only
 done
-# Fig. 9: relocate, one camera versus three (seed 1, 25 iterations; started on the lent GPU box, see notes).
-$RRL experiment relocate_cameras --task relocate --scale cpu --seeds 1 --iterations 25 --export-only
+# Fig. 9: relocate, one camera versus three (seeds 1 and 2, 25 iterations; started on the lent GPU boxes, see notes).
+$RRL experiment relocate_cameras --task relocate --scale cpu --seeds 1,2 --iterations 25 --export-only
 $RRL report

@@ -225,7 +225,7 @@ def test_proprio_noise_is_scaled_and_seeded():
     cfg = EnvConfig(task="door", obs_mode="rgb+proprio", proprio_noise=0.02, **SMALL)
     env = make_env(cfg)
     clean = env.get_wrapper_attr("proprioception")
-    samples, truth = [], []
+    samples = []
     obs, _ = env.reset(seed=7)
     first = obs["proprio"].copy()
     for _ in range(200):

@@ -37,7 +37,6 @@ import argparse
 import csv
 import datetime as _dt
 import gc
-import io
 import json
 import os
 import platform
@@ -328,13 +327,7 @@ def plot(rows: Sequence[Mapping[str, Any]], path: Path, image_size: int, where: 
     ax.grid(axis="y", which="both", alpha=0.3)
     ax.legend(fontsize=8, loc="upper left")
     fig.tight_layout()
-
-    def write(f: Any) -> None:
-        buf = io.BytesIO()
-        fig.savefig(buf, format="png")
-        f.write(buf.getvalue())
-
-    atomic_write(path, write, binary=True)
+    atomic_write(path, lambda f: fig.savefig(f, format="png"), binary=True)
 
 
 def _git_commit() -> str:

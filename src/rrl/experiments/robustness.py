@@ -26,7 +26,6 @@ from __future__ import annotations
 import argparse
 import csv
 import datetime as _dt
-import io
 import json
 import math
 import os
@@ -191,9 +190,7 @@ def write_csv(rows: Sequence[Mapping[str, Any]], path: Path) -> None:
 
 
 def _save_figure(fig: Any, path: Path) -> None:
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png")
-    atomic_write(path, lambda f: f.write(buf.getvalue()), binary=True)
+    atomic_write(path, lambda f: fig.savefig(f, format="png"), binary=True)
 
 
 def plot(rows: Sequence[Mapping[str, Any]], path: Path) -> None:
