@@ -20,11 +20,12 @@ import torch
 from torch import nn
 
 _LOG_2PI = math.log(2.0 * math.pi)
+CONSTANT_STD = 1e-6  # an input whose std is below this is treated as constant (scale 1, no scale floor)
 
 
 def _safe_scale(std: np.ndarray) -> np.ndarray:
-    """Std used as a divisor: constant dimensions (std < 1e-6) get scale 1 instead of blowing up."""
-    return np.where(std < 1e-6, 1.0, std)
+    """Std used as a divisor: constant dimensions (std < CONSTANT_STD) get scale 1 instead of blowing up."""
+    return np.where(std < CONSTANT_STD, 1.0, std)
 
 
 class GaussianMLP(nn.Module):
@@ -98,7 +99,7 @@ class GaussianMLP(nn.Module):
         act_std = actions.std(axis=0)
         self.in_shift.copy_(torch.as_tensor(observations.mean(axis=0)))
         in_std = observations.std(axis=0)
-        self.in_scale.copy_(torch.as_tensor(_safe_scale(np.where(in_std < 1e-6, in_std, np.maximum(in_std, scale_floor)))))
+        self.in_scale.copy_(torch.as_tensor(_safe_scale(np.where(in_std < CONSTANT_STD, in_std, np.maximum(in_std, scale_floor)))))
         self.out_shift.copy_(torch.as_tensor(actions.mean(axis=0)))
         self.out_scale.copy_(torch.as_tensor(_safe_scale(act_std)))
         if set_log_std:

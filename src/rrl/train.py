@@ -42,7 +42,7 @@ from rrl.algos.npg import mean_kl, npg_step
 from rrl.baseline import ValueBaseline
 from rrl.config import ALGOS, IDENTITY_FIELDS, TrainConfig, add_config_arguments, config_overrides
 from rrl.paths import atomic_write
-from rrl.policy import GaussianMLP
+from rrl.policy import CONSTANT_STD, GaussianMLP
 from rrl.sampling import DemoData, Sampler, TrajectoryBatch, evaluate_policy
 
 __all__ = [
@@ -448,7 +448,7 @@ def input_scale_floor(cfg: TrainConfig, demo_observations: np.ndarray) -> np.nda
         return 0.0
     n_feat = demo_observations.shape[1] - (len(cfg.task_spec.hand_joints) if cfg.obs == "rgb+proprio" else 0)
     std = demo_observations[:, :n_feat].std(axis=0)
-    moving = std[std >= 1e-6]
+    moving = std[std >= CONSTANT_STD]
     floor = np.zeros(demo_observations.shape[1])
     floor[:n_feat] = cfg.feature_scale_floor * (np.median(moving) if len(moving) else 0.0)
     return floor

@@ -183,8 +183,10 @@ def _standardize(train: np.ndarray, *others: np.ndarray, floor: float = 0.1) -> 
     """Shift and scale by the training part's mean and std, as the policy scales its inputs: the std of a column
     that moves is at least ``floor`` times the median std of the moving columns (TrainConfig.feature_scale_floor;
     without it, features that barely move on the training frames are blown up and the probe fits their noise)."""
+    from rrl.policy import CONSTANT_STD
+
     mean, std = train.mean(axis=0), train.std(axis=0)
-    moving = std > 1e-8
+    moving = std >= CONSTANT_STD
     lower = floor * np.median(std[moving]) if moving.any() else 0.0
     std = np.where(moving, np.maximum(std, lower), 1.0)
     return [(a - mean) / std for a in (train, *others)]
