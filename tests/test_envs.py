@@ -193,6 +193,17 @@ def test_proprio_is_the_hand_joint_slice(task, hand_slice):
 
 
 @pytest.mark.parametrize("task", list(TASKS))
+def test_arm_joints_are_the_models_arm_joints(task):
+    """``TaskSpec.arm_joints`` (the proprioception's arm part with ``include_arm``) lists the model's arm joints."""
+    model = make_env(EnvConfig(task=task)).unwrapped.model
+    names = [mujoco.mj_id2name(model, mujoco.mjtObj.mjOBJ_JOINT, j) for j in range(model.njnt)]
+    assert get_task(task).arm_joints == tuple(n for n in names if n.startswith("AR"))
+    env = make_env(EnvConfig(task=task, obs_mode="rgb+proprio", include_arm=True, **SMALL))
+    obs, _ = env.reset(seed=0)
+    assert obs["proprio"].shape == (len(get_task(task).arm_joints) + 24,)
+
+
+@pytest.mark.parametrize("task", list(TASKS))
 def test_proprio_has_no_object_state(task):
     """Moving every non-hand, non-arm joint and the randomised object/goal leaves proprioception unchanged."""
     env = make_env(EnvConfig(task=task, obs_mode="rgb+proprio", include_arm=True, **SMALL))

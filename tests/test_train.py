@@ -265,6 +265,9 @@ def test_state_hide_removes_a_part_from_policy_baseline_and_demos(tmp_path: Path
     assert json.loads((run_dir / "config.json").read_text())["config"]["state_hide"] == list(hide)
     resume(run_dir, iterations=2, progress=False)
     assert len(read_log(run_dir / "log.csv")) == 2
+    from rrl.evaluate import write_video
+
+    assert write_video(run_dir, tmp_path / "v.gif")["steps"] == 40  # the video's policy sees the same 35 inputs
     with pytest.raises(ValueError, match="define the run"):
         resume(run_dir, state_hide=("handle_pos",), progress=False)
 

@@ -21,7 +21,7 @@ FVP_PRECISIONS = ("float32", "bfloat16")  # rrl.algos.npg
 IDENTITY_FIELDS = (
     "task", "obs", "state_hide", "algo", "demos", "n_demos", "demo_seed", "seed", "trajectories", "horizon", "reward",
     "policy_size", "vf_size", "init_log_std", "min_log_std", "encoder", "encoder_weights", "cameras",
-    "render_size", "image_size", "proprio_noise", "multisample",
+    "render_size", "image_size", "proprio_noise", "proprio_arm", "multisample",
 )  # fmt: skip
 OBS_MODES = ("state", "rgb+proprio", "rgb")  # rrl.envs.OBS_MODES
 SAMPLER_BACKENDS = ("local", "ray")
@@ -49,7 +49,8 @@ class TrainConfig:
     (``auto``/``torch``/``onnxruntime``), ``device`` (torch device of the encoder), ``cameras`` (``None``: the
     task's RRL camera; several are encoded and concatenated), ``render_size`` and ``image_size`` (render, then
     center crop: paper 256/224), ``multisample`` (MSAA samples of the renders; 0 = off, 2x faster on a CPU),
-    ``proprio_noise`` (fraction of each joint's range, paper 5.4: 0.02),
+    ``proprio_noise`` (fraction of each joint's range, paper 5.4: 0.02), ``proprio_arm`` (add the arm's joints,
+    ``TaskSpec.arm_joints``, to the 24 hand joints; not in the paper, which gives the hand joints only),
     ``feature_scale_floor`` (the input scale of each encoder feature is at least this fraction of the median
     demo feature std; see ``GaussianMLP.fit_to_demos``).
     ``n_envs`` environments step and render in worker processes in ``n_groups`` pipelined groups
@@ -105,6 +106,7 @@ class TrainConfig:
     render_size: int = 256
     image_size: int = 224
     proprio_noise: float = 0.0
+    proprio_arm: bool = False
     multisample: int = 0
     n_envs: int = 4
     n_groups: int = 2
@@ -156,6 +158,8 @@ class TrainConfig:
             raise ValueError(f"need 16 <= image_size <= render_size, got image_size {self.image_size}, render_size {self.render_size}")
         if self.proprio_noise < 0:
             raise ValueError(f"proprio_noise must be >= 0, got {self.proprio_noise}")
+        if self.proprio_arm and self.obs != "rgb+proprio":
+            raise ValueError(f"proprio_arm adds arm joints to the proprioception of obs='rgb+proprio', not {self.obs!r}")
         if self.preset is not None and self.preset not in PRESETS:
             raise ValueError(f"unknown preset {self.preset!r}; valid: {', '.join(PRESETS)}")
         if self.cameras is not None:
@@ -176,6 +180,14 @@ class TrainConfig:
     @property
     def is_pixel(self) -> bool:
         return self.obs != "state"
+
+    @property
+    def proprio_dim(self) -> int:
+        """Joint positions in the policy input of a pixel run (0 for ``rgb`` and ``state``)."""
+        if self.obs != "rgb+proprio":
+            return 0
+        spec = self.task_spec
+        return len(spec.hand_joints) + (len(spec.arm_joints) if self.proprio_arm else 0)
 
     def default_out(self) -> str:
         what = self.obs if not self.is_pixel else f"{self.obs.replace('+', '_')}_{self.encoder.replace(':', '-')}"

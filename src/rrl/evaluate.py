@@ -111,12 +111,12 @@ def write_video(
         from rrl.sampling.pipelined import VisualFeaturizer
 
         env_cfg = pixel_env_config(cfg, distractor=distractor)
-        proprio_dim = len(cfg.task_spec.hand_joints) if cfg.obs == "rgb+proprio" else 0
-        featurize = VisualFeaturizer(make_run_encoder(cfg), len(env_cfg.camera_names), proprio_dim)
+        featurize = VisualFeaturizer(make_run_encoder(cfg), len(env_cfg.camera_names), cfg.proprio_dim)
         policy_input = lambda env, obs: featurize({k: v[None] for k, v in obs.items()})  # noqa: E731
     else:
         env_cfg = EnvConfig(task=cfg.task, obs_mode="rgb", reward=cfg.reward, horizon=cfg.horizon, distractor=distractor, crop_size=None)
-        policy_input = lambda env, obs: env.unwrapped._get_obs()[None].astype(np.float32)  # noqa: E731
+        columns = cfg.task_spec.state_columns(cfg.state_hide)  # the parts of the state the policy sees
+        policy_input = lambda env, obs: env.unwrapped._get_obs()[None, columns].astype(np.float32)  # noqa: E731
     env = make_env(env_cfg)
     frames, flags = [], []
     try:

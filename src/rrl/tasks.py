@@ -68,6 +68,7 @@ class TaskSpec:
     opaque_bodies: tuple[str, ...] = ()  # bodies whose geoms are made opaque for rendering
     hidden_bodies: tuple[str, ...] = ()  # bodies whose geoms are made invisible for rendering (physics unchanged)
     hand_joints: tuple[str, ...] = field(default=HAND_JOINTS)
+    arm_joints: tuple[str, ...] = ()  # the arm's joints in qpos order (proprioception with include_arm)
     # (part, width) of the state vector in Gymnasium-Robotics' order (hand_qpos: the 24 HAND_JOINTS)
     state_layout: tuple[tuple[str, int], ...] = ()
 
@@ -124,6 +125,7 @@ TASKS: dict[str, TaskSpec] = {
         cameras=(CameraSpec("top", pos=(0.0, 0.0, 1.5), quat=(1.0, 0.0, 0.0, 0.0)), *_GYM_CAMERAS),
         default_cameras=("top",),
         randomised=(ModelField("body_pos", "frame"),),
+        arm_joints=("ARTz", "ARRx", "ARRy", "ARRz"),
         state_layout=(
             ("arm_qpos", 3), ("hand_qpos", 24), ("latch", 1), ("door_hinge", 1), ("palm_pos", 3), ("handle_pos", 3),
             ("palm_to_handle", 3), ("door_open", 1),
@@ -139,6 +141,7 @@ TASKS: dict[str, TaskSpec] = {
         cameras=(CameraSpec("top", pos=(0.0, 0.0, 1.1), quat=(1.0, 0.0, 0.0, 0.0)), *_GYM_CAMERAS),
         default_cameras=("top",),
         randomised=(ModelField("body_pos", "nail_board"),),
+        arm_joints=("ARRx", "ARRy"),
         state_layout=(
             ("arm_qpos", 2), ("hand_qpos", 24), ("nail_slide", 1), ("tool_qvel", 6), ("palm_pos", 3), ("tool_pos", 3), ("tool_euler", 3),
             ("nail_pos", 3), ("nail_impact", 1),
@@ -179,6 +182,7 @@ TASKS: dict[str, TaskSpec] = {
         ),
         default_cameras=("cam1",),
         randomised=(ModelField("body_pos", "Object"), ModelField("site_pos", "target")),
+        arm_joints=("ARTx", "ARTy", "ARTz", "ARRx", "ARRy", "ARRz"),
         state_layout=(
             ("arm_qpos", 6), ("hand_qpos", 24), ("palm_to_object", 3), ("palm_to_target", 3), ("object_to_target", 3),
         ),  # fmt: skip

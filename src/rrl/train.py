@@ -145,8 +145,8 @@ def pixel_env_config(cfg: TrainConfig, distractor: str | None = None):
 
     return EnvConfig(
         task=cfg.task, obs_mode=cfg.obs, reward=cfg.reward, cameras=cfg.cameras, render_size=cfg.render_size,
-        crop_size=cfg.image_size, proprio_noise=cfg.proprio_noise, horizon=cfg.horizon, distractor=distractor,
-        multisample=cfg.multisample,
+        crop_size=cfg.image_size, proprio_noise=cfg.proprio_noise, include_arm=cfg.proprio_arm, horizon=cfg.horizon,
+        distractor=distractor, multisample=cfg.multisample,
     )  # fmt: skip
 
 
@@ -197,8 +197,7 @@ def make_default_sampler(cfg: TrainConfig, encoder: Any = None, distractor: str 
     from rrl.sampling.pipelined import PipelinedSampler, PipelinedSamplerConfig, VisualFeaturizer
 
     env_cfg = pixel_env_config(cfg, distractor)
-    proprio_dim = len(cfg.task_spec.hand_joints) if cfg.obs == "rgb+proprio" else 0
-    featurizer = VisualFeaturizer(encoder, n_cameras=len(env_cfg.camera_names), proprio_dim=proprio_dim)
+    featurizer = VisualFeaturizer(encoder, n_cameras=len(env_cfg.camera_names), proprio_dim=cfg.proprio_dim)
     layout = PipelinedSamplerConfig(
         n_envs=cfg.n_envs, n_groups=cfg.n_groups, backend=cfg.sampler_backend, ray_address=cfg.ray_address
     )
@@ -446,7 +445,7 @@ def input_scale_floor(cfg: TrainConfig, demo_observations: np.ndarray) -> np.nda
     median std of the (non-constant) encoder features on the demos; 0 for proprioception and state inputs."""
     if not cfg.is_pixel or cfg.feature_scale_floor <= 0:
         return 0.0
-    n_feat = demo_observations.shape[1] - (len(cfg.task_spec.hand_joints) if cfg.obs == "rgb+proprio" else 0)
+    n_feat = demo_observations.shape[1] - cfg.proprio_dim
     std = demo_observations[:, :n_feat].std(axis=0)
     moving = std[std >= CONSTANT_STD]
     floor = np.zeros(demo_observations.shape[1])

@@ -180,7 +180,7 @@ def demo_proprio(demos: DemoSet, env_config: Any) -> list[np.ndarray]:
     env = make_env(type(env_config)(task=env_config.task, obs_mode="state"))
     try:
         model = env.unwrapped.model
-        idx = joint_qpos_indices(model, proprio_joint_names(model, env_config.spec, env_config.include_arm))
+        idx = joint_qpos_indices(model, proprio_joint_names(env_config.spec, env_config.include_arm))
     finally:
         env.close()
     return [np.asarray(t["sim_states"]["qpos"][:, idx], dtype=np.float32) for t in demos.trajectories]

@@ -49,14 +49,9 @@ def joint_qpos_indices(model: mujoco.MjModel, names: tuple[str, ...]) -> np.ndar
     return np.asarray(idx, dtype=np.int64)
 
 
-def arm_joint_names(model: mujoco.MjModel) -> tuple[str, ...]:
-    """The arm joints of the ADROIT model (names starting with ``AR``), in qpos order."""
-    names = [mujoco.mj_id2name(model, mujoco.mjtObj.mjOBJ_JOINT, j) for j in range(model.njnt)]
-    return tuple(n for n in names if n and n.startswith("AR"))
-
-
-def proprio_joint_names(model: mujoco.MjModel, task: TaskSpec, include_arm: bool) -> tuple[str, ...]:
-    return (arm_joint_names(model) if include_arm else ()) + task.hand_joints
+def proprio_joint_names(task: TaskSpec, include_arm: bool) -> tuple[str, ...]:
+    """The joints of the proprioception, in qpos order: the task's arm joints (with ``include_arm``), then the hand's."""
+    return (task.arm_joints if include_arm else ()) + task.hand_joints
 
 
 class CameraObservation(gym.Wrapper):
@@ -91,7 +86,7 @@ class CameraObservation(gym.Wrapper):
             "pixels": spaces.Box(0, 255, shape=(len(cameras), out, out, 3), dtype=np.uint8)
         }
         self.include_proprio = include_proprio
-        names = proprio_joint_names(model, task, include_arm)
+        names = proprio_joint_names(task, include_arm)
         self.proprio_joints = names
         self._qpos_idx = joint_qpos_indices(model, names)
         jids = [mujoco.mj_name2id(model, mujoco.mjtObj.mjOBJ_JOINT, n) for n in names]
