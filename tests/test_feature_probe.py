@@ -71,6 +71,20 @@ def test_collect_door_targets_vary_and_proprio_sees_nothing_at_reset():
     assert np.ptp(data.proprio[1::2], axis=0).max() > 1e-3  # random actions move it
 
 
+def test_palm_target_is_read_from_the_arm_joints_not_the_hand_joints():
+    """``palm=True``: the palm position is a target; the arm joints (``proprio+arm``) predict it, the hand joints
+    alone hardly (random actions move arm and fingers independently; the wrist joints move the palm a little)."""
+    data = fp.collect("door", episodes=24, steps=(5, 10, 20), palm=True)
+    assert data.names == ("frame x", "frame y", "frame z", "palm x", "palm y", "palm z")
+    assert data.arm.shape == (72, 4)
+    palm = data.targets[:, 3:]
+    r2 = {}
+    for spec in ("proprio", "proprio+arm"):
+        res = fp.ridge_probe(fp.features(data, spec), palm, data.episode)
+        r2[spec] = res["r2"]
+    assert r2["proprio+arm"].min() > 0.8 and r2["proprio"].max() < 0.5, r2
+
+
 def test_main_writes_outputs(tmp_path, isolated_caches, capsys):
     out = tmp_path / "probe"
     rc = fp.main(["--task", "door", "--episodes", "12", "--steps", "0", "--representations",

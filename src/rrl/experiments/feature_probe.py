@@ -13,7 +13,9 @@ object: R^2 about 0) and raw pixels downsampled to 8x8 (how much a plain linear 
 
 A representation is ``ENCODER@SIZE`` (e.g. ``efficientnet_lite0@128``, the ``cpu`` preset: 146-pixel render,
 128 crop; ``efficientnet_lite0@224``: 256 render, 224 crop, the paper's sizes; ``random:resnet34@128``),
-``proprio`` or ``pixels8@SIZE``. Outputs (each written atomically): ``probe.csv`` (one row per representation
+``proprio`` (``proprio+arm``: with the arm joints) or ``pixels8@SIZE``. ``--palm`` adds the palm's position
+(where the hand is) to the quantities: a pixel policy gets the hand joints only, so the arm's pose, too, must
+come from the frames. Outputs (each written atomically): ``probe.csv`` (one row per representation
 and quantity), ``probe.png`` (held-out R^2 bars) and ``meta.json`` (command, commit, date, settings, table).
 
 Run::
@@ -57,8 +59,9 @@ class ProbeData:
     """Simulator states of the probe frames, with what the probe predicts.
 
     ``states``: one :func:`rrl.envs.get_sim_state` dict per frame; ``episode``: the episode index of each frame;
-    ``targets`` (frames, quantities): the randomised model fields, flattened; ``names``: one per target column;
-    ``proprio`` (frames, joints): hand joint positions.
+    ``targets`` (frames, quantities): the randomised model fields, flattened (and the palm's position with
+    ``palm``); ``names``: one per target column; ``proprio`` (frames, joints): hand joint positions; ``arm``
+    (frames, joints): arm joint positions (``TaskSpec.arm_joints``).
     """
 
     task: str
@@ -67,11 +70,13 @@ class ProbeData:
     targets: np.ndarray
     names: tuple[str, ...]
     proprio: np.ndarray
+    arm: np.ndarray
 
 
-def collect(task: str, episodes: int, steps: Sequence[int] = (0, 10, 30), seed: int = 0) -> ProbeData:
+def collect(task: str, episodes: int, steps: Sequence[int] = (0, 10, 30), seed: int = 0, palm: bool = False) -> ProbeData:
     """Reset ``episodes`` times (seeds ``seed``, ``seed + 1``, ...) and record the state after each of ``steps``
-    uniformly random actions. Target columns that never vary (e.g. a fixed coordinate) are dropped."""
+    uniformly random actions. Target columns that never vary (e.g. a fixed coordinate) are dropped. ``palm``:
+    the palm's position (site ``S_grasp``: where the hand is, which the arm joints set) is a target too."""
     from rrl.envs import EnvConfig, get_sim_state, make_env
     from rrl.envs.wrappers import joint_qpos_indices, proprio_joint_names
 
@@ -84,10 +89,11 @@ def collect(task: str, episodes: int, steps: Sequence[int] = (0, 10, 30), seed: 
     env = make_env(EnvConfig(task=task))
     try:
         model = env.unwrapped.model
-        qpos_idx = joint_qpos_indices(model, proprio_joint_names(model, spec, include_arm=False))
+        qpos_idx = joint_qpos_indices(model, proprio_joint_names(spec, include_arm=False))
+        arm_idx = joint_qpos_indices(model, spec.arm_joints)
         rng = np.random.default_rng(seed)
         low, high = env.action_space.low, env.action_space.high
-        states, episode, proprio = [], [], []
+        states, episode, proprio, arm, palms = [], [], [], [], []
         for ep in range(episodes):
             env.reset(seed=seed + ep)
             t = 0
@@ -98,6 +104,8 @@ def collect(task: str, episodes: int, steps: Sequence[int] = (0, 10, 30), seed: 
                 states.append(get_sim_state(env))
                 episode.append(ep)
                 proprio.append(env.unwrapped.data.qpos[qpos_idx].copy())
+                arm.append(env.unwrapped.data.qpos[arm_idx].copy())
+                palms.append(env.unwrapped.data.site("S_grasp").xpos.copy())
     finally:
         env.close()
     columns, names = [], []
@@ -110,17 +118,22 @@ def collect(task: str, episodes: int, steps: Sequence[int] = (0, 10, 30), seed: 
                 names.append(f"{field.name} {'xyz'[j]}" if kind == "pos" else f"{field.name} {kind}[{j}]")
     if not columns:
         raise ValueError(f"nothing that task {task!r} randomises varied over {episodes} episodes")
-    return ProbeData(task, states, np.asarray(episode), np.stack(columns, axis=1), tuple(names), np.asarray(proprio))
+    if palm:
+        columns += list(np.asarray(palms, dtype=np.float64).T)
+        names += ["palm x", "palm y", "palm z"]
+    arm_qpos = np.asarray(arm).reshape(len(states), len(spec.arm_joints))
+    return ProbeData(task, states, np.asarray(episode), np.stack(columns, axis=1), tuple(names), np.asarray(proprio), arm_qpos)
 
 
 def parse_representation(spec: str) -> tuple[str, int | None]:
-    """``"efficientnet_lite0@128"`` -> ``("efficientnet_lite0", 128)``; ``"proprio"`` -> ``("proprio", None)``."""
-    if spec == "proprio":
+    """``"efficientnet_lite0@128"`` -> ``("efficientnet_lite0", 128)``; ``"proprio"`` -> ``("proprio", None)``
+    (``proprio+arm``: with the arm joints)."""
+    if spec in ("proprio", "proprio+arm"):
         return spec, None
     name, sep, size = spec.rpartition("@")
     if not sep or not name or not size.isdigit() or int(size) < 16:
         raise ValueError(f"representation {spec!r}: expected ENCODER@SIZE (e.g. efficientnet_lite0@128), "
-                         "pixels8@SIZE or proprio")  # fmt: skip
+                         "pixels8@SIZE, proprio or proprio+arm")  # fmt: skip
     return name, int(size)
 
 
@@ -152,6 +165,8 @@ def features(
     name, size = parse_representation(spec)
     if name == "proprio":
         return data.proprio.astype(np.float64)
+    if name == "proprio+arm":
+        return np.concatenate([data.arm, data.proprio], axis=1).astype(np.float64)
     assert size is not None
     if frames is None:
         frames = render_frames(data, size, cameras)
@@ -388,7 +403,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--episodes", type=int, default=300, help="reset seeds (default 300)")
     parser.add_argument("--steps", default="0,10,30", help="frames after this many random actions (default 0,10,30)")
     parser.add_argument("--representations", default=",".join(DEFAULT_REPRESENTATIONS),
-                        help="comma-separated ENCODER@SIZE, pixels8@SIZE or proprio (default: %(default)s)")  # fmt: skip
+                        help="comma-separated ENCODER@SIZE, pixels8@SIZE, proprio or proprio+arm (default: %(default)s)")  # fmt: skip
+    parser.add_argument("--palm", action="store_true", help="also probe the palm's position (where the hand is)")
     parser.add_argument("--cameras", default=None, help="comma-separated cameras (default: the task's RRL camera)")
     parser.add_argument("--device", default="cpu", help="encoder device (default cpu)")
     parser.add_argument("--seed", type=int, default=0, help="first reset seed, action noise and split (default 0)")
@@ -412,11 +428,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             parse_representation(r)
         steps = [int(s) for s in args.steps.split(",") if s.strip()]
         t0 = time.perf_counter()
-        data = collect(args.task, args.episodes, steps, args.seed)
+        data = collect(args.task, args.episodes, steps, args.seed, palm=args.palm)
         rows = probe(data, representations, args.device, args.seed, cameras,
                      progress=lambda line: print(line, file=sys.stderr, flush=True))  # fmt: skip
         out = write_outputs(rows, args.out, command, task=args.task, cameras=list(cameras or spec.default_cameras),
-                            episodes=args.episodes, steps=steps, seed=args.seed, frames=len(data.states),
+                            episodes=args.episodes, steps=steps, seed=args.seed, palm=args.palm, frames=len(data.states),
                             elapsed_s=round(time.perf_counter() - t0, 1))  # fmt: skip
     except (ValueError, FileNotFoundError) as err:
         print(f"error: {err}", file=sys.stderr)
