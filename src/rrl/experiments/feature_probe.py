@@ -333,19 +333,21 @@ def plot(rows: Sequence[Mapping[str, Any]], path: Path, title: str) -> None:
     ax.set_ylabel("held-out R$^2$ of a linear (ridge) probe")
     ax.set_title(title, fontsize=9)
     ax.grid(axis="y", alpha=0.3, zorder=0)
-    ax.legend(fontsize=8, title="randomised quantity", title_fontsize=8, loc="upper center", ncol=len(quantities))
+    ax.legend(fontsize=8, title="quantity", title_fontsize=8, loc="upper center", ncol=len(quantities))
     atomic_write(path, lambda f: fig.savefig(f, format="png"), binary=True)
 
 
 def _title(meta: Mapping[str, Any]) -> str:
-    return (f"Linear probe of what {meta.get('task')} randomises, per representation (camera "
+    what = " and where the palm is" if meta.get("palm") else ""
+    return (f"Linear probe of what {meta.get('task')} randomises{what}, per representation (camera "
             f"{'+'.join(meta.get('cameras', []))})\n{meta.get('episodes')} episodes, frames after {meta.get('steps')} "
             "random actions, 25% of episodes held out")  # fmt: skip
 
 
 def _meta_title(meta: Mapping[str, Any]) -> str:
+    what = " (and where the hand is)" if meta.get("palm") else ""
     return (f"Feature probe, {meta.get('task')} (camera {'+'.join(meta.get('cameras', []))}): can a linear read "
-            "of the features find what the task randomises?")  # fmt: skip
+            f"of the features find what the task randomises{what}?")  # fmt: skip
 
 
 def replot(out_dir: str | Path) -> Path:
