@@ -35,9 +35,12 @@ export_group rrl_pixels_door_human "RRL from pixels, door, 25 human demos, dense
   "DAPG (state)=$(have runs/state/dapg_door_human_dense_s0)" \
   "DAPG (state, 40 trajectories per iteration)=$(have runs/state/dapg_door_human_dense_t40_s0 runs/state/dapg_door_human_dense_t40_s1)"
 export_group state_information_door_human "What does DAPG from state need? door, 25 human demos, dense reward, parts of the state hidden" \
-  "All runs: the 25 human demonstrations, dense reward, (32, 32) policy, mjrl demo weight, 40 trajectories per iteration (the pixel runs' setting). State runs hide parts of the 39-dim state vector with --state-hide (TaskSpec.state_layout): no door height = handle_pos.z and palm_to_handle.z; hand joints only = everything but the 24 hand joints (what the pixel policy gets besides the frames). The pixel runs (RRL, cpu preset, top camera) for reference." \
+  "All runs: the 25 human demonstrations, dense reward, (32, 32) policy, mjrl demo weight, 40 trajectories per iteration (the pixel runs' setting). State runs hide parts of the 39-dim state vector with --state-hide (TaskSpec.state_layout): no door height = handle_pos.z,palm_to_handle.z; no heights at all = arm_qpos,palm_pos.z,handle_pos.z,palm_to_handle.z; no arm or palm = arm_qpos,palm_pos,palm_to_handle (the handle position stays exact); arm + hand joints only = latch,door_hinge,palm_pos,handle_pos,palm_to_handle,door_open; hand joints only = all but the 24 hand joints (what the pixel policy gets besides the frames). The pixel runs (RRL, cpu preset, top camera) for reference." \
   "DAPG (state, all 39)=$(have runs/state/dapg_door_human_dense_t40_s0 runs/state/dapg_door_human_dense_t40_s1)" \
   "DAPG (state, no door height)=$(have runs/state/dapg_door_human_dense_t40_nodoorz_s0 runs/state/dapg_door_human_dense_t40_nodoorz_s1)" \
+  "DAPG (state, no heights at all)=$(have runs/state/dapg_door_human_dense_t40_noz_s0)" \
+  "DAPG (state, no arm or palm)=$(have runs/state/dapg_door_human_dense_t40_noarm_s0 runs/state/dapg_door_human_dense_t40_noarm_s1)" \
+  "DAPG (state, arm + hand joints only)=$(have runs/state/dapg_door_human_dense_t40_jointsonly_s0)" \
   "DAPG (state, hand joints only)=$(have runs/state/dapg_door_human_dense_t40_handonly_s0 runs/state/dapg_door_human_dense_t40_handonly_s1)" \
   "RRL (pixels + hand joints, cpu preset)=$(have runs/pixels/door_cpu_human_dense_s0 runs/pixels/door_cpu_human_dense_s1)"
 export_group rrl_pixels_door_expert "RRL from pixels, door, 25 expert demos (cpu preset) vs DAPG from state" \
