@@ -159,7 +159,9 @@ class TrainConfig:
         if self.proprio_noise < 0:
             raise ValueError(f"proprio_noise must be >= 0, got {self.proprio_noise}")
         if self.proprio_arm and self.obs != "rgb+proprio":
-            raise ValueError(f"proprio_arm adds arm joints to the proprioception of obs='rgb+proprio', not {self.obs!r}")
+            raise ValueError(
+                f"proprio_arm adds arm joints to the proprioception of obs='rgb+proprio', not {self.obs!r}"
+            )
         if self.preset is not None and self.preset not in PRESETS:
             raise ValueError(f"unknown preset {self.preset!r}; valid: {', '.join(PRESETS)}")
         if self.cameras is not None:

@@ -22,7 +22,7 @@ import torch
 
 from rrl.config import TrainConfig
 from rrl.policy import GaussianMLP
-from rrl.sampling import EvalResult, evaluate_policy
+from rrl.sampling import EvalResult, StateFeaturizer, evaluate_policy
 
 
 def load_run(run_dir: str | Path, device: str | None = None) -> tuple[TrainConfig, GaussianMLP]:
@@ -115,8 +115,8 @@ def write_video(
         policy_input = lambda env, obs: featurize({k: v[None] for k, v in obs.items()})  # noqa: E731
     else:
         env_cfg = EnvConfig(task=cfg.task, obs_mode="rgb", reward=cfg.reward, horizon=cfg.horizon, distractor=distractor, crop_size=None)
-        columns = cfg.task_spec.state_columns(cfg.state_hide)  # the parts of the state the policy sees
-        policy_input = lambda env, obs: env.unwrapped._get_obs()[None, columns].astype(np.float32)  # noqa: E731
+        featurize_state = StateFeaturizer.for_task(cfg.task, cfg.state_hide)  # the parts of the state the policy sees
+        policy_input = lambda env, obs: featurize_state(env.unwrapped._get_obs()[None])  # noqa: E731
     env = make_env(env_cfg)
     frames, flags = [], []
     try:

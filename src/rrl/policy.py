@@ -99,7 +99,8 @@ class GaussianMLP(nn.Module):
         act_std = actions.std(axis=0)
         self.in_shift.copy_(torch.as_tensor(observations.mean(axis=0)))
         in_std = observations.std(axis=0)
-        self.in_scale.copy_(torch.as_tensor(_safe_scale(np.where(in_std < CONSTANT_STD, in_std, np.maximum(in_std, scale_floor)))))
+        floored = np.where(in_std < CONSTANT_STD, in_std, np.maximum(in_std, scale_floor))
+        self.in_scale.copy_(torch.as_tensor(_safe_scale(floored)))
         self.out_shift.copy_(torch.as_tensor(actions.mean(axis=0)))
         self.out_scale.copy_(torch.as_tensor(_safe_scale(act_std)))
         if set_log_std:

@@ -80,7 +80,7 @@ class TaskSpec:
         """Indices of the state vector that remain after hiding the parts named in ``hide``.
 
         A part is a name of ``state_layout`` (``handle_pos``) or one axis of a 3-vector part (``handle_pos.z``).
-        Used to ask what a state policy needs (e.g. door height, which the top camera shows poorly).
+        Used to ask what a state policy needs to know (``--state-hide``; docs/training.md).
         """
         offsets, start = {}, 0
         for name, width in self.state_layout:
@@ -143,8 +143,8 @@ TASKS: dict[str, TaskSpec] = {
         randomised=(ModelField("body_pos", "nail_board"),),
         arm_joints=("ARRx", "ARRy"),
         state_layout=(
-            ("arm_qpos", 2), ("hand_qpos", 24), ("nail_slide", 1), ("tool_qvel", 6), ("palm_pos", 3), ("tool_pos", 3), ("tool_euler", 3),
-            ("nail_pos", 3), ("nail_impact", 1),
+            ("arm_qpos", 2), ("hand_qpos", 24), ("nail_slide", 1), ("tool_qvel", 6), ("palm_pos", 3), ("tool_pos", 3),
+            ("tool_euler", 3), ("nail_pos", 3), ("nail_impact", 1),
         ),  # fmt: skip
     ),
     "pen": TaskSpec(

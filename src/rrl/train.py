@@ -43,7 +43,7 @@ from rrl.baseline import ValueBaseline
 from rrl.config import ALGOS, IDENTITY_FIELDS, TrainConfig, add_config_arguments, config_overrides
 from rrl.paths import atomic_write
 from rrl.policy import CONSTANT_STD, GaussianMLP
-from rrl.sampling import DemoData, Sampler, TrajectoryBatch, evaluate_policy
+from rrl.sampling import DemoData, Sampler, StateFeaturizer, TrajectoryBatch, evaluate_policy
 
 __all__ = [
     "ALGOS",
@@ -132,10 +132,10 @@ def load_state_demos(cfg: TrainConfig, demo_set: Any = None) -> DemoData | None:
     demo_set = load_demo_set(cfg) if demo_set is None else demo_set
     if demo_set is None:
         return None
-    trajectories = demo_set.trajectories
-    if cfg.state_hide:
-        columns = cfg.task_spec.state_columns(cfg.state_hide)
-        trajectories = [{"observations": t["observations"][:, columns], "actions": t["actions"]} for t in trajectories]
+    featurize = StateFeaturizer.for_task(cfg.task, cfg.state_hide)
+    trajectories = [
+        {"observations": featurize(t["observations"]), "actions": t["actions"]} for t in demo_set.trajectories
+    ]
     return DemoData.from_trajectories(trajectories, source_fingerprint=demo_set.fingerprint())
 
 

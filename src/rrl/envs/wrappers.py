@@ -50,7 +50,7 @@ def joint_qpos_indices(model: mujoco.MjModel, names: tuple[str, ...]) -> np.ndar
 
 
 def proprio_joint_names(task: TaskSpec, include_arm: bool) -> tuple[str, ...]:
-    """The joints of the proprioception, in qpos order: the task's arm joints (with ``include_arm``), then the hand's."""
+    """The proprioception's joints in qpos order: the task's arm joints (with ``include_arm``), then the hand's."""
     return (task.arm_joints if include_arm else ()) + task.hand_joints
 
 

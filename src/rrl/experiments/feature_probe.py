@@ -73,7 +73,9 @@ class ProbeData:
     arm: np.ndarray
 
 
-def collect(task: str, episodes: int, steps: Sequence[int] = (0, 10, 30), seed: int = 0, palm: bool = False) -> ProbeData:
+def collect(
+    task: str, episodes: int, steps: Sequence[int] = (0, 10, 30), seed: int = 0, palm: bool = False
+) -> ProbeData:
     """Reset ``episodes`` times (seeds ``seed``, ``seed + 1``, ...) and record the state after each of ``steps``
     uniformly random actions. Target columns that never vary (e.g. a fixed coordinate) are dropped. ``palm``:
     the palm's position (site ``S_grasp``: where the hand is, which the arm joints set) is a target too."""
@@ -121,8 +123,8 @@ def collect(task: str, episodes: int, steps: Sequence[int] = (0, 10, 30), seed: 
     if palm:
         columns += list(np.asarray(palms, dtype=np.float64).T)
         names += ["palm x", "palm y", "palm z"]
-    arm_qpos = np.asarray(arm).reshape(len(states), len(spec.arm_joints))
-    return ProbeData(task, states, np.asarray(episode), np.stack(columns, axis=1), tuple(names), np.asarray(proprio), arm_qpos)
+    targets = np.stack(columns, axis=1)
+    return ProbeData(task, states, np.asarray(episode), targets, tuple(names), np.asarray(proprio), np.asarray(arm))
 
 
 def parse_representation(spec: str) -> tuple[str, int | None]:
@@ -405,7 +407,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--episodes", type=int, default=300, help="reset seeds (default 300)")
     parser.add_argument("--steps", default="0,10,30", help="frames after this many random actions (default 0,10,30)")
     parser.add_argument("--representations", default=",".join(DEFAULT_REPRESENTATIONS),
-                        help="comma-separated ENCODER@SIZE, pixels8@SIZE, proprio or proprio+arm (default: %(default)s)")  # fmt: skip
+                        help="comma-separated ENCODER@SIZE, pixels8@SIZE, proprio or proprio+arm "
+                             "(default: %(default)s)")  # fmt: skip
     parser.add_argument("--palm", action="store_true", help="also probe the palm's position (where the hand is)")
     parser.add_argument("--cameras", default=None, help="comma-separated cameras (default: the task's RRL camera)")
     parser.add_argument("--device", default="cpu", help="encoder device (default cpu)")
@@ -434,7 +437,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         rows = probe(data, representations, args.device, args.seed, cameras,
                      progress=lambda line: print(line, file=sys.stderr, flush=True))  # fmt: skip
         out = write_outputs(rows, args.out, command, task=args.task, cameras=list(cameras or spec.default_cameras),
-                            episodes=args.episodes, steps=steps, seed=args.seed, palm=args.palm, frames=len(data.states),
+                            episodes=args.episodes, steps=steps, seed=args.seed, palm=args.palm,
+                            frames=len(data.states),
                             elapsed_s=round(time.perf_counter() - t0, 1))  # fmt: skip
     except (ValueError, FileNotFoundError) as err:
         print(f"error: {err}", file=sys.stderr)

@@ -26,8 +26,7 @@ def make_state_sampler(
     from rrl.envs import EnvConfig, env_fn
 
     cfg = EnvConfig(task=task, obs_mode="state", reward=reward, horizon=horizon)
-    columns = cfg.spec.state_columns(hide) if hide else None
-    return VectorEnvSampler(env_fn(cfg), workers=workers, featurizer=StateFeaturizer(columns))
+    return VectorEnvSampler(env_fn(cfg), workers=workers, featurizer=StateFeaturizer.for_task(task, hide))
 
 
 @dataclass(frozen=True)

@@ -24,6 +24,13 @@ class StateFeaturizer:
     def __init__(self, columns: np.ndarray | None = None) -> None:
         self.columns = None if columns is None else np.asarray(columns, dtype=np.int64)
 
+    @classmethod
+    def for_task(cls, task: str, hide: tuple[str, ...] = ()) -> StateFeaturizer:
+        """The state of ``task`` without the parts named in ``hide`` (:meth:`rrl.tasks.TaskSpec.state_columns`)."""
+        from rrl.tasks import get_task
+
+        return cls(get_task(task).state_columns(hide) if hide else None)
+
     def __call__(self, observations: Any) -> np.ndarray:
         obs = np.asarray(observations, dtype=np.float32)
         if obs.ndim != 2:
