@@ -250,6 +250,38 @@ def test_proprio_noise_is_scaled_and_seeded():
     np.testing.assert_array_equal(obs2["proprio"], first)
 
 
+def test_state_noise_is_one_offset_per_episode_on_the_named_parts_only():
+    """``state_noise``: every step of an episode carries the same offset on exactly the named entries (std as
+    given, over episodes); the next episode draws a new one; the same seed gives the same offsets."""
+    spec = get_task("door")
+    noise = ("palm_pos.x=0.03", "handle_pos=0.01")
+    env = make_env(EnvConfig(task="door", state_noise=noise))
+    noisy = np.flatnonzero(spec.state_noise_std(noise))
+    np.testing.assert_array_equal(noisy, spec.state_part_columns("palm_pos.x") + spec.state_part_columns("handle_pos"))
+    offsets = []
+    for episode in range(300):
+        obs, _ = env.reset(seed=3 if episode == 0 else None)
+        errors = [obs - env.unwrapped._get_obs()]
+        for _ in range(3):
+            obs, *_ = env.step(env.action_space.sample())
+            errors.append(obs - env.unwrapped._get_obs())
+        errors = np.array(errors)
+        np.testing.assert_allclose(errors, errors[:1].repeat(4, 0), atol=1e-12)  # constant within the episode
+        assert np.all(errors[:, np.setdiff1d(np.arange(spec.state_dim), noisy)] == 0)  # nothing else changes
+        offsets.append(errors[0, noisy])
+    offsets = np.array(offsets)
+    assert len(np.unique(offsets[:, 0])) == 300  # a fresh draw per episode
+    np.testing.assert_allclose(offsets.std(0), [0.03, 0.01, 0.01, 0.01], rtol=0.2)
+    first, _ = env.reset(seed=3)
+    np.testing.assert_allclose(first[noisy] - env.unwrapped._get_obs()[noisy], offsets[0])
+    with pytest.raises(ValueError, match="obs_mode='state' only"):
+        EnvConfig(task="door", obs_mode="rgb", state_noise=noise)
+    with pytest.raises(ValueError, match="'part=std'"):
+        EnvConfig(task="door", state_noise=("palm_pos.x",))
+    with pytest.raises(ValueError, match="unknown state part 'palm'"):
+        EnvConfig(task="door", state_noise=("palm=0.1",))
+
+
 @pytest.mark.parametrize("task", list(TASKS))
 def test_rendering_is_not_blank_and_camera_dependent(task):
     spec = get_task(task)

@@ -14,7 +14,7 @@ import torch
 import rrl.train as train_mod
 from rrl.algos.npg import NPGStep
 from rrl.sampling import DemoData
-from rrl.train import LOG_COLUMNS, TrainConfig, TrainingDivergedError, read_log, resume, train
+from rrl.train import LOG_COLUMNS, TrainConfig, TrainingDivergedError, make_default_sampler, read_log, resume, train
 
 NON_TIMING = [c for c in LOG_COLUMNS if not c.startswith("t_") and c not in ("wall_time", "rss_peak_mb")]
 
@@ -252,17 +252,24 @@ def test_state_hide_removes_a_part_from_policy_baseline_and_demos(tmp_path: Path
     from rrl.tasks import get_task
 
     demo_file = save_demos(expert_demo_set, tmp_path / "door_demos.h5")
-    hide = ("handle_pos", "palm_to_handle.z")
-    run_dir = train(_cfg(tmp_path / "hide", demos=str(demo_file), iterations=1, state_hide=hide), progress=False)
+    hide, noise = ("handle_pos", "palm_to_handle.z"), ("palm_pos.x=0.02",)
+    cfg = _cfg(tmp_path / "hide", demos=str(demo_file), iterations=1, state_hide=hide, state_noise=noise)
+    run_dir = train(cfg, progress=False)
     state = _params(run_dir)
     columns = get_task("door").state_columns(hide)
     assert len(columns) == 35 and state["in_shift"].shape == (35,)
-    # the policy's input normalisation was fitted to the demos without the hidden columns
+    # the policy's input normalisation was fitted to the demos without the hidden columns (and without noise)
     demo_obs = np.concatenate([t["observations"] for t in expert_demo_set.trajectories])[:, columns]
     np.testing.assert_allclose(state["in_shift"].numpy(), demo_obs.mean(0), rtol=1e-4, atol=1e-5)
     baseline = torch.load(run_dir / "checkpoint.pt", weights_only=True)["baseline"]
     assert baseline["in_shift"].shape == (35,)
-    assert json.loads((run_dir / "config.json").read_text())["config"]["state_hide"] == list(hide)
+    # the run's sampler reads the states through the noise (training and evaluation rollouts alike)
+    sampler = make_default_sampler(cfg)
+    noisy = np.flatnonzero(sampler.envs.envs[0].get_wrapper_attr("noise").std)
+    assert list(noisy) == get_task("door").state_part_columns("palm_pos.x")
+    sampler.close()
+    recorded = json.loads((run_dir / "config.json").read_text())["config"]
+    assert recorded["state_hide"] == list(hide) and recorded["state_noise"] == list(noise)
     resume(run_dir, iterations=2, progress=False)
     assert len(read_log(run_dir / "log.csv")) == 2
     from rrl.evaluate import write_video
@@ -270,6 +277,8 @@ def test_state_hide_removes_a_part_from_policy_baseline_and_demos(tmp_path: Path
     assert write_video(run_dir, tmp_path / "v.gif")["steps"] == 40  # the video's policy sees the same 35 inputs
     with pytest.raises(ValueError, match="define the run"):
         resume(run_dir, state_hide=("handle_pos",), progress=False)
+    with pytest.raises(ValueError, match="define the run"):
+        resume(run_dir, state_noise=(), progress=False)
 
 
 def test_config_validation_messages() -> None:
@@ -277,6 +286,10 @@ def test_config_validation_messages() -> None:
         TrainConfig(state_hide=("handle",))
     with pytest.raises(ValueError, match="obs='state' runs only"):
         TrainConfig(obs="rgb+proprio", state_hide=("handle_pos",))
+    with pytest.raises(ValueError, match="state_noise applies to obs='state' runs only"):
+        TrainConfig(obs="rgb+proprio", state_noise=("handle_pos=0.01",))
+    with pytest.raises(ValueError, match="std >= 0"):
+        TrainConfig(state_noise=("handle_pos=-1",))
     with pytest.raises(ValueError, match="needs demonstrations"):
         TrainConfig(algo="dapg", demos="none")
     with pytest.raises(ValueError, match="door only"):

@@ -19,7 +19,8 @@ FVP_PRECISIONS = ("float32", "bfloat16")  # rrl.algos.npg
 
 # Fields that define what a run *is*; resume refuses to change them.
 IDENTITY_FIELDS = (
-    "task", "obs", "state_hide", "algo", "demos", "n_demos", "demo_seed", "seed", "trajectories", "horizon", "reward",
+    "task", "obs", "state_hide", "state_noise", "algo", "demos", "n_demos", "demo_seed", "seed", "trajectories",
+    "horizon", "reward",
     "policy_size", "vf_size", "init_log_std", "min_log_std", "encoder", "encoder_weights", "cameras",
     "render_size", "image_size", "proprio_noise", "proprio_arm", "multisample",
 )  # fmt: skip
@@ -32,7 +33,10 @@ class TrainConfig:
     """Every setting of a training run (paper appendix 7.1 defaults; DAPG paper for the rest).
 
     ``state_hide``: parts of the state vector a state run does not see (``TaskSpec.state_layout`` names, e.g.
-    ``handle_pos.z``), hidden from the policy, the baseline and the demonstrations alike.
+    ``handle_pos.z``), hidden from the policy, the baseline and the demonstrations alike. ``state_noise``:
+    ``part=std`` entries (e.g. ``palm_pos.x=0.03``, metres): an offset drawn once per episode is added to those
+    parts of the sampled states (training and evaluation; the demonstrations stay exact), to ask how precisely
+    a state policy needs to know them (``rrl.envs.wrappers.StateNoise``).
     ``demos``: ``expert`` (25 rollouts of the published DAPG expert, cached), ``human`` (the 25 human door
     demonstrations), ``none``, or a path to a demo file; ``None`` picks ``expert`` for dapg/bc and ``none``
     for npg. ``init_log_std=None``: log of the demos' per-dimension action std (0 without demos).
@@ -62,6 +66,7 @@ class TrainConfig:
     task: str = "door"
     obs: str = "state"
     state_hide: tuple[str, ...] = ()
+    state_noise: tuple[str, ...] = ()
     algo: str = "dapg"
     demos: str | None = None
     n_demos: int = 25
@@ -150,6 +155,11 @@ class TrainConfig:
             if self.obs != "state":
                 raise ValueError(f"state_hide applies to obs='state' runs only, not obs={self.obs!r}")
             self.task_spec.state_columns(self.state_hide)  # raises with the valid part names
+        object.__setattr__(self, "state_noise", tuple(str(x) for x in self.state_noise))
+        if self.state_noise:
+            if self.obs != "state":
+                raise ValueError(f"state_noise applies to obs='state' runs only, not obs={self.obs!r}")
+            self.task_spec.state_noise_std(self.state_noise)  # raises with the valid part names
         if self.sampler_backend not in SAMPLER_BACKENDS:
             raise ValueError(f"sampler_backend must be one of {SAMPLER_BACKENDS}, got {self.sampler_backend!r}")
         if self.n_groups < 1 or self.n_envs < self.n_groups or self.n_envs % self.n_groups:

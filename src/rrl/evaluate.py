@@ -103,6 +103,7 @@ def write_video(
     import imageio.v2 as imageio
 
     from rrl.envs import EnvConfig, make_env
+    from rrl.envs.wrappers import EpisodeOffset
     from rrl.train import make_run_encoder, pixel_env_config
 
     cfg, policy = load_run(run_dir, device)
@@ -116,7 +117,9 @@ def write_video(
     else:
         env_cfg = EnvConfig(task=cfg.task, obs_mode="rgb", reward=cfg.reward, horizon=cfg.horizon, distractor=distractor, crop_size=None)
         featurize_state = StateFeaturizer.for_task(cfg.task, cfg.state_hide)  # the parts of the state the policy sees
-        policy_input = lambda env, obs: featurize_state(env.unwrapped._get_obs()[None])  # noqa: E731
+        noise = EpisodeOffset(cfg.task_spec.state_noise_std(cfg.state_noise))  # and as precisely (one episode)
+        noise.reset(seed)
+        policy_input = lambda env, obs: featurize_state(noise(env.unwrapped._get_obs())[None])  # noqa: E731
     env = make_env(env_cfg)
     frames, flags = [], []
     try:

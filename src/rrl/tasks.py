@@ -76,25 +76,41 @@ class TaskSpec:
     def state_dim(self) -> int:
         return sum(width for _, width in self.state_layout)
 
-    def state_columns(self, hide: tuple[str, ...] = ()) -> np.ndarray:
-        """Indices of the state vector that remain after hiding the parts named in ``hide``.
-
-        A part is a name of ``state_layout`` (``handle_pos``) or one axis of a 3-vector part (``handle_pos.z``).
-        Used to ask what a state policy needs to know (``--state-hide``; docs/training.md).
-        """
-        offsets, start = {}, 0
-        for name, width in self.state_layout:
-            offsets[name] = (start, width)
+    def state_part_columns(self, part: str) -> list[int]:
+        """Indices of one part of the state vector: a ``state_layout`` name (``handle_pos``) or one axis of a
+        3-vector part (``handle_pos.z``)."""
+        start = 0
+        name, _, axis = part.partition(".")
+        for layout_name, width in self.state_layout:
+            if layout_name == name and (not axis or (width == 3 and len(axis) == 1 and axis in "xyz")):
+                return [start + "xyz".index(axis)] if axis else list(range(start, start + width))
             start += width
-        hidden: set[int] = set()
-        for item in hide:
-            name, _, axis = item.partition(".")
-            if name not in offsets or (axis and (offsets[name][1] != 3 or axis not in "xyz" or len(axis) != 1)):
-                valid = ", ".join(n + (" (.x/.y/.z)" if w == 3 else "") for n, w in self.state_layout)
-                raise ValueError(f"unknown state part {item!r} for task {self.name!r}; valid: {valid}")
-            first, width = offsets[name]
-            hidden.update([first + "xyz".index(axis)] if axis else range(first, first + width))
-        return np.array([i for i in range(start) if i not in hidden], dtype=np.int64)
+        valid = ", ".join(n + (" (.x/.y/.z)" if w == 3 else "") for n, w in self.state_layout)
+        raise ValueError(f"unknown state part {part!r} for task {self.name!r}; valid: {valid}")
+
+    def state_columns(self, hide: tuple[str, ...] = ()) -> np.ndarray:
+        """Indices of the state vector that remain after hiding the parts named in ``hide``
+        (:meth:`state_part_columns` names). Used to ask what a state policy needs to know (``--state-hide``;
+        docs/training.md)."""
+        hidden = {i for part in hide for i in self.state_part_columns(part)}
+        return np.array([i for i in range(self.state_dim) if i not in hidden], dtype=np.int64)
+
+    def state_noise_std(self, noise: tuple[str, ...]) -> np.ndarray:
+        """Per-entry noise std of the state vector from ``("part=std", ...)`` (:meth:`state_part_columns` names,
+        std in the part's units: metres for positions); entries not named get 0 (``--state-noise``)."""
+        std = np.zeros(self.state_dim, dtype=np.float64)
+        for item in noise:
+            part, sep, value = item.partition("=")
+            try:
+                sigma = float(value)
+            except ValueError:
+                sigma = -1.0
+            if not sep or not sigma >= 0:  # also rejects NaN
+                raise ValueError(
+                    f"state noise entries are 'part=std' with std >= 0 (e.g. palm_pos.x=0.03), got {item!r}"
+                )
+            std[self.state_part_columns(part)] = sigma
+        return std
 
     @property
     def camera_names(self) -> tuple[str, ...]:

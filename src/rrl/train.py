@@ -190,8 +190,9 @@ def make_default_sampler(cfg: TrainConfig, encoder: Any = None, distractor: str 
         from rrl.sampling import make_state_sampler
 
         return make_state_sampler(
-            cfg.task, workers=cfg.workers, reward=cfg.reward, horizon=cfg.horizon, hide=cfg.state_hide
-        )
+            cfg.task, workers=cfg.workers, reward=cfg.reward, horizon=cfg.horizon, hide=cfg.state_hide,
+            noise=cfg.state_noise,
+        )  # fmt: skip
     if encoder is None:
         raise ValueError(f"obs={cfg.obs!r} needs an encoder (make_run_encoder(cfg))")
     from rrl.sampling.pipelined import PipelinedSampler, PipelinedSamplerConfig, VisualFeaturizer

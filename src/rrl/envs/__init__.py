@@ -22,7 +22,7 @@ import numpy as np
 
 from rrl.envs.distractors import DISTRACTORS, VisualDistractor
 from rrl.envs.models import edited_env_class
-from rrl.envs.wrappers import CameraObservation, TaskReward
+from rrl.envs.wrappers import CameraObservation, StateNoise, TaskReward
 from rrl.tasks import TaskSpec, get_task
 
 OBS_MODES = ("state", "rgb+proprio", "rgb")
@@ -46,6 +46,8 @@ class EnvConfig:
             GL, edges only differ; Gymnasium-Robotics' XML asks for 8).
         horizon: episode length; ``None`` means the task's DAPG horizon.
         distractor: visual distractor resampled every episode (``rrl.envs.distractors``), for evaluation.
+        state_noise: ``("part=std", ...)``: a per-episode offset on those parts of a ``state`` observation
+            (:meth:`rrl.tasks.TaskSpec.state_noise_std`, :class:`rrl.envs.wrappers.StateNoise`).
     """
 
     task: str
@@ -61,6 +63,7 @@ class EnvConfig:
     multisample: int = 0
     horizon: int | None = None
     distractor: str | None = None
+    state_noise: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         spec = get_task(self.task)
@@ -86,6 +89,11 @@ class EnvConfig:
             raise ValueError(f"horizon must be >= 1, got {self.horizon}")
         if self.distractor is not None and self.distractor not in DISTRACTORS:
             raise ValueError(f"unknown distractor {self.distractor!r}; valid: {', '.join(DISTRACTORS)}")
+        object.__setattr__(self, "state_noise", tuple(self.state_noise))
+        if self.state_noise:
+            if self.obs_mode != "state":
+                raise ValueError(f"state_noise applies to obs_mode='state' only, not {self.obs_mode!r}")
+            spec.state_noise_std(self.state_noise)  # raises with the valid part names
 
     @property
     def spec(self) -> TaskSpec:
@@ -97,13 +105,16 @@ class EnvConfig:
 
 
 def make_env(cfg: EnvConfig) -> gym.Env:
-    """Build the environment described by ``cfg`` (TimeLimit -> TaskReward [-> VisualDistractor] -> CameraObservation)."""
+    """Build the environment described by ``cfg``: TimeLimit -> TaskReward [-> VisualDistractor] ->
+    CameraObservation, or for a state observation TimeLimit -> TaskReward [-> StateNoise]."""
     spec = cfg.spec
     base = edited_env_class(spec, cfg.render_size, cfg.distractor == "random_object", cfg.multisample)(reward_type="sparse")
     env: gym.Env = gym.wrappers.TimeLimit(base, max_episode_steps=cfg.horizon or spec.horizon)
     env = TaskReward(env, spec, cfg.reward)
     if cfg.distractor is not None:
         env = VisualDistractor(env, cfg.distractor, spec.name, cfg.camera_names)
+    if cfg.state_noise:
+        env = StateNoise(env, spec.state_noise_std(cfg.state_noise))
     if cfg.obs_mode != "state":
         env = CameraObservation(
             env,

@@ -1,7 +1,8 @@
 """Gymnasium wrappers that give an ADROIT env the paper's rewards and observations.
 
 Each wrapper changes one thing: :class:`TaskReward` the reward (sparse or correctly shaped dense),
-:class:`CameraObservation` the observation (camera frames and/or hand proprioception, paper Eq. 10).
+:class:`CameraObservation` the observation (camera frames and/or hand proprioception, paper Eq. 10),
+:class:`StateNoise` the precision of a state observation (not in the paper; docs/training.md).
 """
 
 from __future__ import annotations
@@ -36,6 +37,47 @@ class TaskReward(gym.Wrapper):
         else:
             reward = float(sum(dense_reward_terms(self.task.name, self.env.unwrapped).values()))
         return obs, reward, terminated, truncated, info
+
+
+class EpisodeOffset:
+    """An offset drawn once per episode from N(0, diag(std^2)), added to every observation of that episode.
+
+    Models a systematic misread: a frozen encoder reads a fixed scene the same way at every step, so its error
+    on where the door is does not average out over an episode. ``reset(seed)`` reseeds, ``reset()`` draws
+    the next episode's offset from the same stream.
+    """
+
+    def __init__(self, std: np.ndarray) -> None:
+        self.std = np.asarray(std, dtype=np.float64)
+        if self.std.ndim != 1 or not np.all(self.std >= 0):
+            raise ValueError(f"std must be a 1-d array of values >= 0, got {self.std!r}")
+        self._rng = np.random.default_rng()
+        self.offset = np.zeros_like(self.std)
+
+    def reset(self, seed: int | None = None) -> None:
+        if seed is not None:
+            self._rng = np.random.default_rng([seed, 0x0FF5E7])
+        self.offset = self._rng.normal(size=self.std.shape) * self.std
+
+    def __call__(self, obs: np.ndarray) -> np.ndarray:
+        return obs + self.offset.astype(obs.dtype)
+
+
+class StateNoise(gym.ObservationWrapper):
+    """Adds an :class:`EpisodeOffset` to the state observation (``std``: one value per state entry, 0 = exact)."""
+
+    def __init__(self, env: gym.Env, std: np.ndarray) -> None:
+        super().__init__(env)
+        if np.shape(std) != env.observation_space.shape:
+            raise ValueError(f"std has shape {np.shape(std)}, the state observation {env.observation_space.shape}")
+        self.noise = EpisodeOffset(std)
+
+    def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
+        self.noise.reset(seed)
+        return super().reset(seed=seed, options=options)
+
+    def observation(self, observation: np.ndarray) -> np.ndarray:
+        return self.noise(observation)
 
 
 def joint_qpos_indices(model: mujoco.MjModel, names: tuple[str, ...]) -> np.ndarray:

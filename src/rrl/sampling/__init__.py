@@ -19,13 +19,19 @@ from rrl.tasks import TaskSpec
 
 
 def make_state_sampler(
-    task: str, workers: int = 1, reward: str = "sparse", horizon: int | None = None, hide: tuple[str, ...] = ()
+    task: str,
+    workers: int = 1,
+    reward: str = "sparse",
+    horizon: int | None = None,
+    hide: tuple[str, ...] = (),
+    noise: tuple[str, ...] = (),
 ) -> VectorEnvSampler:
     """Sampler whose policy input is the task's state vector (without the parts named in ``hide``, see
-    :meth:`rrl.tasks.TaskSpec.state_columns`)."""
+    :meth:`rrl.tasks.TaskSpec.state_columns`; with a per-episode offset on the parts of ``noise``, see
+    :class:`rrl.envs.wrappers.StateNoise`)."""
     from rrl.envs import EnvConfig, env_fn
 
-    cfg = EnvConfig(task=task, obs_mode="state", reward=reward, horizon=horizon)
+    cfg = EnvConfig(task=task, obs_mode="state", reward=reward, horizon=horizon, state_noise=noise)
     return VectorEnvSampler(env_fn(cfg), workers=workers, featurizer=StateFeaturizer.for_task(task, hide))
 
 
