@@ -311,6 +311,9 @@ def test_every_config_field_is_a_flag_and_backend_is_an_alias() -> None:
     assert config_overrides(args) == {"sampler_backend": "ray", "policy_size": (32, 32), "normalize_advantages": False}
     assert config_overrides(parser.parse_args(["--sampler-backend", "ray"])) == {"sampler_backend": "ray"}
     assert config_overrides(parser.parse_args([])) == {}
+    from rrl.config import FLAG_HELP
+
+    assert set(FLAG_HELP) == {f.name for f in dataclasses.fields(TrainConfig)}  # every flag says what it does
 
 
 def test_kl_safety_net_halves_an_overshooting_step(tmp_path: Path, demos: DemoData) -> None:

@@ -291,6 +291,67 @@ def _field_parser(type_str: str):
     return {"int": int, "float": float, "str": str}[base]
 
 
+FLAG_HELP = {
+    "task": "door, hammer, pen or relocate",
+    "obs": "policy input: state (privileged baseline), rgb+proprio (RRL, Eq. 10) or rgb (images only)",
+    "state_hide": "state runs: parts of the state the policy does not see, e.g. handle_pos.z,arm_qpos",
+    "state_noise": "state runs: per-episode offset on parts of the state, part=std in metres, e.g. palm_pos.x=0.03",
+    "algo": "dapg (Eq. 8-9), npg (Eq. 6-7, no demos) or bc (Eq. 5 only)",
+    "demos": "expert, human (door), none, or a demo file path (default: expert for dapg/bc, none for npg)",
+    "n_demos": "demonstrations used",
+    "demo_seed": "seed of the expert-demo rollouts",
+    "seed": "seed of sampling, initialisation and evaluation",
+    "iterations": "DAPG/NPG iterations",
+    "trajectories": "trajectories sampled per iteration (paper: 200, pen 400)",
+    "horizon": "episode length (default: the task's DAPG horizon)",
+    "reward": "sparse (paper) or dense (DAPG shaping)",
+    "policy_size": "hidden layer sizes of the Gaussian MLP policy",
+    "init_log_std": "initial action log-std (default: log of the demos' action std)",
+    "min_log_std": "lower bound of the action log-std",
+    "bc_epochs": "behaviour-cloning epochs (Eq. 5)",
+    "bc_batch_size": "behaviour-cloning minibatch size",
+    "bc_lr": "behaviour-cloning Adam learning rate",
+    "vf_size": "hidden layer sizes of the value function (baseline)",
+    "vf_batch_size": "value-function minibatch size",
+    "vf_epochs": "value-function epochs per iteration",
+    "vf_lr": "value-function Adam learning rate",
+    "vf_weight_decay": "value-function weight decay",
+    "rl_step_size": "normalised step size delta of the natural gradient (Eq. 7)",
+    "rl_gamma": "discount",
+    "rl_gae": "GAE lambda",
+    "max_kl_ratio": "halve a step whose KL exceeds this times rl_step_size (0: off, as in the paper)",
+    "cg_iters": "conjugate-gradient iterations for the natural gradient",
+    "cg_damping": "damping added to the Fisher matrix",
+    "fvp_sample_frac": "fraction of the samples used in Fisher-vector products",
+    "fvp_precision": "float32 or bfloat16 matrix products in Fisher-vector products",
+    "normalize_advantages": "normalise advantages per iteration",
+    "lam_0": "demo weight lambda_0 (Eq. 9)",
+    "lam_1": "demo weight decay lambda_1 (Eq. 9)",
+    "demo_weight": "paper (Eq. 9: lam_0 lam_1^k max A) or mjrl (the public code's constant weight)",
+    "eval_episodes": "deterministic evaluation episodes",
+    "eval_every": "evaluate every this many iterations",
+    "workers": "environment processes of the state sampler",
+    "threads": "torch CPU threads (default: torch's)",
+    "encoder": "frozen encoder of a pixel run (rrl.encoders.available_encoders(); paper: resnet34)",
+    "encoder_weights": "encoder checkpoint path (default: the encoder's default place)",
+    "encoder_backend": "auto, torch or onnxruntime",
+    "device": "torch device of the encoder (cpu, cuda)",
+    "cameras": "camera names, comma-separated (default: the task's RRL camera); several are concatenated",
+    "render_size": "square render size in pixels (paper 256)",
+    "image_size": "center crop fed to the encoder (paper 224)",
+    "proprio_noise": "Gaussian joint-encoder noise, fraction of each joint's range (paper 5.4: 0.02)",
+    "proprio_arm": "add the arm joints to the 24 hand joints (not in the paper)",
+    "multisample": "MSAA samples of the renders (0: off)",
+    "n_envs": "environments of the pixel sampler, in worker processes",
+    "n_groups": "pipelined groups the environments are split into",
+    "sampler_backend": "local (worker processes) or ray (Ray actors)",
+    "ray_address": "address of an existing Ray cluster (default: start a local Ray instance)",
+    "feature_scale_floor": "each feature's input scale is at least this fraction of the median demo feature std",
+    "preset": "paper, cpu or smoke: fills in settings first; flags given beside it win (default: none)",
+    "out": "run folder (default: runs/<task>_<input>_<algo>_<demos>_<reward>_s<seed>)",
+}  # one line of `rrl train --help` per TrainConfig field
+
+
 def add_config_arguments(parser: Any) -> None:
     """One ``--flag`` per :class:`TrainConfig` field (``policy_size`` -> ``--policy-size 256,256``).
 
@@ -302,12 +363,13 @@ def add_config_arguments(parser: Any) -> None:
     for f in dataclasses.fields(TrainConfig):
         flags = ["--" + f.name.replace("_", "-"), *aliases.get(f.name, [])]
         default = f.default
+        shown = (",".join(map(str, default)) or "none") if isinstance(default, tuple) else default
+        help_text = FLAG_HELP[f.name] + ("" if "(default" in FLAG_HELP[f.name] else f" (default {shown})")
         if f.type == "bool":
-            parser.add_argument(*flags, action=argparse.BooleanOptionalAction, default=None, help=f"(default {default})")
+            parser.add_argument(*flags, action=argparse.BooleanOptionalAction, default=None, help=help_text)
             continue
-        shown = ",".join(map(str, default)) if isinstance(default, tuple) else default
         parser.add_argument(
-            *flags, dest=f.name, type=_field_parser(str(f.type)), default=None, metavar=f.name.upper(), help=f"(default {shown})"
+            *flags, dest=f.name, type=_field_parser(str(f.type)), default=None, metavar=f.name.upper(), help=help_text
         )
 
 
