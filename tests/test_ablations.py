@@ -36,6 +36,13 @@ def test_relocate_three_cameras_concatenate_features(tmp_path: Path) -> None:
     before = {r["out"]: (Path(r["out"]) / "checkpoint.pt").stat().st_mtime_ns for r in report["runs"]}
     run_experiment("relocate_cameras", scale="smoke", root=tmp_path / "runs", results_root=tmp_path / "results", **TINY)
     assert before == {r["out"]: (Path(r["out"]) / "checkpoint.pt").stat().st_mtime_ns for r in report["runs"]}
+    # exporting a subset of the variants keeps the others' curves from the earlier export
+    run_experiment(
+        "relocate_cameras", scale="smoke", root=tmp_path / "runs", results_root=tmp_path / "results", export_only=True,
+        variants=["1_camera__cam1"], **TINY,
+    )  # fmt: skip
+    groups = json.loads((out / "meta.json").read_text())["groups"]
+    assert set(groups) == {"1 camera (cam1)", "3 cameras"} and groups["3 cameras"][0]["kept_from_previous_export"]
     # --export-only trains nothing: a missing run stays missing and only the existing one is exported
     shutil.rmtree(report["runs"][1]["out"])
     exported = run_experiment(
@@ -44,6 +51,7 @@ def test_relocate_three_cameras_concatenate_features(tmp_path: Path) -> None:
     assert [m["variant"] for m in exported["missing"]] == ["3 cameras"] and not Path(report["runs"][1]["out"]).exists()
     exported_meta = json.loads((out / "meta.json").read_text())
     assert set(exported_meta["groups"]) == {"1 camera (cam1)"} and "not run here) for: 3 cameras." in exported_meta["note"]
+    assert [f.name for f in out.glob("*.csv")] == ["1_camera__cam1_s0.csv"]  # no stale CSV of the dropped run
 
 
 def test_representations_vae_random_state_and_skipped_resnet(tmp_path: Path) -> None:

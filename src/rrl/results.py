@@ -18,6 +18,7 @@ import os
 import shlex
 import shutil
 from pathlib import Path
+from collections.abc import Collection
 from typing import Any
 
 import numpy as np
@@ -129,18 +130,21 @@ def export_results(
     title: str = "",
     note: str = "",
     keep_previous: bool = False,
+    drop: Collection[str] = (),
 ) -> Path:
     """Copy the logs of ``groups`` (label -> run folders) into ``<out_root>/<name>/`` with a plot and meta.json.
 
     With ``keep_previous``, runs of an earlier export of ``name`` that are not given again (their run folders
     may be gone, e.g. on another machine) stay in the table and the plot, read from their exported CSV and
-    marked ``kept_from_previous_export``; a run given again replaces its earlier entry.
+    marked ``kept_from_previous_export``; a run given again replaces its earlier entry, and runs named in
+    ``drop`` (run folder names) are not kept.
     """
     out = Path(out_root) / name
     out.mkdir(parents=True, exist_ok=True)
-    previous: dict[str, Any] = {}
-    if keep_previous and (out / "meta.json").is_file():
-        previous = json.loads((out / "meta.json").read_text()).get("groups", {})
+    earlier: dict[str, Any] = {}  # groups of the previous export, if any
+    if (out / "meta.json").is_file():
+        earlier = json.loads((out / "meta.json").read_text()).get("groups", {})
+    previous = earlier if keep_previous else {}
     meta: dict[str, Any] = {"name": name, "title": title, "note": note, "groups": {}}
     for label in dict.fromkeys([*groups, *previous]):
         summaries = [run_summary(run) for run in groups.get(label, [])]
@@ -148,7 +152,7 @@ def export_results(
         kept = [
             {**s, "kept_from_previous_export": True}
             for s in previous.get(label, [])
-            if s["run"] not in given and (out / f"{s['run']}.csv").is_file()
+            if s["run"] not in given and s["run"] not in drop and (out / f"{s['run']}.csv").is_file()
         ]
         for run in groups.get(label, []):
             shutil.copyfile(Path(run) / "log.csv", out / f"{Path(run).name}.csv")
@@ -157,6 +161,9 @@ def export_results(
     curves = {label: [out / f"{s['run']}.csv" for s in runs] for label, runs in meta["groups"].items()}
     plot_runs(curves, out / "curve.png", title or name)
     atomic_write(out / "meta.json", lambda f: f.write(json.dumps(meta, indent=2) + "\n"))
+    exported = {s["run"] for runs in meta["groups"].values() for s in runs}
+    for run in {s["run"] for runs in earlier.values() for s in runs} - exported:
+        (out / f"{run}.csv").unlink(missing_ok=True)  # the folder holds what meta.json lists, nothing stale
     return out
 
 

@@ -121,6 +121,15 @@ def _train_vae(task: str, scale: str, seed: int, path: Path) -> None:
         train_vae(VAETrainConfig(tasks=(task,), seed=seed, **VAE_SCALE[scale]), out=path)
 
 
+def _kept_labels(result_dir: Path, drop: set[str]) -> set[str]:
+    """Labels of an earlier export in ``result_dir`` that keep a run once the runs in ``drop`` are gone."""
+    meta = result_dir / "meta.json"
+    if not meta.is_file():
+        return set()
+    groups = json.loads(meta.read_text()).get("groups", {})
+    return {label for label, runs in groups.items() if any(r["run"] not in drop for r in runs)}
+
+
 def run_experiment(
     name: str,
     tasks: Sequence[str] | None = None,
@@ -136,7 +145,8 @@ def run_experiment(
     """Run (or with ``dry_run`` only list) every variant x task x seed; export one results folder per task.
 
     ``export_only`` trains nothing: it exports the run folders that exist (finished or not, e.g. runs stopped
-    by a time limit) and lists the others under ``"missing"``.
+    by a time limit) and lists the others under ``"missing"``. The export keeps the runs of an earlier export
+    that this call did not select (other seeds or variants); a selected run without a run folder leaves it.
     Returns ``{"runs": [...], "skipped": [...], "missing": [...], "results": [...]}`` with each run's folder
     and command.
     """
@@ -153,10 +163,12 @@ def run_experiment(
     report: dict[str, Any] = {"runs": [], "skipped": [], "missing": [], "results": []}
     for task in tasks or exp.tasks:
         groups: dict[str, list[str]] = {}
+        selected: set[str] = set()  # run folder names this call is about
         for variant in chosen:
             for seed in seeds:
                 cfg = variant_config(exp, variant, task, scale, seed, root, **extra)
                 entry = {"variant": variant.label, "task": task, "seed": seed, "out": cfg.out, "command": cfg.command_line()}
+                selected.add(Path(cfg.out).name)
                 if variant.vae:
                     vae_path = root / "vae" / scale / f"{task}_s{seed}.pt"
                     cfg = dataclasses.replace(cfg, encoder_weights=str(vae_path))
@@ -192,15 +204,21 @@ def run_experiment(
         if groups and not dry_run:
             from rrl.results import export_results
 
+            result = f"{name}_{scale}_{task}"
+            given = {Path(run).name for runs in groups.values() for run in runs}
+            kept = _kept_labels(Path(results_root) / result, drop=selected - given)
             question = exp.question if exp.question.endswith(("?", ".")) else exp.question + "."
             note = f"{exp.figure}: {question} Scale `{scale}` (preset of rrl.config)."
-            if report["skipped"]:
-                skipped = sorted({s["variant"] for s in report["skipped"] if s["task"] == task})
+            skipped = sorted({s["variant"] for s in report["skipped"] if s["task"] == task} - kept - set(groups))
+            if skipped:
                 note += f" Not run here (weights missing): {', '.join(skipped)}."
-            missing = sorted({m["variant"] for m in report["missing"] if m["task"] == task})
+            missing = sorted({m["variant"] for m in report["missing"] if m["task"] == task} - kept - set(groups))
             if missing:
                 note += f" No run folder (not run here) for: {', '.join(missing)}."
-            out = export_results(f"{name}_{scale}_{task}", groups, results_root, title=f"{exp.figure} {name}: {task} ({scale})", note=note)
+            out = export_results(
+                result, groups, results_root, title=f"{exp.figure} {name}: {task} ({scale})", note=note,
+                keep_previous=True, drop=selected - given,
+            )  # fmt: skip
             report["results"].append(str(out))
     return report
 
