@@ -36,9 +36,18 @@ export_group rrl_pixels_door_human "RRL from pixels, door, 25 human demos, dense
   "DAPG (state, 40 trajectories per iteration)=$(have runs/state/dapg_door_human_dense_t40_s0 runs/state/dapg_door_human_dense_t40_s1)" \
   "RRL + arm joints (--proprio-arm)=$(have runs/pixels/door_cpu_human_dense_arm_s0)" \
   "RRL, top + fixed cameras=$(have runs/pixels/door_cpu_human_dense_2cam_s0)"
+export_group state_information_door_human "What does DAPG from state need? door, 25 human demos, dense reward, parts of the state hidden" \
+  "All runs: the 25 human demonstrations, dense reward, (32, 32) policy, mjrl demo weight, 40 trajectories per iteration (the pixel runs' setting). State runs hide parts of the 39-dim state vector with --state-hide (TaskSpec.state_layout): no door height = handle_pos.z,palm_to_handle.z; no heights at all = arm_qpos,palm_pos.z,handle_pos.z,palm_to_handle.z; no arm or palm = arm_qpos,palm_pos,palm_to_handle (the handle position stays exact); arm + hand joints only = latch,door_hinge,palm_pos,handle_pos,palm_to_handle,door_open; hand joints only = all but the 24 hand joints (what the pixel policy gets besides the frames). The pixel runs (RRL, cpu preset, top camera) for reference." \
+  "DAPG (state, all 39)=$(have runs/state/dapg_door_human_dense_t40_s0 runs/state/dapg_door_human_dense_t40_s1)" \
+  "DAPG (state, no door height)=$(have runs/state/dapg_door_human_dense_t40_nodoorz_s0 runs/state/dapg_door_human_dense_t40_nodoorz_s1)" \
+  "DAPG (state, no heights at all)=$(have runs/state/dapg_door_human_dense_t40_noz_s0 runs/state/dapg_door_human_dense_t40_noz_s1)" \
+  "DAPG (state, no arm or palm)=$(have runs/state/dapg_door_human_dense_t40_noarm_s0 runs/state/dapg_door_human_dense_t40_noarm_s1)" \
+  "DAPG (state, arm + hand joints only)=$(have runs/state/dapg_door_human_dense_t40_jointsonly_s0)" \
+  "DAPG (state, hand joints only)=$(have runs/state/dapg_door_human_dense_t40_handonly_s0 runs/state/dapg_door_human_dense_t40_handonly_s1)" \
+  "RRL (pixels + hand joints, cpu preset)=$(have runs/pixels/door_cpu_human_dense_s0 runs/pixels/door_cpu_human_dense_s1)"
 export_group state_precision_door_human "How precisely must DAPG from state know where the hand and the handle are? door, 25 human demos, dense reward" \
   "Settings of state_information_door_human. Every state variant sees the hand joints, the latch, the door hinge, door_open and the horizontal (x, y) positions of the palm and the handle, with (--state-hide arm_qpos,palm_pos.z,handle_pos.z,palm_to_handle.z) or without (--state-hide arm_qpos,palm_pos.z,handle_pos.z,palm_to_handle) the palm-to-handle vector. The noisy ones read those numbers with an error drawn once per episode (--state-noise palm_pos.x=0.035,palm_pos.y=0.022,handle_pos.x=0.009,handle_pos.y=0.007, metres: the RMSE with which a linear probe reads them from the cpu preset's top-camera features, results/feature_probe_door_palm; palm_to_handle.x=0.036,palm_to_handle.y=0.023, the two combined). The demonstrations stay exact. The pixel runs for reference." \
-  "DAPG (state, x/y incl. palm-to-handle)=$(have runs/state/dapg_door_human_dense_t40_noz_s0)" \
+  "DAPG (state, x/y incl. palm-to-handle)=$(have runs/state/dapg_door_human_dense_t40_noz_s0 runs/state/dapg_door_human_dense_t40_noz_s1)" \
   "DAPG (state, x/y incl. palm-to-handle, features' error)=$(have runs/state/dapg_door_human_dense_t40_noz_noisy_s0)" \
   "DAPG (state, x/y of palm and handle)=$(have runs/state/dapg_door_human_dense_t40_xy_s0 runs/state/dapg_door_human_dense_t40_xy_s1)" \
   "DAPG (state, x/y of palm and handle, features' error)=$(have runs/state/dapg_door_human_dense_t40_xy_noisy_s0 runs/state/dapg_door_human_dense_t40_xy_noisy_s1)" \
