@@ -92,7 +92,8 @@ def plot_runs(groups: dict[str, list[Path]], out: str | Path, title: str = "") -
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, axes = plt.subplots(1, 2, figsize=(11, 3.8), sharey=True)
+    legend_rows = -(-len(groups) // 2)  # one legend below both panels, two labels a row: it hides no curve
+    fig, axes = plt.subplots(1, 2, figsize=(11, 3.8 + 0.25 * legend_rows), sharey=True)
     colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
     for gi, (label, runs) in enumerate(groups.items()):
         color = colors[gi % len(colors)]
@@ -109,16 +110,18 @@ def plot_runs(groups: dict[str, list[Path]], out: str | Path, title: str = "") -
             if n and len(curves) > 1:
                 ax.plot(curves[0][0][:n], np.mean([c[1][:n] for c in curves], axis=0), color=color, lw=2,
                         label=f"{label} (mean of {len(curves)})")  # fmt: skip
-            elif n:
-                ax.plot(curves[0][0], curves[0][1], color=color, lw=2, label=label)
+            elif n:  # a one-row log (e.g. BC only) is a point
+                ax.plot(curves[0][0], curves[0][1], color=color, lw=2, label=label, marker="o" if n == 1 else None)
     axes[0].set(title="training rollouts (stochastic)", xlabel="samples", ylabel="success rate (%)", ylim=(-3, 103))
     axes[1].set(title="evaluation (deterministic, mean action)", xlabel="samples")
     for ax in axes:
         ax.grid(alpha=0.3)
-        ax.legend(fontsize=8, loc="lower right")
+    handles, labels = axes[0].get_legend_handles_labels()
+    legend_height = (0.2 * legend_rows + 0.1) / fig.get_figheight()
+    fig.legend(handles, labels, loc="lower center", ncol=2, fontsize=8, frameon=False)
     if title:
         fig.suptitle(title)
-    fig.tight_layout()
+    fig.tight_layout(rect=(0, legend_height, 1, 1))
     atomic_write(out, lambda f: fig.savefig(f, format="png", dpi=100), binary=True)
     plt.close(fig)
 
