@@ -17,8 +17,8 @@ import math
 import os
 import shlex
 import shutil
-from pathlib import Path
 from collections.abc import Collection
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -126,6 +126,24 @@ def plot_runs(groups: dict[str, list[Path]], out: str | Path, title: str = "") -
     plt.close(fig)
 
 
+def previous_export(out_dir: str | Path) -> dict[str, list[dict[str, Any]]]:
+    """The groups (label -> run summaries) of the export in ``out_dir``'s meta.json; ``{}`` if there is none."""
+    meta = Path(out_dir) / "meta.json"
+    return json.loads(meta.read_text()).get("groups", {}) if meta.is_file() else {}
+
+
+def keepable_runs(
+    previous: dict[str, list[dict[str, Any]]], out_dir: str | Path, drop: Collection[str] = ()
+) -> dict[str, list[dict[str, Any]]]:
+    """The runs of a :func:`previous_export` that a new export can keep: exported CSV present, not in ``drop``.
+    Labels left without a run are omitted."""
+    keep = {
+        label: [s for s in runs if s["run"] not in drop and (Path(out_dir) / f"{s['run']}.csv").is_file()]
+        for label, runs in previous.items()
+    }
+    return {label: runs for label, runs in keep.items() if runs}
+
+
 def export_results(
     name: str,
     groups: dict[str, list[str | Path]],
@@ -144,19 +162,13 @@ def export_results(
     """
     out = Path(out_root) / name
     out.mkdir(parents=True, exist_ok=True)
-    earlier: dict[str, Any] = {}  # groups of the previous export, if any
-    if (out / "meta.json").is_file():
-        earlier = json.loads((out / "meta.json").read_text()).get("groups", {})
-    previous = earlier if keep_previous else {}
+    earlier = previous_export(out)
+    previous = keepable_runs(earlier, out, drop) if keep_previous else {}
     meta: dict[str, Any] = {"name": name, "title": title, "note": note, "groups": {}}
     for label in dict.fromkeys([*groups, *previous]):
         summaries = [run_summary(run) for run in groups.get(label, [])]
         given = {s["run"] for s in summaries}
-        kept = [
-            {**s, "kept_from_previous_export": True}
-            for s in previous.get(label, [])
-            if s["run"] not in given and s["run"] not in drop and (out / f"{s['run']}.csv").is_file()
-        ]
+        kept = [{**s, "kept_from_previous_export": True} for s in previous.get(label, []) if s["run"] not in given]
         for run in groups.get(label, []):
             shutil.copyfile(Path(run) / "log.csv", out / f"{Path(run).name}.csv")
         if kept or summaries:

@@ -121,15 +121,6 @@ def _train_vae(task: str, scale: str, seed: int, path: Path) -> None:
         train_vae(VAETrainConfig(tasks=(task,), seed=seed, **VAE_SCALE[scale]), out=path)
 
 
-def _kept_labels(result_dir: Path, drop: set[str]) -> set[str]:
-    """Labels of an earlier export in ``result_dir`` that keep a run once the runs in ``drop`` are gone."""
-    meta = result_dir / "meta.json"
-    if not meta.is_file():
-        return set()
-    groups = json.loads(meta.read_text()).get("groups", {})
-    return {label for label, runs in groups.items() if any(r["run"] not in drop for r in runs)}
-
-
 def run_experiment(
     name: str,
     tasks: Sequence[str] | None = None,
@@ -202,11 +193,12 @@ def run_experiment(
                 groups.setdefault(variant.label, []).append(cfg.out)
                 report["runs"].append(entry)
         if groups and not dry_run:
-            from rrl.results import export_results
+            from rrl.results import export_results, keepable_runs, previous_export
 
             result = f"{name}_{scale}_{task}"
             given = {Path(run).name for runs in groups.values() for run in runs}
-            kept = _kept_labels(Path(results_root) / result, drop=selected - given)
+            result_dir = Path(results_root) / result
+            kept = set(keepable_runs(previous_export(result_dir), result_dir, drop=selected - given))
             question = exp.question if exp.question.endswith(("?", ".")) else exp.question + "."
             note = f"{exp.figure}: {question} Scale `{scale}` (preset of rrl.config)."
             skipped = sorted({s["variant"] for s in report["skipped"] if s["task"] == task} - kept - set(groups))
