@@ -26,6 +26,7 @@ IDENTITY_FIELDS = (
 )  # fmt: skip
 OBS_MODES = ("state", "rgb+proprio", "rgb")  # rrl.envs.OBS_MODES
 SAMPLER_BACKENDS = ("local", "ray")
+PIXEL_FIELDS = ("encoder", "encoder_weights", "encoder_backend", "cameras", "render_size", "image_size")  # not state
 
 
 @dataclass(frozen=True)
@@ -213,7 +214,14 @@ class TrainConfig:
             if preset not in PRESETS:
                 raise ValueError(f"unknown preset {preset!r}; valid: {', '.join(PRESETS)}")
             base = PRESETS[preset](task)
-        return TrainConfig(**{**base, "task": task, "preset": preset, **overrides})
+        cfg = TrainConfig(**{**base, "task": task, "preset": preset, **overrides})
+        unused = [f"--{k.replace('_', '-')}" for k in PIXEL_FIELDS if overrides.get(k) is not None]
+        if not cfg.is_pixel and unused:
+            raise ValueError(
+                f"{', '.join(unused)} set the pixel input, but this run learns from state (obs='state', the "
+                "default without --preset); add --obs rgb+proprio (or rgb), or --preset cpu|paper|smoke"
+            )
+        return cfg
 
     def command_line(self) -> str:
         """An ``rrl train`` command that reproduces this config from its preset (flags for the fields that differ)."""
@@ -332,7 +340,8 @@ FLAG_HELP = {
     "eval_every": "evaluate every this many iterations",
     "workers": "environment processes of the state sampler",
     "threads": "torch CPU threads (default: torch's)",
-    "encoder": "frozen encoder of a pixel run (rrl.encoders.available_encoders(); paper: resnet34)",
+    "encoder": "frozen encoder of a pixel run: a name (rrl.encoders.available_encoders(); paper: resnet34), "
+    "random:<name>, or an import path package.module:Class (docs/extending.md)",
     "encoder_weights": "encoder checkpoint path (default: the encoder's default place)",
     "encoder_backend": "auto, torch or onnxruntime",
     "device": "torch device of the encoder (cpu, cuda)",

@@ -28,8 +28,12 @@ Adding an encoder is one small class and one register line::
                 net.load_state_dict(torch.load(weights, map_location="cpu", weights_only=True))
             return Backbone(net, head=None, target_layer="last_conv")   # head: ImageNet classifier if any
 
-    # the one register line (here, below the built-in ones, or in your own module before make_encoder is called):
+    # the one register line, either here below the built-in ones,
     register_encoder("my_encoder", "my_package.my_encoder:MyEncoder")   # or register_encoder("my_encoder", MyEncoder)
+    # or, without touching rrl, an entry point in your package's pyproject.toml (then `--encoder my_encoder` works):
+    #   [project.entry-points."rrl.encoders"]
+    #   my_encoder = "my_package.my_encoder:MyEncoder"
+    # or no registration at all: `--encoder my_package.my_encoder:MyEncoder` (importable module; docs/extending.md)
 
 ``build`` returns a :class:`Backbone` whose ``trunk`` maps normalised NCHW float images to ``(N, feature_dim)``.
 The default :meth:`EncoderArch.find_weights` requires ``weights=PATH``; override it to look somewhere by default

@@ -122,7 +122,7 @@ def _train_vae(task: str, scale: str, seed: int, path: Path) -> None:
 
 
 def run_experiment(
-    name: str,
+    name: str | Experiment,
     tasks: Sequence[str] | None = None,
     scale: str = "cpu",
     seeds: Sequence[int] = (0,),
@@ -135,6 +135,8 @@ def run_experiment(
 ) -> dict[str, Any]:
     """Run (or with ``dry_run`` only list) every variant x task x seed; export one results folder per task.
 
+    ``name`` is one of :data:`EXPERIMENTS` or an :class:`Experiment` of your own (docs/extending.md).
+
     ``export_only`` trains nothing: it exports the run folders that exist (finished or not, e.g. runs stopped
     by a time limit) and lists the others under ``"missing"``. The export keeps the runs of an earlier export
     that this call did not select (other seeds or variants); a selected run without a run folder leaves it.
@@ -143,11 +145,15 @@ def run_experiment(
     """
     from rrl.train import resume, train
 
-    if name not in EXPERIMENTS:
-        raise ValueError(f"unknown experiment {name!r}; valid: {', '.join(EXPERIMENTS)}")
+    if isinstance(name, Experiment):
+        exp, name = name, name.name
+    elif name in EXPERIMENTS:
+        exp = EXPERIMENTS[name]
+    else:
+        raise ValueError(f"unknown experiment {name!r}; valid: {', '.join(EXPERIMENTS)} (or an Experiment object)")
     if scale not in PRESETS:
         raise ValueError(f"unknown scale {scale!r}; valid: {', '.join(PRESETS)}")
-    exp, root = EXPERIMENTS[name], Path(root)
+    root = Path(root)
     chosen = [v for v in exp.variants if variants is None or v.slug in variants or v.label in variants]
     if variants is not None and len(chosen) != len(set(variants)):
         raise ValueError(f"unknown variant in {list(variants)}; valid: {', '.join(v.slug for v in exp.variants)}")
