@@ -145,3 +145,17 @@ def test_demo_data_and_featurizer_validate_shapes() -> None:
         DemoData(np.ones((3, 4), np.float32), np.ones((2, 2), np.float32), 1)
     with pytest.raises(ValueError, match="n_envs, dim"):
         StateFeaturizer()(np.ones(3))
+
+
+def test_spawned_workers_need_a_main_module_file(monkeypatch) -> None:
+    """Code piped to `python -` has no main file for spawned workers to re-import: a clear error, not a hang."""
+    import sys
+
+    from rrl.envs import EnvConfig
+    from rrl.sampling.pipelined import _LocalGroup
+
+    monkeypatch.setattr(sys.modules["__main__"], "__file__", "<stdin>", raising=False)
+    with pytest.raises(RuntimeError, match="'<stdin>' is not a file.*__name__ == '__main__'"):
+        make_state_sampler("door", workers=2, horizon=HORIZON)
+    with pytest.raises(RuntimeError, match="re-imports the main module"):  # the pixel sampler's worker groups
+        _LocalGroup(EnvConfig(task="door", obs_mode="rgb+proprio", render_size=32, crop_size=32), 2)

@@ -11,6 +11,8 @@ of workers, and a training run can be replayed from its seeds.
 
 from __future__ import annotations
 
+import os
+import sys
 from collections.abc import Callable
 from typing import Protocol
 
@@ -59,6 +61,20 @@ def trajectory_seeds(seed: int, n: int) -> list[tuple[int, np.random.Generator]]
     return out
 
 
+def spawned_vector_env(fns: list[Callable[[], gym.Env]], **kwargs) -> gym.vector.AsyncVectorEnv:
+    """``AsyncVectorEnv`` with ``spawn`` workers, after checking they can start: a spawned process re-imports the
+    parent's main module from its file, which code piped to ``python -`` does not have (it would die with a
+    FileNotFoundError for '<stdin>' in every worker)."""
+    path = getattr(sys.modules.get("__main__"), "__file__", None)
+    if path is not None and not os.path.isfile(path):
+        raise RuntimeError(
+            f"rrl's samplers start worker processes with 'spawn', which re-imports the main module from its file, "
+            f"and {path!r} is not a file (code piped to python's stdin?): put the code in a .py file under "
+            "`if __name__ == '__main__':` (or use `python -c`)"
+        )
+    return gym.vector.AsyncVectorEnv(fns, context="spawn", **kwargs)
+
+
 class VectorEnvSampler:
     """Sampler over ``workers`` copies of the environment built by ``env_fn``.
 
@@ -84,7 +100,9 @@ class VectorEnvSampler:
         if self.workers == 1:
             self.envs: gym.vector.VectorEnv = gym.vector.SyncVectorEnv(fns)
         else:
-            self.envs = gym.vector.AsyncVectorEnv(fns, context=context)
+            self.envs = (
+                spawned_vector_env(fns) if context == "spawn" else gym.vector.AsyncVectorEnv(fns, context=context)
+            )
         self.act_dim = int(np.prod(self.envs.single_action_space.shape))
         obs, _ = self.envs.reset(seed=list(range(self.workers)))
         self.obs_dim = int(self.featurizer(obs).shape[1])
