@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -14,6 +15,7 @@ import numpy as np
 import pytest
 import torch
 
+from rrl.cli import main
 from rrl.config import TrainConfig
 from rrl.encoders import available_encoders, make_encoder
 from rrl.encoders import registry
@@ -61,12 +63,18 @@ def test_encoder_from_an_import_path(monkeypatch):
         make_encoder("pixels9")
 
 
-def test_entry_point_lists_the_encoder(monkeypatch, tmp_path):
+def test_entry_point_lists_the_encoder(monkeypatch, tmp_path, capsys):
     _fake_install(tmp_path)
     monkeypatch.syspath_prepend(str(EXAMPLE))
     monkeypatch.syspath_prepend(str(tmp_path))
     monkeypatch.setattr(registry, "_REGISTRY", dict(registry._REGISTRY))  # the lookup registers it; undo after
     assert "pixels8" in available_encoders() and "resnet34" in available_encoders()
+    assert main(["encoders"]) == 0  # `rrl encoders`: the plugin's row, and where the built-ins' weights are
+    table = capsys.readouterr().out
+    assert re.search(r"^pixels8 +192 +rrl_pixels8:Pixels8 +none needed$", table, re.M)
+    assert re.search(r"^efficientnet_lite0 +1280 +\S+ +found: .*\.pth$", table, re.M)
+    assert re.search(r"^resnet34 +512 +rrl.encoders.resnet:ResNet34 +missing \(below\)$", table, re.M)  # empty hub
+    assert "resnet34: no ImageNet weights for encoder 'resnet34'" in table
     frames = np.random.default_rng(1).integers(0, 256, (2, 16, 16, 3), dtype=np.uint8)
     np.testing.assert_allclose(make_encoder("pixels8", backend="torch", image_size=16)(frames), _block_means(frames),
                                rtol=1e-5, atol=1e-6)  # fmt: skip

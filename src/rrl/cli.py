@@ -23,6 +23,18 @@ def _cmd_tasks(args: argparse.Namespace) -> int:
     return 0
 
 
+def _add_encoders(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("encoders", help="list the frozen encoders (plugins too) and whether their weights are here")
+    p.set_defaults(func=_cmd_encoders)
+
+
+def _cmd_encoders(args: argparse.Namespace) -> int:
+    from rrl.encoders.registry import describe_encoders
+
+    print(describe_encoders())
+    return 0
+
+
 def _add_render(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("render", help="render one frame of a task from a camera to a PNG")
     p.add_argument("--task", required=True)
@@ -337,7 +349,7 @@ def _cmd_vae(args: argparse.Namespace) -> int:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="rrl", description="RRL: ResNet features + DAPG on ADROIT")
     sub = parser.add_subparsers(dest="command", required=True)
-    for add in (_add_tasks, _add_render, _add_tour, _add_demos, _add_train, _add_eval, _add_results, _add_experiment, _add_report, _add_explain, _add_vae):
+    for add in (_add_tasks, _add_encoders, _add_render, _add_tour, _add_demos, _add_train, _add_eval, _add_results, _add_experiment, _add_report, _add_explain, _add_vae):
         add(sub)
     # [subcommands registered by other modules go above this line, one `_add_*` per command group]
     return parser

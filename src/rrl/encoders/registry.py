@@ -85,3 +85,31 @@ def get_arch(base: str) -> EncoderArch:
     """Instantiate the architecture registered as ``base`` (or imported from the path ``base``)."""
     entry = _REGISTRY.get(base, base)
     return (_import_arch(entry) if isinstance(entry, str) else entry)(base)
+
+
+def describe_encoders() -> str:
+    """A table of the available encoders (``rrl encoders``): feature size, class, whether the default weights are
+    here; below it, what to do for each encoder whose weights are missing."""
+    rows, notes = [], []
+    for name in available_encoders():
+        entry = _REGISTRY[name]
+        source = entry if isinstance(entry, str) else f"{entry.__module__}:{entry.__qualname__}"
+        try:
+            arch = get_arch(name)
+            dim = str(arch.feature_dim)
+        except Exception as e:  # a broken plugin must not hide the others
+            rows.append((name, "?", source, f"cannot load: {e}"))
+            continue
+        try:
+            path = arch.find_weights(None)
+            status = "none needed" if path is None else f"found: {path}"
+        except FileNotFoundError as e:
+            status = "missing (below)"
+            notes.append(f"{name}: {e}")
+        rows.append((name, dim, source, status))
+    header = ("encoder", "features", "class", "default weights")
+    widths = [max(len(r[i]) for r in (header, *rows)) for i in range(3)]
+    lines = ["  ".join(c.ljust(w) for c, w in zip(r[:3], widths)) + "  " + r[3] for r in (header, *rows)]
+    lines += ["", f"Each name also works as {RANDOM_PREFIX}<name> (seeded random weights, no file needed), and any "
+              "importable EncoderArch as package.module:Class (docs/extending.md)."]  # fmt: skip
+    return "\n".join(lines + ([""] + notes if notes else []))
