@@ -30,13 +30,14 @@ export_group dapg_state_door_human "DAPG from state, door, 25 human demonstratio
   "sparse reward=$(have runs/state/dapg_door_human_sparse_s0)" \
   "sparse reward, initial action std 0.6=$(have runs/state/dapg_door_human_sparse_std06_s0)"
 export_group rrl_pixels_door_human "RRL from pixels, door, 25 human demos, dense reward (cpu preset) vs DAPG from state" \
-  "Both: the 25 human demonstrations, dense reward (sign-corrected), (32, 32) policy (one pixel run: the (256, 256) of the paper's appendix 7.1), mjrl demo weight. Pixels: cpu preset (EfficientNet-Lite0, 146-px renders cropped to 128, top camera + 24 hand joints), 40 trajectories per iteration; state: 200 per iteration, and a state control with the pixel run's 40 per iteration (and its 10 evaluation episodes every 2 iterations). Compare at equal samples. Both seeds moved between this 2-core machine (onnxruntime, 4 envs) and the lent GPU boxes (EfficientNet-Lite0 in torch on CUDA, 8 envs); config.json's resumed_with records every move." \
+  "Both: the 25 human demonstrations, dense reward (sign-corrected), (32, 32) policy (the (256, 256) runs: the paper's appendix 7.1 policy), mjrl demo weight. Pixels: cpu preset (EfficientNet-Lite0, 146-px renders cropped to 128, top camera + 24 hand joints), 40 trajectories per iteration; state: 200 per iteration, and a state control with the pixel run's 40 per iteration (and its 10 evaluation episodes every 2 iterations). Compare at equal samples. Both seeds moved between this 2-core machine (onnxruntime, 4 envs) and the lent GPU boxes (EfficientNet-Lite0 in torch on CUDA, 8 envs); config.json's resumed_with records every move." \
   "RRL (pixels, cpu preset)=$(have runs/pixels/door_cpu_human_dense_s0 runs/pixels/door_cpu_human_dense_s1)" \
   "DAPG (state)=$(have runs/state/dapg_door_human_dense_s0)" \
   "DAPG (state, 40 trajectories per iteration)=$(have runs/state/dapg_door_human_dense_t40_s0 runs/state/dapg_door_human_dense_t40_s1)" \
   "RRL + arm joints (--proprio-arm)=$(have runs/pixels/door_cpu_human_dense_arm_s0)" \
   "RRL, top + fixed cameras=$(have runs/pixels/door_cpu_human_dense_2cam_s0)" \
-  "RRL, (256, 256) policy (the paper's)=$(have runs/pixels/door_cpu_human_dense_p256_s0)"
+  "RRL, (256, 256) policy (the paper's)=$(have runs/pixels/door_cpu_human_dense_p256_s0 runs/pixels/door_cpu_human_dense_p256_s1 runs/pixels/door_cpu_human_dense_p256_s2)" \
+  "8x8 raw pixels (examples/rrl_pixels8) + hand joints=$(have runs/pixels/door_cpu_human_dense_px8_s0)"
 export_group state_information_door_human "What does DAPG from state need? door, 25 human demos, dense reward, parts of the state hidden" \
   "All runs: the 25 human demonstrations, dense reward, (32, 32) policy, mjrl demo weight, 40 trajectories per iteration (the pixel runs' setting). State runs hide parts of the 39-dim state vector with --state-hide (TaskSpec.state_layout): no door height = handle_pos.z,palm_to_handle.z; no heights at all = arm_qpos,palm_pos.z,handle_pos.z,palm_to_handle.z; no arm or palm = arm_qpos,palm_pos,palm_to_handle (the handle position stays exact); arm + hand joints only = latch,door_hinge,palm_pos,handle_pos,palm_to_handle,door_open; hand joints only = all but the 24 hand joints (what the pixel policy gets besides the frames). The pixel runs (RRL, cpu preset, top camera) for reference." \
   "DAPG (state, all 39)=$(have runs/state/dapg_door_human_dense_t40_s0 runs/state/dapg_door_human_dense_t40_s1)" \
@@ -64,4 +65,6 @@ for e in proprioception rewards policy_size representations; do
 done
 # Fig. 9: relocate, one camera versus three (seeds 1 and 2, 25 iterations; started on the lent GPU boxes, see notes).
 $RRL experiment relocate_cameras --task relocate --scale cpu --seeds 1,2 --iterations 25 --export-only
+# Not in the paper: 8x8 raw pixels against RRL's features (a user-defined experiment, docs/extending.md).
+PYTHONPATH=examples/rrl_pixels8 ${PYTHON:-.venv/bin/python} examples/pixels8_experiment.py --scale cpu --seeds 1,2 --export-only
 $RRL report
