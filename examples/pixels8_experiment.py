@@ -17,8 +17,9 @@ from rrl.experiments.ablations import Experiment, Variant, run_experiment
 
 PIXELS8 = Experiment(
     "pixels8",
-    "not in the paper",
-    "Do 8x8 raw pixels do as well as ImageNet features?",
+    "Extension (not in the paper)",
+    "Do 8x8 raw pixels do as well as ImageNet features? (The 8x8 runs' commands need "
+    "PYTHONPATH=examples/rrl_pixels8.)",
     (Variant("RRL"), Variant("8x8 pixels", {"encoder": "rrl_pixels8:Pixels8"})),
     tasks=("door",),
 )
