@@ -26,7 +26,7 @@ import numpy as np
 from rrl.envs import EnvConfig, make_env, worker_env_fn
 from rrl.policy import gaussian_log_prob_numpy
 from rrl.sampling.batch import TrajectoryBatch
-from rrl.sampling.vector import ActingPolicy, Actor, spawned_vector_env, trajectory_seeds
+from rrl.sampling.vector import ActingPolicy, Actor, async_vector_env, trajectory_seeds
 
 
 class Featurizer(Protocol):
@@ -54,7 +54,7 @@ class _LocalGroup:
     """A group of envs in spawn worker processes, observations in shared memory (gymnasium AsyncVectorEnv)."""
 
     def __init__(self, cfg: EnvConfig, n_envs: int) -> None:
-        self.vec = spawned_vector_env([worker_env_fn(cfg)] * n_envs, shared_memory=True)
+        self.vec = async_vector_env([worker_env_fn(cfg)] * n_envs, shared_memory=True)
         self.n = n_envs
 
     def reset(self, seeds: list[int]) -> dict[str, np.ndarray]:

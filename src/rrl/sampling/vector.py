@@ -61,18 +61,20 @@ def trajectory_seeds(seed: int, n: int) -> list[tuple[int, np.random.Generator]]
     return out
 
 
-def spawned_vector_env(fns: list[Callable[[], gym.Env]], **kwargs) -> gym.vector.AsyncVectorEnv:
-    """``AsyncVectorEnv`` with ``spawn`` workers, after checking they can start: a spawned process re-imports the
-    parent's main module from its file, which code piped to ``python -`` does not have (it would die with a
-    FileNotFoundError for '<stdin>' in every worker)."""
+def async_vector_env(
+    fns: list[Callable[[], gym.Env]], context: str = "spawn", **kwargs
+) -> gym.vector.AsyncVectorEnv:
+    """``AsyncVectorEnv`` with ``context`` workers; with ``spawn``, after checking they can start: a spawned process
+    re-imports the parent's main module from its file, which code piped to ``python -`` does not have (it would die
+    with a FileNotFoundError for '<stdin>' in every worker)."""
     path = getattr(sys.modules.get("__main__"), "__file__", None)
-    if path is not None and not os.path.isfile(path):
+    if context == "spawn" and path is not None and not os.path.isfile(path):
         raise RuntimeError(
             f"rrl's samplers start worker processes with 'spawn', which re-imports the main module from its file, "
             f"and {path!r} is not a file (code piped to python's stdin?): put the code in a .py file under "
             "`if __name__ == '__main__':` (or use `python -c`)"
         )
-    return gym.vector.AsyncVectorEnv(fns, context="spawn", **kwargs)
+    return gym.vector.AsyncVectorEnv(fns, context=context, **kwargs)
 
 
 class VectorEnvSampler:
@@ -100,9 +102,7 @@ class VectorEnvSampler:
         if self.workers == 1:
             self.envs: gym.vector.VectorEnv = gym.vector.SyncVectorEnv(fns)
         else:
-            self.envs = (
-                spawned_vector_env(fns) if context == "spawn" else gym.vector.AsyncVectorEnv(fns, context=context)
-            )
+            self.envs = async_vector_env(fns, context=context)
         self.act_dim = int(np.prod(self.envs.single_action_space.shape))
         obs, _ = self.envs.reset(seed=list(range(self.workers)))
         self.obs_dim = int(self.featurizer(obs).shape[1])
