@@ -9,7 +9,7 @@ import pytest
 
 from rrl.config import TrainConfig
 from rrl.sampling import DemoData
-from rrl.results import export_results, run_summary, write_report
+from rrl.results import export_results, exported_run_summary, run_summary, write_report
 from rrl.train import read_log, train
 
 
@@ -76,3 +76,21 @@ def test_export_keeps_previous_runs_whose_folders_are_gone(run_dirs: list[Path],
     # Without keep_previous the table holds exactly the runs given.
     only = export_results("dapg_door", {"DAPG": run_dirs[1:]}, results)
     assert [r["run"] for r in json.loads((only / "meta.json").read_text())["groups"]["DAPG"]] == ["dapg_door_s1"]
+
+
+def test_export_combines_runs_exported_elsewhere(run_dirs: list[Path], tmp_path: Path) -> None:
+    results = tmp_path / "results"
+    first = export_results("dapg_door", {"DAPG": run_dirs}, results)
+    # A new figure: seed 0 from the earlier export (its run folder may be gone), seed 1 from its run folder.
+    combined = export_results("compare", {"old": [first / "dapg_door_s0.csv"], "new": run_dirs[1:]}, results)
+    meta = json.loads((combined / "meta.json").read_text())["groups"]
+    assert meta["old"][0]["exported_from"] == "dapg_door" and "exported_from" not in meta["new"][0]
+    assert meta["old"][0]["command"] == run_summary(run_dirs[0])["command"]
+    assert (combined / "dapg_door_s0.csv").read_text() == (run_dirs[0] / "log.csv").read_text()
+    report = write_report(results, tmp_path / "results.md").read_text()
+    assert "| old | dapg_door_s0 (from dapg_door) | 0 |" in report
+    # A CSV that no export lists is refused with what to give instead.
+    stray = tmp_path / "stray.csv"
+    stray.write_text((run_dirs[0] / "log.csv").read_text())
+    with pytest.raises(ValueError, match="give a run folder"):
+        exported_run_summary(stray)

@@ -209,7 +209,8 @@ def _add_results(sub: argparse._SubParsersAction) -> None:
         "runs/state/dapg_door_s1' --group 'BC=runs/state/bc_door' --title 'Door from state'",
     )
     p.add_argument("name")
-    p.add_argument("--group", action="append", required=True, metavar="LABEL=RUN[,RUN...]")
+    p.add_argument("--group", action="append", required=True, metavar="LABEL=RUN[,RUN...]",
+                   help="RUN: a run folder, or a results/OTHER/<run>.csv exported earlier (its folder may be gone)")
     p.add_argument("--title", default="")
     p.add_argument("--note", default="", help="a sentence printed above the table in docs/results.md")
     p.add_argument("--root", default="results")

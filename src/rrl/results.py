@@ -82,6 +82,31 @@ def run_summary(run_dir: str | Path) -> dict[str, Any]:
     }
 
 
+def exported_run_summary(csv: str | Path) -> dict[str, Any]:
+    """The summary of a run exported earlier (``results/<export>/<run>.csv``), read from that export's meta.json.
+
+    Lets a figure combine runs whose folders are gone (another machine, a cluster) with new ones."""
+    csv = Path(csv)
+    for runs in previous_export(csv.parent).values():
+        for s in runs:
+            if s["run"] == csv.stem:
+                s = {k: v for k, v in s.items() if k != "kept_from_previous_export"}
+                return {**s, "exported_from": s.get("exported_from", csv.parent.name)}
+    raise ValueError(
+        f"{csv} is not a run of an export: {csv.parent / 'meta.json'} does not list {csv.stem!r}; give a run "
+        "folder or a <run>.csv written by `rrl results`"
+    )
+
+
+def _summary(run: str | Path) -> dict[str, Any]:
+    """:func:`run_summary` of a run folder, :func:`exported_run_summary` of an exported CSV."""
+    return exported_run_summary(run) if str(run).endswith(".csv") else run_summary(run)
+
+
+def _log_path(run: str | Path) -> Path:
+    return Path(run) if str(run).endswith(".csv") else Path(run) / "log.csv"
+
+
 def plot_runs(groups: dict[str, list[Path]], out: str | Path, title: str = "") -> None:
     """Success (training rollouts, evaluation) against samples: thin line per run, thick line per group mean.
 
@@ -155,6 +180,7 @@ def export_results(
 ) -> Path:
     """Copy the logs of ``groups`` (label -> run folders) into ``<out_root>/<name>/`` with a plot and meta.json.
 
+    A run is a run folder or a CSV of an earlier export (:func:`exported_run_summary`; marked ``exported_from``).
     With ``keep_previous``, runs of an earlier export of ``name`` that are not given again (their run folders
     may be gone, e.g. on another machine) stay in the table and the plot, read from their exported CSV and
     marked ``kept_from_previous_export``; a run given again replaces its earlier entry, and runs named in
@@ -166,11 +192,12 @@ def export_results(
     previous = keepable_runs(earlier, out, drop) if keep_previous else {}
     meta: dict[str, Any] = {"name": name, "title": title, "note": note, "groups": {}}
     for label in dict.fromkeys([*groups, *previous]):
-        summaries = [run_summary(run) for run in groups.get(label, [])]
+        summaries = [_summary(run) for run in groups.get(label, [])]
         given = {s["run"] for s in summaries}
         kept = [{**s, "kept_from_previous_export": True} for s in previous.get(label, []) if s["run"] not in given]
-        for run in groups.get(label, []):
-            shutil.copyfile(Path(run) / "log.csv", out / f"{Path(run).name}.csv")
+        for run, s in zip(groups.get(label, []), summaries):
+            if _log_path(run).resolve() != (out / f"{s['run']}.csv").resolve():
+                shutil.copyfile(_log_path(run), out / f"{s['run']}.csv")
         if kept or summaries:
             meta["groups"][label] = sorted(kept + summaries, key=lambda s: s["run"])
     curves = {label: [out / f"{s['run']}.csv" for s in runs] for label, runs in meta["groups"].items()}
@@ -236,6 +263,7 @@ def write_report(results_root: str | Path = "results", out: str | Path = "docs/r
             for s in runs:
                 wall = "-" if s.get("wall_time_s") is None else f"{s['wall_time_s'] / 60:.0f} min"
                 kept = " (earlier export)" if s.get("kept_from_previous_export") else ""
+                kept += f" (from {s['exported_from']})" if s.get("exported_from") else ""
                 lines.append(
                     f"| {label} | {s['run']}{kept} | {s['seed']} | {s['iterations']} | {s['samples']:,} | {wall} | "
                     f"{_first(s.get('first_train_ge_80'))} | {_first(s['first_train_ge_90'])} | {_first(s['first_eval_ge_90'])} | {_pct(s['last_success_train'])} | "
