@@ -6,6 +6,7 @@ set -uo pipefail
 cd "$(dirname "$0")/.."
 RRL=${RRL:-.venv/bin/rrl}
 have() { local out=""; for d in "$@"; do [[ -f $d/log.csv ]] && out+="${out:+,}$d"; done; echo "$out"; }
+have_csv() { local out=""; for f in "$@"; do [[ -f $f ]] && out+="${out:+,}$f"; done; echo "$out"; }
 export_group() {  # NAME TITLE NOTE LABEL=RUNS...
   local name=$1 title=$2 note=$3; shift 3
   local args=()
@@ -37,7 +38,15 @@ export_group rrl_pixels_door_human "RRL from pixels, door, 25 human demos, dense
   "RRL + arm joints (--proprio-arm)=$(have runs/pixels/door_cpu_human_dense_arm_s0)" \
   "RRL, top + fixed cameras=$(have runs/pixels/door_cpu_human_dense_2cam_s0)" \
   "RRL, (256, 256) policy (the paper's)=$(have runs/pixels/door_cpu_human_dense_p256_s0 runs/pixels/door_cpu_human_dense_p256_s1 runs/pixels/door_cpu_human_dense_p256_s2)" \
-  "8x8 raw pixels (examples/rrl_pixels8) + hand joints=$(have runs/pixels/door_cpu_human_dense_px8_s0)"
+  "8x8 raw pixels (examples/rrl_pixels8) + hand joints=$(have runs/pixels/door_cpu_human_dense_px8_s0)" \
+  "8x8 raw pixels, rendered at 37 px=$(have runs/pixels/door_cpu_human_dense_px8r32_s0 runs/pixels/door_cpu_human_dense_px8r32_s1)"
+# One figure for issue 6 (a): the representations on human demos, runs of earlier exports (folders gone) + new ones.
+H=results/rrl_pixels_door_human
+export_group pixels_door_human "Door, 25 human demos, dense reward: which pixel representation keeps up with the state?" \
+  "All: (32, 32) policy, mjrl demo weight, 40 trajectories (8,000 samples) per iteration, seeds 0 and 1. State: the 39-dim state vector. RRL: cpu preset (EfficientNet-Lite0 on 146-px renders cropped to 128, top camera) + 24 hand joints. 8x8 pixels: the frame averaged to 8x8 per channel (examples/rrl_pixels8, 192 features) + 24 hand joints, rendered at 37 px and cropped to 32 (--render-size 37 --image-size 32: this pipeline's cost is rendering, about 20 s per iteration alone here). Runs marked 'from rrl_pixels_door_human' are read from that export." \
+  "DAPG (state)=$(have_csv $H/dapg_door_human_dense_t40_s0.csv $H/dapg_door_human_dense_t40_s1.csv)" \
+  "RRL (EfficientNet-Lite0 features)=$(have_csv $H/door_cpu_human_dense_s0.csv $H/door_cpu_human_dense_s1.csv)" \
+  "8x8 pixels (rendered at 37 px)=$(have runs/pixels/door_cpu_human_dense_px8r32_s0 runs/pixels/door_cpu_human_dense_px8r32_s1)"
 export_group state_information_door_human "What does DAPG from state need? door, 25 human demos, dense reward, parts of the state hidden" \
   "All runs: the 25 human demonstrations, dense reward, (32, 32) policy, mjrl demo weight, 40 trajectories per iteration (the pixel runs' setting). State runs hide parts of the 39-dim state vector with --state-hide (TaskSpec.state_layout): no door height = handle_pos.z,palm_to_handle.z; no heights at all = arm_qpos,palm_pos.z,handle_pos.z,palm_to_handle.z; no arm or palm = arm_qpos,palm_pos,palm_to_handle (the handle position stays exact); arm + hand joints only = latch,door_hinge,palm_pos,handle_pos,palm_to_handle,door_open; hand joints only = all but the 24 hand joints (what the pixel policy gets besides the frames). The pixel runs (RRL, cpu preset, top camera) for reference." \
   "DAPG (state, all 39)=$(have runs/state/dapg_door_human_dense_t40_s0 runs/state/dapg_door_human_dense_t40_s1)" \
