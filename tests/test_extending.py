@@ -128,3 +128,35 @@ def test_installed_encoder_plugin_trains_and_evaluates_from_the_cli(tmp_path):
                                capture_output=True, text=True, timeout=600)  # fmt: skip
     assert evaluated.returncode == 0, evaluated.stderr[-3000:]
     assert "success" in evaluated.stdout and "over 1 episodes" in evaluated.stdout
+
+
+KEYPOINTS = Path(__file__).resolve().parents[1] / "examples" / "rrl_keypoints"
+
+
+def test_keypoint_encoder_finds_a_bright_spot(monkeypatch):
+    """examples/rrl_keypoints: the spatial soft-argmax of a feature map returns where the activation is, and the
+    keypoint encoders (a stage of the ImageNet EfficientNet-Lite0) agree across backends and follow a moved object."""
+    monkeypatch.syspath_prepend(str(KEYPOINTS))
+    from rrl_keypoints import SpatialSoftArgmax
+
+    fmap = torch.zeros(1, 2, 9, 17)
+    fmap[0, 0, 4, 16] = 50.0  # channel 0: a peak at the right edge, middle row -> (x, y) = (1, 0)
+    fmap[0, 1, 0, 8] = 50.0  # channel 1: top row, middle column -> (0, -1)
+    np.testing.assert_allclose(SpatialSoftArgmax()(fmap).numpy(), [[1.0, 0.0, 0.0, -1.0]], atol=1e-3)
+    flat = SpatialSoftArgmax()(torch.ones(1, 1, 5, 5))  # no peak: the centre
+    np.testing.assert_allclose(flat.numpy(), [[0.0, 0.0]], atol=1e-6)
+    with pytest.raises(ValueError, match="temperature must be > 0"):
+        SpatialSoftArgmax(temperature=0.0)
+
+    frames = np.full((2, 64, 64, 3), 40, np.uint8)
+    frames[0, 8:20, 8:20] = (255, 40, 40)  # a red square top left, then bottom right
+    frames[1, 44:56, 44:56] = (255, 40, 40)
+    enc = make_encoder("rrl_keypoints:KeypointsS16", backend="torch", image_size=64)
+    feats = enc(frames)
+    assert feats.shape == (2, enc.feature_dim) == (2, 224) and np.all(np.abs(feats) <= 1.0 + 1e-5)
+    ort = make_encoder("rrl_keypoints:KeypointsS16", backend="onnxruntime", image_size=64)
+    np.testing.assert_allclose(ort(frames), feats, atol=1e-4)
+    # stride 8 (a 8 x 8 map here): the keypoints move with the square, to the right and down (x then y per channel)
+    s8 = make_encoder("rrl_keypoints:KeypointsS8", backend="torch", image_size=64)(frames)
+    dx, dy = s8[1, :40] - s8[0, :40], s8[1, 40:] - s8[0, 40:]
+    assert dx.mean() > 0.1 and dy.mean() > 0.1 and (dx > 0).mean() > 0.6 and (dy > 0).mean() > 0.6
