@@ -5,8 +5,12 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 RRL=${RRL:-.venv/bin/rrl}
-have() { local out=""; for d in "$@"; do [[ -f $d/log.csv ]] && out+="${out:+,}$d"; done; echo "$out"; }
-have_csv() { local out=""; for f in "$@"; do [[ -f $f ]] && out+="${out:+,}$f"; done; echo "$out"; }
+# The runs given that exist: run folders with a log, or CSVs of an earlier export (as `rrl results` takes them).
+have() {
+  local out=""
+  for r in "$@"; do [[ ( $r == *.csv && -f $r ) || -f $r/log.csv ]] && out+="${out:+,}$r"; done
+  echo "$out"
+}
 export_group() {  # NAME TITLE NOTE LABEL=RUNS...
   local name=$1 title=$2 note=$3; shift 3
   local args=()
@@ -44,8 +48,8 @@ export_group rrl_pixels_door_human "RRL from pixels, door, 25 human demos, dense
 H=results/rrl_pixels_door_human
 export_group pixels_door_human "Door, 25 human demos, dense reward: which pixel representation keeps up with the state?" \
   "All: (32, 32) policy, mjrl demo weight, 40 trajectories (8,000 samples) per iteration, seeds 0 and 1. State: the 39-dim state vector. RRL: cpu preset (EfficientNet-Lite0 on 146-px renders cropped to 128, top camera) + 24 hand joints. 8x8 pixels: the frame averaged to 8x8 per channel (examples/rrl_pixels8, 192 features) + 24 hand joints, rendered at 37 px and cropped to 32 (--render-size 37 --image-size 32: this pipeline's cost is rendering, about 20 s per iteration alone here). Keypoints: cpu preset with --encoder rrl_keypoints:KeypointsS16 (EfficientNet-Lite0 to stage 5, then a spatial soft-argmax per channel: 224 image coordinates) + 24 hand joints. Runs marked 'from rrl_pixels_door_human' are read from that export." \
-  "DAPG (state)=$(have_csv $H/dapg_door_human_dense_t40_s0.csv $H/dapg_door_human_dense_t40_s1.csv)" \
-  "RRL (EfficientNet-Lite0 features)=$(have_csv $H/door_cpu_human_dense_s0.csv $H/door_cpu_human_dense_s1.csv)" \
+  "DAPG (state)=$(have $H/dapg_door_human_dense_t40_s0.csv $H/dapg_door_human_dense_t40_s1.csv)" \
+  "RRL (EfficientNet-Lite0 features)=$(have $H/door_cpu_human_dense_s0.csv $H/door_cpu_human_dense_s1.csv)" \
   "8x8 pixels (rendered at 37 px)=$(have runs/pixels/door_cpu_human_dense_px8r32_s0 runs/pixels/door_cpu_human_dense_px8r32_s1)" \
   "keypoints (examples/rrl_keypoints, KeypointsS16)=$(have runs/pixels/door_cpu_human_dense_kp16_s1)"
 export_group state_information_door_human "What does DAPG from state need? door, 25 human demos, dense reward, parts of the state hidden" \

@@ -98,13 +98,19 @@ def exported_run_summary(csv: str | Path) -> dict[str, Any]:
     )
 
 
+def _is_exported(run: str | Path) -> bool:
+    """Whether ``run`` is the CSV of an earlier export rather than a run folder."""
+    return str(run).endswith(".csv")
+
+
 def _summary(run: str | Path) -> dict[str, Any]:
     """:func:`run_summary` of a run folder, :func:`exported_run_summary` of an exported CSV."""
-    return exported_run_summary(run) if str(run).endswith(".csv") else run_summary(run)
+    return exported_run_summary(run) if _is_exported(run) else run_summary(run)
 
 
 def _log_path(run: str | Path) -> Path:
-    return Path(run) if str(run).endswith(".csv") else Path(run) / "log.csv"
+    """The log of a run folder, or the exported CSV itself."""
+    return Path(run) if _is_exported(run) else Path(run) / "log.csv"
 
 
 def plot_runs(groups: dict[str, list[Path]], out: str | Path, title: str = "") -> None:
@@ -125,8 +131,7 @@ def plot_runs(groups: dict[str, list[Path]], out: str | Path, title: str = "") -
         for ax, key in zip(axes, ("success_train", "success_eval")):
             curves = []
             for run in runs:
-                run = Path(run)
-                rows = read_log(run / "log.csv" if run.is_dir() else run)
+                rows = read_log(_log_path(run))
                 x, y = _col(rows, "samples"), 100 * _col(rows, key)
                 ok = np.isfinite(y)
                 ax.plot(x[ok], y[ok], color=color, alpha=0.35, lw=0.8)

@@ -63,9 +63,9 @@ class _Keypoints(EfficientNetLite0):
 
 class KeypointsS8(_Keypoints):
     n_blocks, channels = 3, 40
-    feature_dim = 2 * 40
+    feature_dim = 2 * channels
 
 
 class KeypointsS16(_Keypoints):
     n_blocks, channels = 5, 112
-    feature_dim = 2 * 112
+    feature_dim = 2 * channels
