@@ -19,7 +19,7 @@ FVP_PRECISIONS = ("float32", "bfloat16")  # rrl.algos.npg
 
 # Fields that define what a run *is*; resume refuses to change them.
 IDENTITY_FIELDS = (
-    "task", "obs", "state_hide", "state_noise", "algo", "demos", "n_demos", "demo_seed", "seed", "trajectories",
+    "task", "obs", "state_hide", "state_noise", "state_embed", "state_embed_keep", "algo", "demos", "n_demos", "demo_seed", "seed", "trajectories",
     "horizon", "reward",
     "policy_size", "vf_size", "init_log_std", "min_log_std", "encoder", "encoder_weights", "cameras",
     "render_size", "image_size", "proprio_noise", "proprio_arm", "multisample",
@@ -37,7 +37,10 @@ class TrainConfig:
     ``handle_pos.z``), hidden from the policy, the baseline and the demonstrations alike. ``state_noise``:
     ``part=std`` entries (e.g. ``palm_pos.x=0.03``, metres): an offset drawn once per episode is added to those
     parts of the sampled states (training and evaluation; the demonstrations stay exact), to ask how precisely
-    a state policy needs to know them (``rrl.envs.wrappers.StateNoise``).
+    a state policy needs to know them (``rrl.envs.wrappers.StateNoise``). ``state_embed``: the policy sees that
+    many fixed random ReLU features of the (visible) state instead of the state, standardised by the
+    demonstrations and seeded by ``seed`` (``rrl.sampling.RandomStateFeatures``: the state's information in the
+    form of pooled encoder features), followed by the raw parts ``state_embed_keep`` (e.g. ``hand_qpos``).
     ``demos``: ``expert`` (25 rollouts of the published DAPG expert, cached), ``human`` (the 25 human door
     demonstrations), ``none``, or a path to a demo file; ``None`` picks ``expert`` for dapg/bc and ``none``
     for npg. ``init_log_std=None``: log of the demos' per-dimension action std (0 without demos).
@@ -68,6 +71,8 @@ class TrainConfig:
     obs: str = "state"
     state_hide: tuple[str, ...] = ()
     state_noise: tuple[str, ...] = ()
+    state_embed: int = 0
+    state_embed_keep: tuple[str, ...] = ()
     algo: str = "dapg"
     demos: str | None = None
     n_demos: int = 25
@@ -161,6 +166,7 @@ class TrainConfig:
             if self.obs != "state":
                 raise ValueError(f"state_noise applies to obs='state' runs only, not obs={self.obs!r}")
             self.task_spec.state_noise_std(self.state_noise)  # raises with the valid part names
+        self._check_state_embed()
         if self.sampler_backend not in SAMPLER_BACKENDS:
             raise ValueError(f"sampler_backend must be one of {SAMPLER_BACKENDS}, got {self.sampler_backend!r}")
         if self.n_groups < 1 or self.n_envs < self.n_groups or self.n_envs % self.n_groups:
@@ -189,6 +195,26 @@ class TrainConfig:
     @property
     def effective_horizon(self) -> int:
         return self.horizon if self.horizon is not None else self.task_spec.horizon
+
+    def _check_state_embed(self) -> None:
+        object.__setattr__(self, "state_embed_keep", tuple(str(x) for x in self.state_embed_keep))
+        if self.state_embed < 0:
+            raise ValueError(f"state_embed must be >= 0 (0: off), got {self.state_embed}")
+        if (self.state_embed or self.state_embed_keep) and self.obs != "state":
+            raise ValueError(f"state_embed and state_embed_keep apply to obs='state' runs only, not obs={self.obs!r}")
+        if self.state_embed_keep and not self.state_embed:
+            raise ValueError("state_embed_keep names raw state parts shown beside an embedding; set --state-embed N")
+        if self.state_embed and self.demos == "none":
+            raise ValueError("state_embed standardises the state by the demonstrations; it needs --demos")
+        spec = self.task_spec
+        hidden = {i for part in self.state_hide for i in spec.state_part_columns(part)}
+        for part in self.state_embed_keep:
+            if hidden & set(spec.state_part_columns(part)):  # also raises with the valid part names
+                raise ValueError(f"state_embed_keep part {part!r} is hidden by state_hide; keep only visible parts")
+
+    def state_keep_columns(self) -> list[int]:
+        """Indices of the state entries a ``state_embed`` run sees raw beside the embedding."""
+        return [i for part in self.state_embed_keep for i in self.task_spec.state_part_columns(part)]
 
     @property
     def is_pixel(self) -> bool:
@@ -304,6 +330,8 @@ FLAG_HELP = {
     "obs": "policy input: state (privileged baseline), rgb+proprio (RRL, Eq. 10) or rgb (images only)",
     "state_hide": "state runs: parts of the state the policy does not see, e.g. handle_pos.z,arm_qpos",
     "state_noise": "state runs: per-episode offset on parts of the state, part=std in metres, e.g. palm_pos.x=0.03",
+    "state_embed": "state runs: the policy sees this many fixed random ReLU features of the state instead (0: off)",
+    "state_embed_keep": "state runs with --state-embed: state parts also shown raw, e.g. hand_qpos",
     "algo": "dapg (Eq. 8-9), npg (Eq. 6-7, no demos) or bc (Eq. 5 only)",
     "demos": "expert, human (door), none, or a demo file path (default: expert for dapg/bc, none for npg)",
     "n_demos": "demonstrations used",

@@ -43,7 +43,7 @@ from rrl.baseline import ValueBaseline
 from rrl.config import ALGOS, IDENTITY_FIELDS, TrainConfig, add_config_arguments, config_overrides
 from rrl.paths import atomic_write
 from rrl.policy import CONSTANT_STD, GaussianMLP
-from rrl.sampling import DemoData, Sampler, StateFeaturizer, TrajectoryBatch, evaluate_policy
+from rrl.sampling import DemoData, RandomStateFeatures, Sampler, StateFeaturizer, TrajectoryBatch, evaluate_policy
 
 __all__ = [
     "ALGOS",
@@ -58,6 +58,7 @@ __all__ = [
     "load_state_demos",
     "load_visual_demos",
     "make_default_sampler",
+    "state_featurizer",
     "make_run_encoder",
     "pixel_env_config",
     "plot_curves",
@@ -126,13 +127,26 @@ def load_demo_set(cfg: TrainConfig, run_dir: str | Path | None = None):
     return dataclasses.replace(demo_set, trajectories=demo_set.trajectories[:n], episode_info=demo_set.episode_info[:n])
 
 
+def state_featurizer(cfg: TrainConfig, demo_set: Any = None) -> StateFeaturizer:
+    """The policy input of a state run: the state without ``cfg.state_hide``; with ``cfg.state_embed``, that many
+    random ReLU features of it (:class:`rrl.sampling.RandomStateFeatures`, standardised by the demonstrations
+    ``demo_set``, loaded when None) followed by the raw parts ``cfg.state_embed_keep``."""
+    visible = StateFeaturizer.for_task(cfg.task, cfg.state_hide)
+    if not cfg.state_embed:
+        return visible
+    demo_set = load_demo_set(cfg) if demo_set is None else demo_set
+    states = np.concatenate([visible(t["observations"]) for t in demo_set.trajectories])
+    embedding = RandomStateFeatures(states.mean(axis=0), states.std(axis=0), cfg.state_embed, seed=cfg.seed)
+    return StateFeaturizer(visible.columns, embedding, cfg.state_keep_columns())
+
+
 def load_state_demos(cfg: TrainConfig, demo_set: Any = None) -> DemoData | None:
     """The demonstrations of ``cfg`` (or ``demo_set``) as state-space (observation, action) pairs, or None for
     ``demos='none'`` (without the state parts ``cfg.state_hide``, as the sampler does)."""
     demo_set = load_demo_set(cfg) if demo_set is None else demo_set
     if demo_set is None:
         return None
-    featurize = StateFeaturizer.for_task(cfg.task, cfg.state_hide)
+    featurize = state_featurizer(cfg, demo_set)
     trajectories = [
         {"observations": featurize(t["observations"]), "actions": t["actions"]} for t in demo_set.trajectories
     ]
@@ -183,15 +197,18 @@ def load_visual_demos(cfg: TrainConfig, encoder: Any, progress: bool = False, de
     )
 
 
-def make_default_sampler(cfg: TrainConfig, encoder: Any = None, distractor: str | None = None) -> Sampler:
+def make_default_sampler(
+    cfg: TrainConfig, encoder: Any = None, distractor: str | None = None, demo_set: Any = None
+) -> Sampler:
     """The sampler of ``cfg``: the vector-env state sampler, or the pipelined pixel sampler around ``encoder``
-    (``distractor``: a visual distractor resampled every episode, for evaluation)."""
+    (``distractor``: a visual distractor resampled every episode, for evaluation; ``demo_set``: the demonstrations
+    that standardise a ``state_embed`` run's embedding, loaded when None)."""
     if not cfg.is_pixel:
         from rrl.sampling import make_state_sampler
 
         return make_state_sampler(
-            cfg.task, workers=cfg.workers, reward=cfg.reward, horizon=cfg.horizon, hide=cfg.state_hide,
-            noise=cfg.state_noise,
+            cfg.task, workers=cfg.workers, reward=cfg.reward, horizon=cfg.horizon, noise=cfg.state_noise,
+            featurizer=state_featurizer(cfg, demo_set),
         )  # fmt: skip
     if encoder is None:
         raise ValueError(f"obs={cfg.obs!r} needs an encoder (make_run_encoder(cfg))")
@@ -666,7 +683,7 @@ def _run(
     if demos is None and cfg.demos != "none":
         demo_set = load_demo_set(cfg, run_dir)
         demos = load_visual_demos(cfg, encoder, progress, demo_set) if cfg.is_pixel else load_state_demos(cfg, demo_set)
-    sampler = sampler if sampler is not None else make_default_sampler(cfg, encoder)
+    sampler = sampler if sampler is not None else make_default_sampler(cfg, encoder, demo_set=demo_set)
     logger = None
     try:
         trainer = Trainer(cfg, sampler, demos, run_dir)

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from rrl.sampling.batch import DemoData, TrajectoryBatch
-from rrl.sampling.featurizers import ObservationFeaturizer, StateFeaturizer
+from rrl.sampling.featurizers import ObservationFeaturizer, RandomStateFeatures, StateFeaturizer
 from rrl.sampling.vector import ActingPolicy, Sampler, VectorEnvSampler, trajectory_seeds
 from rrl.tasks import TaskSpec
 
@@ -25,14 +25,15 @@ def make_state_sampler(
     horizon: int | None = None,
     hide: tuple[str, ...] = (),
     noise: tuple[str, ...] = (),
+    featurizer: StateFeaturizer | None = None,
 ) -> VectorEnvSampler:
     """Sampler whose policy input is the task's state vector (without the parts named in ``hide``, see
     :meth:`rrl.tasks.TaskSpec.state_columns`; with a per-episode offset on the parts of ``noise``, see
-    :class:`rrl.envs.wrappers.StateNoise`)."""
+    :class:`rrl.envs.wrappers.StateNoise`). ``featurizer`` replaces the ``hide`` one (e.g. with an embedding)."""
     from rrl.envs import EnvConfig, env_fn
 
     cfg = EnvConfig(task=task, obs_mode="state", reward=reward, horizon=horizon, state_noise=noise)
-    return VectorEnvSampler(env_fn(cfg), workers=workers, featurizer=StateFeaturizer.for_task(task, hide))
+    return VectorEnvSampler(env_fn(cfg), workers=workers, featurizer=featurizer or StateFeaturizer.for_task(task, hide))
 
 
 @dataclass(frozen=True)
@@ -74,6 +75,7 @@ __all__ = [
     "DemoData",
     "EvalResult",
     "ObservationFeaturizer",
+    "RandomStateFeatures",
     "Sampler",
     "StateFeaturizer",
     "TrajectoryBatch",
