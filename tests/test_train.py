@@ -281,6 +281,56 @@ def test_state_hide_removes_a_part_from_policy_baseline_and_demos(tmp_path: Path
         resume(run_dir, state_noise=(), progress=False)
 
 
+def test_state_embed_feeds_random_features_of_the_state_to_policy_baseline_and_demos(tmp_path: Path, expert_demo_set) -> None:
+    """``state_embed``: the policy sees 64 fixed ReLU features of the (visible) state plus the raw hand joints;
+    the features are a deterministic function of the state, standardised by the demos, and the same map serves
+    the demos, the sampler and ``rrl eval``, so evaluation and resume see what training saw."""
+    from rrl.demos import save_demos
+    from rrl.evaluate import evaluate_run
+    from rrl.tasks import get_task
+    from rrl.train import state_featurizer
+
+    demo_file = save_demos(expert_demo_set, tmp_path / "door_demos.h5")
+    cfg = _cfg(tmp_path / "emb", demos=str(demo_file), iterations=1, state_embed=64, state_embed_keep=("hand_qpos",),
+               state_hide=("handle_pos.z",))  # fmt: skip
+    featurize = state_featurizer(cfg)
+    demo_obs = np.concatenate([t["observations"] for t in expert_demo_set.trajectories])
+    feats = featurize(demo_obs)
+    hand = get_task("door").state_part_columns("hand_qpos")
+    assert feats.shape == (len(demo_obs), 64 + 24) and feats.dtype == np.float32
+    np.testing.assert_array_equal(feats[:, 64:], demo_obs[:, hand].astype(np.float32))
+    assert (feats[:, :64] >= 0).all() and 0.1 < (feats[:, :64] > 0).mean() < 0.9  # ReLU features, not all dead
+    hidden = get_task("door").state_part_columns("handle_pos.z")
+    moved = demo_obs.copy()
+    moved[:, hidden] += 1.0  # a hidden part does not reach the features
+    np.testing.assert_array_equal(featurize(moved), feats)
+    np.testing.assert_array_equal(state_featurizer(cfg)(demo_obs), feats)  # a fixed map for a fixed seed
+    assert not np.allclose(state_featurizer(dataclasses.replace(cfg, seed=4))(demo_obs)[:, :64], feats[:, :64])
+    run_dir = train(cfg, progress=False)
+    state = _params(run_dir)
+    assert state["in_shift"].shape == (88,)
+    np.testing.assert_allclose(state["in_shift"].numpy(), feats.mean(0), rtol=1e-4, atol=1e-5)
+    assert torch.load(run_dir / "checkpoint.pt", weights_only=True)["baseline"]["in_shift"].shape == (88,)
+    assert evaluate_run(run_dir, episodes=1).episodes == 1  # a raw-state sampler would not fit the 88 inputs
+    resume(run_dir, iterations=2, progress=False)
+    assert len(read_log(run_dir / "log.csv")) == 2
+
+
+def test_state_embed_validation_messages() -> None:
+    with pytest.raises(ValueError, match="state_embed must be >= 0"):
+        TrainConfig(state_embed=-1)
+    with pytest.raises(ValueError, match="obs='state' runs only"):
+        TrainConfig(obs="rgb+proprio", state_embed=8)
+    with pytest.raises(ValueError, match="set --state-embed N"):
+        TrainConfig(state_embed_keep=("hand_qpos",))
+    with pytest.raises(ValueError, match="needs --demos"):
+        TrainConfig(algo="npg", state_embed=8)
+    with pytest.raises(ValueError, match="hidden by state_hide"):
+        TrainConfig(state_embed=8, state_hide=("hand_qpos",), state_embed_keep=("hand_qpos",))
+    with pytest.raises(ValueError, match="unknown state part"):
+        TrainConfig(state_embed=8, state_embed_keep=("hand",))
+
+
 def test_config_validation_messages() -> None:
     with pytest.raises(ValueError, match="unknown state part 'handle' .*valid: arm_qpos .*, hand_qpos, latch"):
         TrainConfig(state_hide=("handle",))
