@@ -281,7 +281,7 @@ def test_state_hide_removes_a_part_from_policy_baseline_and_demos(tmp_path: Path
         resume(run_dir, state_noise=(), progress=False)
 
 
-def test_state_embed_feeds_random_features_of_the_state_to_policy_baseline_and_demos(tmp_path: Path, expert_demo_set) -> None:
+def test_state_embed_feeds_random_features_to_policy_baseline_and_demos(tmp_path: Path, expert_demo_set) -> None:
     """``state_embed``: the policy sees 64 fixed ReLU features of the (visible) state plus the raw hand joints;
     the features are a deterministic function of the state, standardised by the demos, and the same map serves
     the demos, the sampler and ``rrl eval``, so evaluation and resume see what training saw."""

@@ -19,8 +19,8 @@ FVP_PRECISIONS = ("float32", "bfloat16")  # rrl.algos.npg
 
 # Fields that define what a run *is*; resume refuses to change them.
 IDENTITY_FIELDS = (
-    "task", "obs", "state_hide", "state_noise", "state_embed", "state_embed_keep", "algo", "demos", "n_demos", "demo_seed", "seed", "trajectories",
-    "horizon", "reward",
+    "task", "obs", "state_hide", "state_noise", "state_embed", "state_embed_keep", "algo", "demos", "n_demos",
+    "demo_seed", "seed", "trajectories", "horizon", "reward",
     "policy_size", "vf_size", "init_log_std", "min_log_std", "encoder", "encoder_weights", "cameras",
     "render_size", "image_size", "proprio_noise", "proprio_arm", "multisample",
 )  # fmt: skip
