@@ -1,0 +1,117 @@
+"""Do independent batches agree on the policy update? A diagnostic for slow learning from high-dimensional inputs.
+
+From one starting policy (BC on the demonstrations, then one ordinary DAPG iteration that fits the value baseline),
+run the real update (``Trainer.update``: Eq. 4-9, the trust region, the KL safety net) on ``--batches``
+independent batches of ``--trajectories`` trajectories each, every time from the same policy and baseline. Each
+update changes the policy's mean action on a fixed set of reference states (one more batch); the cosine between
+two such changes says how much two batches agree on where to move the behaviour (1: the same direction, 0: no
+common direction, i.e. the step is mostly sampling noise). Action-space changes are comparable across inputs
+(state, random features of it, pixel features), parameter vectors are not. ``--no-demo-term`` drops the
+demonstration term of Eq. 8, which is the same for every batch and so agrees with itself.
+
+    python scripts/npg_agreement.py --label state --task door --demos human --reward dense --policy-size 32,32 \
+        --demo-weight mjrl --trajectories 40 --seed 1 --out results/npg_agreement_door_human/agreement.csv
+
+Takes every ``rrl train`` flag (``--state-embed``, ``--preset cpu --encoder ...``); appends one CSV row.
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import csv
+import itertools
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from rrl.config import TrainConfig, add_config_arguments, config_overrides
+from rrl.paths import git_commit
+from rrl.train import (
+    Trainer, load_demo_set, load_state_demos, load_visual_demos, make_default_sampler, make_run_encoder, stream_seed,
+)  # fmt: skip
+
+COLUMNS = ["label", "trajectories", "demo_term", "batches", "cos_mean", "cos_std", "cos_min", "cos_max",
+           "step_rms", "obs_dim", "n_params", "seed", "command", "commit", "seconds"]  # fmt: skip
+
+
+def _mean_actions(trainer: Trainer, observations: np.ndarray) -> np.ndarray:
+    with torch.no_grad():
+        return trainer.policy(torch.as_tensor(observations)).numpy().astype(np.float64)
+
+
+def agreement(trainer: Trainer, batches: int, demo_term: bool, seed: int) -> dict[str, float]:
+    """Pairwise cosines of the action-space changes of ``batches`` updates from the trainer's current state."""
+    cfg = trainer.cfg
+    sampler, policy = trainer.sampler, trainer.policy
+    reference = sampler.collect(policy, max(4, cfg.trajectories // 4), stream_seed(seed, 0, 99)).observations
+    start_policy, start_baseline = copy.deepcopy(policy.state_dict()), copy.deepcopy(trainer.baseline.state_dict())
+    demo_obs = trainer.demo_obs
+    before = _mean_actions(trainer, reference)
+    changes = []
+    for j in range(batches):
+        policy.load_state_dict(start_policy)
+        trainer.baseline.load_state_dict(start_baseline)
+        batch = sampler.collect(policy, cfg.trajectories, stream_seed(seed, 1000 + j, 98))
+        trainer.demo_obs = demo_obs if demo_term else None
+        trainer.update(batch, 1)
+        changes.append((_mean_actions(trainer, reference) - before).ravel())
+    trainer.demo_obs = demo_obs
+    policy.load_state_dict(start_policy)
+    trainer.baseline.load_state_dict(start_baseline)
+    cos = [a @ b / (np.linalg.norm(a) * np.linalg.norm(b) + 1e-300) for a, b in itertools.combinations(changes, 2)]
+    return dict(
+        cos_mean=float(np.mean(cos)), cos_std=float(np.std(cos)), cos_min=float(np.min(cos)),
+        cos_max=float(np.max(cos)), step_rms=float(np.mean([np.sqrt(np.mean(c**2)) for c in changes])),
+    )  # fmt: skip
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    add_config_arguments(parser)
+    parser.add_argument("--label", required=True, help="name of this input in the CSV")
+    parser.add_argument("--batches", type=int, default=4, help="independent batches (pairs: batches*(batches-1)/2)")
+    parser.add_argument("--no-demo-term", action="store_true", help="updates without the demonstration term")
+    args = parser.parse_args(argv)
+    overrides = config_overrides(args)
+    preset, task = overrides.pop("preset", None), overrides.pop("task", "door")
+    out = Path(overrides.pop("out", "results/npg_agreement_door_human/agreement.csv"))
+    cfg = TrainConfig.from_preset(preset, task, **overrides)
+    if cfg.threads is not None:
+        torch.set_num_threads(cfg.threads)
+    t0 = time.perf_counter()
+    encoder = make_run_encoder(cfg) if cfg.is_pixel else None
+    demo_set = load_demo_set(cfg)
+    demos = load_visual_demos(cfg, encoder, False, demo_set) if cfg.is_pixel else load_state_demos(cfg, demo_set)
+    sampler = make_default_sampler(cfg, encoder, demo_set=demo_set)
+    try:
+        with tempfile.TemporaryDirectory() as tmp:
+            trainer = Trainer(cfg, sampler, demos, Path(tmp))
+            trainer.behavior_clone()
+            trainer.iteration(0)  # one ordinary iteration: the baseline is fitted once, as at iteration 1 of a run
+            result = agreement(trainer, args.batches, not args.no_demo_term, cfg.seed)
+    finally:
+        sampler.close()
+    row = dict(
+        label=args.label, trajectories=cfg.trajectories, demo_term=not args.no_demo_term, batches=args.batches,
+        **result, obs_dim=sampler.obs_dim, n_params=sum(p.numel() for p in trainer.policy.parameters()),
+        seed=cfg.seed, command="python scripts/npg_agreement.py " + " ".join(sys.argv[1:] if argv is None else argv),
+        commit=git_commit(), seconds=round(time.perf_counter() - t0, 1),
+    )  # fmt: skip
+    out.parent.mkdir(parents=True, exist_ok=True)
+    new = not out.exists()
+    with open(out, "a", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=COLUMNS)
+        if new:
+            writer.writeheader()
+        writer.writerow(row)
+    print({k: v for k, v in row.items() if k not in ("command",)})
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
