@@ -13,6 +13,7 @@ demonstration term of Eq. 8, which is the same for every batch and so agrees wit
         --demo-weight mjrl --trajectories 40 --seed 1 --out results/npg_agreement_door_human/agreement.csv
 
 Takes every ``rrl train`` flag (``--state-embed``, ``--preset cpu --encoder ...``); appends one CSV row.
+``--plot CSV`` draws the rows of a CSV (mean cosine per input, seed and batch size) next to it as a PNG.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ import argparse
 import copy
 import csv
 import itertools
+import shlex
 import sys
 import tempfile
 import time
@@ -70,7 +72,44 @@ def agreement(trainer: Trainer, batches: int, demo_term: bool, seed: int) -> dic
     )  # fmt: skip
 
 
+def plot(csv_path: Path) -> Path:
+    """Bar chart of ``cos_mean`` per input and batch size (one marker per seed), with the demo term."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    rows = [r for r in csv.DictReader(open(csv_path)) if r["demo_term"] == "True"]
+    labels = list(dict.fromkeys(r["label"] for r in rows))
+    sizes = sorted({int(r["trajectories"]) for r in rows})
+    fig, ax = plt.subplots(figsize=(9, 4))
+    width = 0.8 / len(sizes)
+    for j, n in enumerate(sizes):
+        for i, label in enumerate(labels):
+            vals = [float(r["cos_mean"]) for r in rows if r["label"] == label and int(r["trajectories"]) == n]
+            if not vals:
+                continue
+            x = i + (j - (len(sizes) - 1) / 2) * width
+            ax.bar(x, np.mean(vals), width * 0.9, color=f"C{j}", label=f"{n} trajectories" if i == 0 else None)
+            ax.plot([x] * len(vals), vals, "k.", ms=4)
+    ax.set_xticks(range(len(labels)), labels, rotation=15, ha="right", fontsize=8)
+    ax.set_ylabel("cosine between two batches' updates\n(mean action change, reference states)")
+    ax.set_title("Do independent batches agree on the DAPG update? door, 25 human demos, BC start", fontsize=10)
+    ax.axhline(0, color="k", lw=0.5)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    png = csv_path.with_suffix(".png")
+    fig.savefig(png, dpi=120)
+    plt.close(fig)
+    return png
+
+
 def main(argv: list[str] | None = None) -> int:
+    if argv is None:
+        argv = sys.argv[1:]
+    if argv[:1] == ["--plot"] and len(argv) == 2:
+        print(plot(Path(argv[1])))
+        return 0
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     add_config_arguments(parser)
     parser.add_argument("--label", required=True, help="name of this input in the CSV")
@@ -99,7 +138,7 @@ def main(argv: list[str] | None = None) -> int:
     row = dict(
         label=args.label, trajectories=cfg.trajectories, demo_term=not args.no_demo_term, batches=args.batches,
         **result, obs_dim=sampler.obs_dim, n_params=sum(p.numel() for p in trainer.policy.parameters()),
-        seed=cfg.seed, command="python scripts/npg_agreement.py " + " ".join(sys.argv[1:] if argv is None else argv),
+        seed=cfg.seed, command="python scripts/npg_agreement.py " + shlex.join(argv),
         commit=git_commit(), seconds=round(time.perf_counter() - t0, 1),
     )  # fmt: skip
     out.parent.mkdir(parents=True, exist_ok=True)
