@@ -68,6 +68,20 @@ export_group state_precision_door_human "How precisely must DAPG from state know
   "DAPG (state, x/y of palm and handle)=$(have runs/state/dapg_door_human_dense_t40_xy_s0 runs/state/dapg_door_human_dense_t40_xy_s1)" \
   "DAPG (state, x/y of palm and handle, features' error)=$(have runs/state/dapg_door_human_dense_t40_xy_noisy_s0 runs/state/dapg_door_human_dense_t40_xy_noisy_s1)" \
   "RRL (pixels + hand joints, cpu preset)=$(have runs/pixels/door_cpu_human_dense_s0 runs/pixels/door_cpu_human_dense_s1)"
+# Issue 6 (a), session 13: the state's information in the form of pooled features (--state-embed), and the batch size.
+S=results/state_information_door_human
+export_group state_form_door_human "DAPG from state given as random features, door, 25 human demos, dense reward, 40 trajectories per iteration" \
+  "All: (32, 32) policy, mjrl demo weight, 40 trajectories (8,000 samples) per iteration. Random features: --state-embed N replaces the 39-dim state by N fixed random ReLU features of it (rrl.sampling.RandomStateFeatures, standardised by the demonstrations, seeded by the run seed), + hand joints = --state-embed-keep hand_qpos (as a pixel policy sees them), state + random features = --state-embed-keep with every part. The state runs marked 'from state_information_door_human' ran in session 9 on another machine; the same command and seed on this machine (session 13) gives different numbers from the first iteration on (float rounding) and a different run." \
+  "DAPG (state, session 9 machine)=$(have $S/dapg_door_human_dense_t40_s0.csv $S/dapg_door_human_dense_t40_s1.csv)" \
+  "DAPG (state, this machine)=$(have runs/state/dapg_door_human_dense_t40_plainrerun_s1)" \
+  "random features (1280) + hand joints=$(have runs/state/dapg_door_human_dense_t40_emb1280_s0 runs/state/dapg_door_human_dense_t40_emb1280_s1)" \
+  "state + random features (1280)=$(have runs/state/dapg_door_human_dense_t40_emb1280keepall_s1)" \
+  "random features (64) + hand joints=$(have runs/state/dapg_door_human_dense_t40_emb64_s1)"
+export_group state_form_door_human_t200 "DAPG from state and from random features of it at the paper's 200 trajectories per iteration, door, 25 human demos, dense reward" \
+  "Settings of state_form_door_human but 200 trajectories (40,000 samples) per iteration, 40 iterations (1.6M samples), evaluation every iteration. The state run of 2026-11-25 with the same settings (another machine) for reference." \
+  "DAPG (state)=$(have runs/state/dapg_door_human_dense_t200_state_s0 runs/state/dapg_door_human_dense_t200_state_s1 runs/state/dapg_door_human_dense_t200_state_s2)" \
+  "random features (1280) + hand joints=$(have runs/state/dapg_door_human_dense_t200_emb1280_s0 runs/state/dapg_door_human_dense_t200_emb1280_s1 runs/state/dapg_door_human_dense_t200_emb1280_s2)" \
+  "DAPG (state, earlier machine)=$(have results/rrl_pixels_door_human/dapg_door_human_dense_s0.csv)"
 export_group rrl_pixels_door_expert "RRL from pixels, door, 25 expert demos (cpu preset) vs DAPG from state" \
   "cpu preset: EfficientNet-Lite0, 146-px renders cropped to 128, top camera + 24 hand joints, 40 trajectories per iteration. Seeds 1 and 2 ran on this 2-core machine (onnxruntime); seed 0 on the lent GPU box (the same preset with the encoder in torch on CUDA and 8 envs; config.json records it). Goal: >= 80% stochastic training success." \
   "RRL (pixels, cpu preset)=$(have runs/pixels/door_cpu_expert_s0 runs/pixels/door_cpu_expert_s1 runs/pixels/door_cpu_expert_s2)" \
