@@ -11,6 +11,8 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from rrl.policy import CONSTANT_STD
+
 
 class ObservationFeaturizer(Protocol):
     def __call__(self, observations: Any) -> np.ndarray:
@@ -30,7 +32,7 @@ class RandomStateFeatures:
             raise ValueError(f"need 1-D mean and std of one shape, out_dim >= 1; got {mean.shape}, {std.shape}, {out_dim}")
         rng = np.random.default_rng([int(seed), 0x5EED])
         self.shift = mean.astype(np.float32)
-        self.scale = np.where(std < 1e-6, 1.0, std).astype(np.float32)
+        self.scale = np.where(std < CONSTANT_STD, 1.0, std).astype(np.float32)
         self.weight = (rng.standard_normal((mean.size, out_dim)) / np.sqrt(mean.size)).astype(np.float32)
         self.bias = rng.standard_normal(out_dim).astype(np.float32)
 
