@@ -77,10 +77,11 @@ export_group state_form_door_human "DAPG from state given as random features, do
   "random features (1280) + hand joints=$(have runs/state/dapg_door_human_dense_t40_emb1280_s0 runs/state/dapg_door_human_dense_t40_emb1280_s1)" \
   "state + random features (1280)=$(have runs/state/dapg_door_human_dense_t40_emb1280keepall_s1)" \
   "random features (64) + hand joints=$(have runs/state/dapg_door_human_dense_t40_emb64_s1)"
-export_group state_form_door_human_t200 "DAPG from state and from random features of it at the paper's 200 trajectories per iteration, door, 25 human demos, dense reward" \
-  "Settings of state_form_door_human but 200 trajectories (40,000 samples) per iteration, 40 iterations (1.6M samples), evaluation every iteration. The state run of 2026-11-25 with the same settings (another machine) for reference." \
+export_group state_form_door_human_t200 "State vs random features of it, 200 trajectories per iteration (door, human demos, dense)" \
+  "Settings of state_form_door_human but 200 trajectories (40,000 samples) per iteration, 40 iterations (1.6M samples), evaluation every iteration; state seed 2 stopped at 24 iterations (0.96M) for time. The state run of 2026-11-25 with the same settings (another machine) for reference." \
   "DAPG (state)=$(have runs/state/dapg_door_human_dense_t200_state_s0 runs/state/dapg_door_human_dense_t200_state_s1 runs/state/dapg_door_human_dense_t200_state_s2)" \
   "random features (1280) + hand joints=$(have runs/state/dapg_door_human_dense_t200_emb1280_s0 runs/state/dapg_door_human_dense_t200_emb1280_s1 runs/state/dapg_door_human_dense_t200_emb1280_s2)" \
+  "state + random features (1280)=$(have runs/state/dapg_door_human_dense_t200_emb1280keepall_s1)" \
   "DAPG (state, earlier machine)=$(have results/rrl_pixels_door_human/dapg_door_human_dense_s0.csv)"
 export_group rrl_pixels_door_expert "RRL from pixels, door, 25 expert demos (cpu preset) vs DAPG from state" \
   "cpu preset: EfficientNet-Lite0, 146-px renders cropped to 128, top camera + 24 hand joints, 40 trajectories per iteration. Seeds 1 and 2 ran on this 2-core machine (onnxruntime); seed 0 on the lent GPU box (the same preset with the encoder in torch on CUDA and 8 envs; config.json records it). Goal: >= 80% stochastic training success." \
