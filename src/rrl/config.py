@@ -207,9 +207,9 @@ class TrainConfig:
         if self.state_embed and self.demos == "none":
             raise ValueError("state_embed standardises the state by the demonstrations; it needs --demos")
         spec = self.task_spec
-        hidden = {i for part in self.state_hide for i in spec.state_part_columns(part)}
+        visible = set(spec.state_columns(self.state_hide).tolist())
         for part in self.state_embed_keep:
-            if hidden & set(spec.state_part_columns(part)):  # also raises with the valid part names
+            if not set(spec.state_part_columns(part)) <= visible:  # also raises with the valid part names
                 raise ValueError(f"state_embed_keep part {part!r} is hidden by state_hide; keep only visible parts")
 
     def state_keep_columns(self) -> list[int]:

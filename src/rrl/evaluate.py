@@ -55,12 +55,12 @@ def load_run(run_dir: str | Path, device: str | None = None) -> tuple[TrainConfi
 
 
 def _sampler(cfg: TrainConfig, run_dir: str | Path, distractor: str | None, n_envs: int | None):
-    from rrl.train import load_demo_set, make_default_sampler, make_run_encoder
+    from rrl.train import make_default_sampler, make_run_encoder
 
     if not cfg.is_pixel:
         if distractor is not None:
             raise ValueError("distractors change only rendered frames; this run learned from state, so they cannot affect it")
-        return make_default_sampler(cfg, demo_set=load_demo_set(cfg, run_dir) if cfg.state_embed else None)
+        return make_default_sampler(cfg, run_dir=run_dir)
     if n_envs is not None:
         cfg = dataclasses.replace(cfg, n_envs=n_envs, n_groups=2 if n_envs % 2 == 0 else 1)
     return make_default_sampler(cfg, make_run_encoder(cfg), distractor=distractor)
@@ -104,7 +104,7 @@ def write_video(
 
     from rrl.envs import EnvConfig, make_env
     from rrl.envs.wrappers import EpisodeOffset
-    from rrl.train import load_demo_set, make_run_encoder, pixel_env_config, state_featurizer
+    from rrl.train import make_run_encoder, pixel_env_config, state_featurizer
 
     cfg, policy = load_run(run_dir, device)
     actor = policy.numpy_actor()
@@ -116,7 +116,7 @@ def write_video(
         policy_input = lambda env, obs: featurize({k: v[None] for k, v in obs.items()})  # noqa: E731
     else:
         env_cfg = EnvConfig(task=cfg.task, obs_mode="rgb", reward=cfg.reward, horizon=cfg.horizon, distractor=distractor, crop_size=None)
-        featurize_state = state_featurizer(cfg, load_demo_set(cfg, run_dir) if cfg.state_embed else None)
+        featurize_state = state_featurizer(cfg, run_dir=run_dir)  # what the policy sees, as in training
         noise = EpisodeOffset(cfg.task_spec.state_noise_std(cfg.state_noise))  # and as precisely (one episode)
         noise.reset(seed)
         policy_input = lambda env, obs: featurize_state(noise(env.unwrapped._get_obs())[None])  # noqa: E731

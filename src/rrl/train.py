@@ -127,14 +127,15 @@ def load_demo_set(cfg: TrainConfig, run_dir: str | Path | None = None):
     return dataclasses.replace(demo_set, trajectories=demo_set.trajectories[:n], episode_info=demo_set.episode_info[:n])
 
 
-def state_featurizer(cfg: TrainConfig, demo_set: Any = None) -> StateFeaturizer:
+def state_featurizer(cfg: TrainConfig, demo_set: Any = None, run_dir: str | Path | None = None) -> StateFeaturizer:
     """The policy input of a state run: the state without ``cfg.state_hide``; with ``cfg.state_embed``, that many
     random ReLU features of it (:class:`rrl.sampling.RandomStateFeatures`, standardised by the demonstrations
-    ``demo_set``, loaded when None) followed by the raw parts ``cfg.state_embed_keep``."""
+    ``demo_set``; when None, those of ``load_demo_set(cfg, run_dir)``) followed by the raw parts
+    ``cfg.state_embed_keep``."""
     visible = StateFeaturizer.for_task(cfg.task, cfg.state_hide)
     if not cfg.state_embed:
         return visible
-    demo_set = load_demo_set(cfg) if demo_set is None else demo_set
+    demo_set = load_demo_set(cfg, run_dir) if demo_set is None else demo_set
     states = np.concatenate([visible(t["observations"]) for t in demo_set.trajectories])
     embedding = RandomStateFeatures(states.mean(axis=0), states.std(axis=0), cfg.state_embed, seed=cfg.seed)
     return StateFeaturizer(visible.columns, embedding, cfg.state_keep_columns())
@@ -198,17 +199,21 @@ def load_visual_demos(cfg: TrainConfig, encoder: Any, progress: bool = False, de
 
 
 def make_default_sampler(
-    cfg: TrainConfig, encoder: Any = None, distractor: str | None = None, demo_set: Any = None
+    cfg: TrainConfig,
+    encoder: Any = None,
+    distractor: str | None = None,
+    demo_set: Any = None,
+    run_dir: str | Path | None = None,
 ) -> Sampler:
     """The sampler of ``cfg``: the vector-env state sampler, or the pipelined pixel sampler around ``encoder``
-    (``distractor``: a visual distractor resampled every episode, for evaluation; ``demo_set``: the demonstrations
-    that standardise a ``state_embed`` run's embedding, loaded when None)."""
+    (``distractor``: a visual distractor resampled every episode, for evaluation; ``demo_set`` / ``run_dir``: the
+    demonstrations that standardise a ``state_embed`` run's embedding, see :func:`state_featurizer`)."""
     if not cfg.is_pixel:
         from rrl.sampling import make_state_sampler
 
         return make_state_sampler(
             cfg.task, workers=cfg.workers, reward=cfg.reward, horizon=cfg.horizon, noise=cfg.state_noise,
-            featurizer=state_featurizer(cfg, demo_set),
+            featurizer=state_featurizer(cfg, demo_set, run_dir),
         )  # fmt: skip
     if encoder is None:
         raise ValueError(f"obs={cfg.obs!r} needs an encoder (make_run_encoder(cfg))")

@@ -71,4 +71,4 @@ class StateFeaturizer:
         visible = obs if self.columns is None else obs[:, self.columns]
         if self.embedding is None:
             return visible
-        return np.concatenate([self.embedding(visible), obs[:, self.keep]], axis=1).astype(np.float32)
+        return np.concatenate([self.embedding(visible), obs[:, self.keep]], axis=1)  # float32 throughout
