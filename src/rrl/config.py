@@ -21,7 +21,7 @@ FVP_PRECISIONS = ("float32", "bfloat16")  # rrl.algos.npg
 IDENTITY_FIELDS = (
     "task", "obs", "state_hide", "state_noise", "state_embed", "state_embed_keep", "algo", "demos", "n_demos",
     "demo_seed", "seed", "trajectories", "horizon", "reward",
-    "policy_size", "vf_size", "init_log_std", "min_log_std", "encoder", "encoder_weights", "cameras",
+    "policy_size", "input_pca", "vf_size", "init_log_std", "min_log_std", "encoder", "encoder_weights", "cameras",
     "render_size", "image_size", "proprio_noise", "proprio_arm", "multisample",
 )  # fmt: skip
 OBS_MODES = ("state", "rgb+proprio", "rgb")  # rrl.envs.OBS_MODES
@@ -83,6 +83,7 @@ class TrainConfig:
     horizon: int | None = None
     reward: str = "sparse"
     policy_size: tuple[int, ...] = (256, 256)
+    input_pca: int = 0
     init_log_std: float | None = None
     min_log_std: float = -3.0
     bc_epochs: int = 5
@@ -167,6 +168,10 @@ class TrainConfig:
                 raise ValueError(f"state_noise applies to obs='state' runs only, not obs={self.obs!r}")
             self.task_spec.state_noise_std(self.state_noise)  # raises with the valid part names
         self._check_state_embed()
+        if self.input_pca < 0:
+            raise ValueError(f"input_pca must be >= 0 (0: off), got {self.input_pca}")
+        if self.input_pca and self.demos == "none":
+            raise ValueError("input_pca fits its projection on the demonstrations; it needs --demos")
         if self.sampler_backend not in SAMPLER_BACKENDS:
             raise ValueError(f"sampler_backend must be one of {SAMPLER_BACKENDS}, got {self.sampler_backend!r}")
         if self.n_groups < 1 or self.n_envs < self.n_groups or self.n_envs % self.n_groups:
@@ -211,6 +216,12 @@ class TrainConfig:
         for part in self.state_embed_keep:
             if not set(spec.state_part_columns(part)) <= visible:  # also raises with the valid part names
                 raise ValueError(f"state_embed_keep part {part!r} is hidden by state_hide; keep only visible parts")
+
+    @property
+    def input_pca_tail(self) -> int:
+        """Trailing policy-input entries ``input_pca`` leaves raw: the proprioception of a pixel run, the kept
+        parts of a ``state_embed`` run, none of a plain state run."""
+        return self.proprio_dim if self.is_pixel else len(self.state_keep_columns())
 
     def state_keep_columns(self) -> list[int]:
         """Indices of the state entries a ``state_embed`` run sees raw beside the embedding."""
@@ -332,6 +343,8 @@ FLAG_HELP = {
     "state_noise": "state runs: per-episode offset on parts of the state, part=std in metres, e.g. palm_pos.x=0.03",
     "state_embed": "state runs: the policy sees this many fixed random ReLU features of the state instead (0: off)",
     "state_embed_keep": "state runs with --state-embed: state parts also shown raw, e.g. hand_qpos",
+    "input_pca": "the policy's first layer sees this many whitened principal components (fitted on the demos) of "
+    "the encoder features / state embedding / state instead of all of them; proprioception stays raw (0: off)",
     "algo": "dapg (Eq. 8-9), npg (Eq. 6-7, no demos) or bc (Eq. 5 only)",
     "demos": "expert, human (door), none, or a demo file path (default: expert for dapg/bc, none for npg)",
     "n_demos": "demonstrations used",

@@ -30,7 +30,7 @@ def load_run(run_dir: str | Path, device: str | None = None) -> tuple[TrainConfi
 
     ``device`` replaces the run's encoder device (e.g. ``"cpu"`` for a run trained on a GPU box).
     """
-    from rrl.train import CHECKPOINT
+    from rrl.train import CHECKPOINT, make_policy
 
     run_dir = Path(run_dir)
     cfg_path, ckpt = run_dir / "config.json", run_dir / CHECKPOINT
@@ -46,7 +46,7 @@ def load_run(run_dir: str | Path, device: str | None = None) -> tuple[TrainConfi
         raise ValueError(f"cannot read the checkpoint {ckpt}: {err}") from err
     # The input size depends on the encoder and cameras; the shift buffers carry it (and the action size).
     obs_dim, act_dim = len(state["in_shift"]), len(state["out_shift"])
-    policy = GaussianMLP(obs_dim, act_dim, cfg.policy_size, min_log_std=cfg.min_log_std)
+    policy = make_policy(cfg, obs_dim, act_dim)
     try:
         policy.load_state_dict(state)
     except RuntimeError as err:

@@ -38,6 +38,10 @@ class GaussianMLP(nn.Module):
         init_log_std: initial value of every log-std entry (overwritten by :meth:`fit_to_demos`).
         min_log_std: lower bound applied to the log-std at initialisation and after every update
             (as in mjrl; keeps a little exploration in every action dimension).
+        pca_components: when > 0, the first layer sees that many whitened principal components of the leading
+            ``obs_dim - pca_tail`` (normalised) inputs instead of those inputs, followed by the ``pca_tail``
+            trailing ones raw; the projection is fitted on the demonstrations by :meth:`fit_to_demos` and fixed.
+        pca_tail: trailing inputs left out of the projection (e.g. the proprioception after image features).
     """
 
     def __init__(
@@ -47,6 +51,8 @@ class GaussianMLP(nn.Module):
         hidden_sizes: Sequence[int] = (256, 256),
         init_log_std: float = 0.0,
         min_log_std: float = -3.0,
+        pca_components: int = 0,
+        pca_tail: int = 0,
     ) -> None:
         super().__init__()
         if obs_dim < 1 or act_dim < 1:
@@ -54,8 +60,15 @@ class GaussianMLP(nn.Module):
         self.obs_dim, self.act_dim = int(obs_dim), int(act_dim)
         self.hidden_sizes = tuple(int(h) for h in hidden_sizes)
         self.min_log_std = float(min_log_std)
+        self.pca_components, self.pca_tail = int(pca_components), int(pca_tail)
+        n_projected = self.obs_dim - self.pca_tail
+        if self.pca_components and not (0 <= self.pca_tail < self.obs_dim and self.pca_components <= n_projected):
+            raise ValueError(
+                f"input PCA keeps {self.pca_components} components of the first {n_projected} of {self.obs_dim} "
+                f"inputs (pca_tail {self.pca_tail}); need 0 <= pca_tail < obs_dim and components <= that number"
+            )
         layers: list[nn.Module] = []
-        sizes = (self.obs_dim, *self.hidden_sizes)
+        sizes = (self.pca_components + self.pca_tail if self.pca_components else self.obs_dim, *self.hidden_sizes)
         for fan_in, fan_out in zip(sizes[:-1], sizes[1:]):
             layers += [nn.Linear(fan_in, fan_out), nn.Tanh()]
         last = nn.Linear(sizes[-1], self.act_dim)
@@ -69,6 +82,8 @@ class GaussianMLP(nn.Module):
         self.register_buffer("in_scale", torch.ones(self.obs_dim))
         self.register_buffer("out_shift", torch.zeros(self.act_dim))
         self.register_buffer("out_scale", torch.ones(self.act_dim))
+        if self.pca_components:  # identity-like until fit_to_demos; only present with PCA (older checkpoints)
+            self.register_buffer("in_proj", torch.eye(n_projected, self.pca_components))
         self.clamp_log_std()
 
     # ----------------------------------------------------------------------------------------------- setup
@@ -101,6 +116,9 @@ class GaussianMLP(nn.Module):
         in_std = observations.std(axis=0)
         floored = np.where(in_std < CONSTANT_STD, in_std, np.maximum(in_std, scale_floor))
         self.in_scale.copy_(torch.as_tensor(_safe_scale(floored)))
+        if self.pca_components:
+            z = (observations - observations.mean(axis=0)) / self.in_scale.numpy().astype(np.float64)
+            self.in_proj.copy_(torch.as_tensor(whitened_pca(z[:, : self.obs_dim - self.pca_tail], self.pca_components)))
         self.out_shift.copy_(torch.as_tensor(actions.mean(axis=0)))
         self.out_scale.copy_(torch.as_tensor(_safe_scale(act_std)))
         if set_log_std:
@@ -114,7 +132,11 @@ class GaussianMLP(nn.Module):
     # ------------------------------------------------------------------------------------------- forward
     def forward(self, obs: torch.Tensor) -> torch.Tensor:
         """Mean action ``mu_theta(s)`` for a batch of policy inputs (N, obs_dim) -> (N, act_dim)."""
-        return self.out_shift + self.out_scale * self.net((obs - self.in_shift) / self.in_scale)
+        z = (obs - self.in_shift) / self.in_scale
+        if self.pca_components:
+            n = self.obs_dim - self.pca_tail
+            z = torch.cat([z[..., :n] @ self.in_proj, z[..., n:]], dim=-1)
+        return self.out_shift + self.out_scale * self.net(z)
 
     def log_prob(self, obs: torch.Tensor, actions: torch.Tensor) -> torch.Tensor:
         """``log pi(a | s)`` for every row, vectorised over the batch: (N,)."""
@@ -147,6 +169,7 @@ class GaussianMLP(nn.Module):
             out_shift=self.out_shift.numpy().copy(),
             out_scale=self.out_scale.numpy().copy(),
             log_std=self.log_std.detach().numpy().astype(np.float64),
+            in_proj=self.in_proj.numpy().copy() if self.pca_components else None,
         )
 
     # ------------------------------------------------------------------------------- flat parameter API
@@ -161,6 +184,23 @@ class GaussianMLP(nn.Module):
     @property
     def num_params(self) -> int:
         return sum(p.numel() for p in self.parameters())
+
+
+def whitened_pca(z: np.ndarray, k: int) -> np.ndarray:
+    """Projection (d, k) onto the ``k`` leading principal components of the centred rows ``z`` (N, d), each
+    scaled to unit variance on ``z``. Raises when ``z`` spans fewer than ``k`` directions."""
+    if len(z) <= k:
+        raise ValueError(f"input PCA with {k} components needs more than {k} demonstration samples, got {len(z)}")
+    eigval, eigvec = np.linalg.eigh(z.T @ z / len(z))  # ascending
+    eigval, eigvec = eigval[::-1][:k], eigvec[:, ::-1][:, :k]
+    eigvec = eigvec * np.where(eigvec.sum(axis=0) < 0, -1.0, 1.0)  # a fixed sign per component
+    if eigval[-1] <= 1e-10 * max(eigval[0], 1e-300):
+        rank = int((eigval > 1e-10 * eigval[0]).sum())
+        raise ValueError(
+            f"the demonstrations' policy inputs span only {rank} directions; use input_pca <= {rank} "
+            f"(asked for {k})"
+        )
+    return eigvec / np.sqrt(eigval)
 
 
 def gaussian_log_prob(mean: torch.Tensor, log_std: torch.Tensor, actions: torch.Tensor) -> torch.Tensor:
@@ -200,8 +240,10 @@ class NumpyGaussianActor:
         out_shift: np.ndarray,
         out_scale: np.ndarray,
         log_std: np.ndarray,
+        in_proj: np.ndarray | None = None,
     ) -> None:
         self.weights, self.biases = weights, biases
+        self.in_proj = in_proj
         self.in_shift, self.in_scale = in_shift, in_scale
         self.out_shift, self.out_scale = out_shift, out_scale
         self.log_std = log_std
@@ -216,8 +258,14 @@ class NumpyGaussianActor:
         return np.stack([self._mean_row(row) for row in self.normalize(obs)])
 
     def normalize(self, obs: np.ndarray) -> np.ndarray:
-        """The network's input ``z = (obs - in_shift) / in_scale`` (shift and scale fitted on the demonstrations)."""
-        return (np.asarray(obs, dtype=np.float32) - self.in_shift) / self.in_scale
+        """The network's input ``z = (obs - in_shift) / in_scale`` (shift and scale fitted on the demonstrations),
+        its leading part projected by ``in_proj`` when the policy has an input PCA."""
+        z = (np.asarray(obs, dtype=np.float32) - self.in_shift) / self.in_scale
+        if self.in_proj is None:
+            return z
+        n, z = len(self.in_proj), np.atleast_2d(z)
+        projected = np.stack([row @ self.in_proj for row in z[:, :n]])  # row by row, as in mean()
+        return np.concatenate([projected, z[:, n:]], axis=-1)
 
     def _mean_row(self, h: np.ndarray) -> np.ndarray:
         last = len(self.weights) - 1

@@ -227,6 +227,15 @@ def make_default_sampler(
     return PipelinedSampler(env_cfg, featurizer, layout)
 
 
+def make_policy(cfg: TrainConfig, obs_dim: int, act_dim: int) -> GaussianMLP:
+    """The (unfitted) policy of ``cfg`` for ``obs_dim`` inputs: its size, log-std settings and input PCA."""
+    return GaussianMLP(
+        obs_dim, act_dim, cfg.policy_size,
+        init_log_std=cfg.init_log_std if cfg.init_log_std is not None else 0.0, min_log_std=cfg.min_log_std,
+        pca_components=cfg.input_pca, pca_tail=cfg.input_pca_tail if cfg.input_pca else 0,
+    )  # fmt: skip
+
+
 # ------------------------------------------------------------------------------------------ the trainer
 class Trainer:
     """State of one run (policy, baseline, counters) and one method per stage of Algorithm 1."""
@@ -243,13 +252,7 @@ class Trainer:
             raise ValueError(f"demo actions have {demos.actions.shape[1]} dims, the env {sampler.act_dim}")
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(cfg.seed)
-            self.policy = GaussianMLP(
-                sampler.obs_dim,
-                sampler.act_dim,
-                cfg.policy_size,
-                init_log_std=cfg.init_log_std if cfg.init_log_std is not None else 0.0,
-                min_log_std=cfg.min_log_std,
-            )
+            self.policy = make_policy(cfg, sampler.obs_dim, sampler.act_dim)
             self.baseline = ValueBaseline(
                 sampler.obs_dim,
                 horizon=cfg.effective_horizon,
