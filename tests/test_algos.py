@@ -284,6 +284,41 @@ def test_policy_fit_to_demos_sets_scales_and_log_std() -> None:
     np.testing.assert_allclose(policy.numpy_actor().mean(x), policy.mean_numpy(x), rtol=1e-5, atol=1e-6)
 
 
+def test_input_pca_whitens_the_demo_inputs_and_leaves_the_tail_raw() -> None:
+    """``pca_components``: the first layer sees the leading whitened principal components of the normalised
+    inputs before the tail (unit variance, uncorrelated on the demos) and the tail raw; torch and the numpy actor
+    agree, a checkpoint restores it, and inputs the demos never span cannot pass."""
+    rng = np.random.default_rng(0)
+    n, d, rank, tail = 600, 40, 10, 5
+    lead = rng.normal(size=(n, rank)) @ rng.normal(size=(rank, d)) + 0.01 * rng.normal(size=(n, d))
+    obs = np.concatenate([lead + 4.0, rng.normal(2.0, 3.0, (n, tail))], axis=1)
+    act = rng.normal(size=(n, 3))
+    policy = GaussianMLP(d + tail, 3, (8,), pca_components=6, pca_tail=tail)
+    assert policy.net[0].in_features == 6 + tail
+    policy.fit_to_demos(obs, act)
+    z = policy.numpy_actor().normalize(obs.astype(np.float32)).astype(np.float64)
+    assert z.shape == (n, 6 + tail)
+    np.testing.assert_allclose(np.cov(z[:, :6].T, bias=True), np.eye(6), atol=1e-3)
+    np.testing.assert_allclose(z[:, 6:], (obs[:, d:] - obs[:, d:].mean(0)) / obs[:, d:].std(0), rtol=1e-4, atol=1e-4)
+    x = obs[:7].astype(np.float32)
+    np.testing.assert_allclose(policy.numpy_actor().mean(x), policy.mean_numpy(x), rtol=1e-5, atol=1e-6)
+    twin = GaussianMLP(d + tail, 3, (8,), pca_components=6, pca_tail=tail)
+    twin.load_state_dict(policy.state_dict())
+    np.testing.assert_array_equal(twin.mean_numpy(x), policy.mean_numpy(x))
+    # a direction of the leading inputs orthogonal to the demos' principal components does not reach the network
+    proj = policy.in_proj.numpy().astype(np.float64)
+    off = np.linalg.svd(proj.T)[2][-1] * policy.in_scale.numpy()[:d]  # in the null space of proj^T (normalised)
+    moved = x.copy()
+    moved[:, :d] += (50.0 * off).astype(np.float32)
+    np.testing.assert_allclose(policy.mean_numpy(moved), policy.mean_numpy(x), rtol=1e-4, atol=1e-4)
+    exact = obs.copy()
+    exact[:, :d] = rng.normal(size=(n, rank)) @ rng.normal(size=(rank, d))  # leading inputs of rank 10 exactly
+    with pytest.raises(ValueError, match="span only 10 directions; use input_pca <= 10"):
+        GaussianMLP(d + tail, 3, (8,), pca_components=12, pca_tail=tail).fit_to_demos(exact, act)
+    with pytest.raises(ValueError, match="components <= that number"):
+        GaussianMLP(10, 3, (8,), pca_components=8, pca_tail=5)
+
+
 def test_gaussian_log_prob_matches_torch_distribution() -> None:
     mean, log_std, a = torch.randn(5, 3), torch.randn(3), torch.randn(5, 3)
     expected = torch.distributions.Normal(mean, log_std.exp()).log_prob(a).sum(-1)

@@ -316,6 +316,54 @@ def test_state_embed_feeds_random_features_to_policy_baseline_and_demos(tmp_path
     assert len(read_log(run_dir / "log.csv")) == 2
 
 
+def test_input_pca_run_trains_evaluates_and_resumes(tmp_path: Path, expert_demo_set) -> None:
+    """``input_pca``: the policy's first layer sees 8 principal components of the 64 embedded features plus the
+    24 raw hand joints; the projection is fitted on the run's demos, saved with the policy and used by eval and
+    resume. Pixel runs leave their proprioception raw."""
+    from rrl.demos import save_demos
+    from rrl.evaluate import evaluate_run
+    from rrl.train import make_policy
+
+    demo_file = save_demos(expert_demo_set, tmp_path / "door_demos.h5")
+    cfg = _cfg(tmp_path / "pca", demos=str(demo_file), iterations=1, state_embed=64, state_embed_keep=("hand_qpos",),
+               input_pca=8)  # fmt: skip
+    run_dir = train(cfg, progress=False)
+    state = _params(run_dir)
+    assert state["in_shift"].shape == (88,) and state["in_proj"].shape == (64, 8)
+    assert state["net.0.weight"].shape == (32, 8 + 24)
+    assert evaluate_run(run_dir, episodes=1).episodes == 1
+    resume(run_dir, iterations=2, progress=False)
+    assert len(read_log(run_dir / "log.csv")) == 2
+    torch.testing.assert_close(_params(run_dir)["in_proj"], state["in_proj"])  # fixed, not trained
+    pixel = TrainConfig(obs="rgb+proprio", input_pca=16, policy_size=(32,), proprio_arm=True)
+    assert pixel.raw_input_tail == pixel.proprio_dim == 28  # 24 hand + 4 arm joints of door
+    assert make_policy(pixel, 1280 + 28, 28).net[0].in_features == 16 + 28
+    assert make_policy(TrainConfig(input_pca=16), 39, 28).net[0].in_features == 16  # plain state: all of it
+    with pytest.raises(ValueError, match="input_pca must be >= 0"):
+        TrainConfig(input_pca=-1)
+    with pytest.raises(ValueError, match="input_pca fits its projection on the demonstrations; it needs --demos"):
+        TrainConfig(algo="npg", input_pca=8)
+
+
+def test_input_scale_floor_covers_features_not_raw_measurements() -> None:
+    """The feature scale floor (0.1 x the median feature std) lifts rarely-moving features of pixel and
+    ``state_embed`` runs, never the proprioception / kept state parts, and nothing of a plain state run."""
+    from rrl.train import input_scale_floor
+
+    rng = np.random.default_rng(0)
+    feats = rng.normal(0.0, 2.0, (300, 20))
+    feats[:, 0] *= 1e-3  # a feature that barely moves on the demos
+    obs = np.concatenate([feats, rng.normal(0.0, 1e-3, (300, 24))], axis=1)  # + 24 still joints
+    embedded = TrainConfig(state_embed=20, state_embed_keep=("hand_qpos",))
+    pixel = TrainConfig(obs="rgb+proprio")
+    for cfg in (embedded, pixel):  # 20 features, then 24 hand joints (kept raw / proprioception)
+        floor = input_scale_floor(cfg, obs)
+        assert floor[:20] == pytest.approx(0.1 * np.median(feats.std(0)))
+        assert not floor[20:].any()
+    assert input_scale_floor(TrainConfig(), obs[:, :39]) == 0.0
+    assert input_scale_floor(dataclasses.replace(embedded, feature_scale_floor=0.0), obs) == 0.0
+
+
 def test_state_embed_validation_messages() -> None:
     with pytest.raises(ValueError, match="state_embed must be >= 0"):
         TrainConfig(state_embed=-1)

@@ -59,8 +59,8 @@ class TrainConfig:
     center crop: paper 256/224), ``multisample`` (MSAA samples of the renders; 0 = off, 2x faster on a CPU),
     ``proprio_noise`` (fraction of each joint's range, paper 5.4: 0.02), ``proprio_arm`` (add the arm's joints,
     ``TaskSpec.arm_joints``, to the 24 hand joints; not in the paper, which gives the hand joints only),
-    ``feature_scale_floor`` (the input scale of each encoder feature is at least this fraction of the median
-    demo feature std; see ``GaussianMLP.fit_to_demos``).
+    ``feature_scale_floor`` (the input scale of each encoder feature, or of each ``state_embed`` feature, is at
+    least this fraction of the median demo feature std; see ``GaussianMLP.fit_to_demos``).
     ``n_envs`` environments step and render in worker processes in ``n_groups`` pipelined groups
     (``rrl.sampling.pipelined``); ``sampler_backend="ray"`` puts them in Ray actors (``ray_address``: an existing
     cluster, ``None``: a local Ray instance). ``preset`` records which preset (``rrl.config.PRESETS``) the run
@@ -218,9 +218,10 @@ class TrainConfig:
                 raise ValueError(f"state_embed_keep part {part!r} is hidden by state_hide; keep only visible parts")
 
     @property
-    def input_pca_tail(self) -> int:
-        """Trailing policy-input entries ``input_pca`` leaves raw: the proprioception of a pixel run, the kept
-        parts of a ``state_embed`` run, none of a plain state run."""
+    def raw_input_tail(self) -> int:
+        """Trailing policy-input entries that are raw measurements after the features: the proprioception of a
+        pixel run, the kept parts of a ``state_embed`` run, none of a plain state run. ``input_pca`` and
+        ``feature_scale_floor`` apply to the entries before them."""
         return self.proprio_dim if self.is_pixel else len(self.state_keep_columns())
 
     def state_keep_columns(self) -> list[int]:

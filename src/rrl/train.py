@@ -232,7 +232,7 @@ def make_policy(cfg: TrainConfig, obs_dim: int, act_dim: int) -> GaussianMLP:
     return GaussianMLP(
         obs_dim, act_dim, cfg.policy_size,
         init_log_std=cfg.init_log_std if cfg.init_log_std is not None else 0.0, min_log_std=cfg.min_log_std,
-        pca_components=cfg.input_pca, pca_tail=cfg.input_pca_tail if cfg.input_pca else 0,
+        pca_components=cfg.input_pca, pca_tail=cfg.raw_input_tail if cfg.input_pca else 0,
     )  # fmt: skip
 
 
@@ -467,11 +467,13 @@ class Trainer:
 
 
 def input_scale_floor(cfg: TrainConfig, demo_observations: np.ndarray) -> np.ndarray | float:
-    """Per-dimension floor of the policy's input scale: for pixel runs, ``cfg.feature_scale_floor`` times the
-    median std of the (non-constant) encoder features on the demos; 0 for proprioception and state inputs."""
-    if not cfg.is_pixel or cfg.feature_scale_floor <= 0:
+    """Per-dimension floor of the policy's input scale: for pixel and ``state_embed`` runs,
+    ``cfg.feature_scale_floor`` times the median std of the (non-constant) features on the demos; 0 for
+    proprioception, kept state parts and plain state inputs. Without it a feature that is almost always 0 on the
+    demos (a ReLU that rarely fires) is divided by a tiny std and reaches hundreds when it fires on-policy."""
+    if not (cfg.is_pixel or cfg.state_embed) or cfg.feature_scale_floor <= 0:
         return 0.0
-    n_feat = demo_observations.shape[1] - cfg.proprio_dim
+    n_feat = demo_observations.shape[1] - cfg.raw_input_tail
     std = demo_observations[:, :n_feat].std(axis=0)
     moving = std[std >= CONSTANT_STD]
     floor = np.zeros(demo_observations.shape[1])
