@@ -94,18 +94,21 @@ def test_visual_demo_features_are_cached(pixel_run: Path, demo_file: Path, tmp_p
     assert frames_rendered == [] and np.array_equal(again.observations, cached.observations)
 
 
-def test_proprio_arm_adds_the_arm_joints_to_policy_input_and_demos(tmp_path: Path, demo_file: Path) -> None:
-    """``proprio_arm``: door's 4 arm joints join the 24 hand joints, in the rollouts, the demos and evaluation."""
+def test_proprio_arm_and_input_pca_shape_the_policy_input(tmp_path: Path, demo_file: Path) -> None:
+    """``proprio_arm``: door's 4 arm joints join the 24 hand joints, in the rollouts, the demos and evaluation;
+    ``input_pca``: the first layer sees 8 principal components of the 1280 features and the 28 joints raw."""
     from rrl.demos import load_demos
     from rrl.evaluate import evaluate_run
 
-    run_dir = train(_cfg(tmp_path / "arm", demo_file, iterations=1, proprio_arm=True), progress=False)
+    run_dir = train(_cfg(tmp_path / "arm", demo_file, iterations=1, proprio_arm=True, input_pca=8), progress=False)
     state = torch.load(run_dir / "checkpoint.pt", weights_only=True)["policy"]
-    assert state["net.0.weight"].shape == (16, 1280 + 4 + 24)
+    assert state["in_shift"].shape == (1280 + 4 + 24,) and state["in_proj"].shape == (1280, 8)
+    assert state["net.0.weight"].shape == (16, 8 + 4 + 24)
     # the policy's input shift was fitted to the demos: its proprio block is the demos' mean arm + hand qpos
     qpos = np.concatenate([t["sim_states"]["qpos"] for t in load_demos(demo_file).trajectories])
     np.testing.assert_allclose(state["in_shift"][1280:].numpy(), qpos[:, :28].mean(axis=0), rtol=1e-5, atol=1e-6)
-    assert evaluate_run(run_dir, episodes=1).episodes == 1
+    result = evaluate_run(run_dir, episodes=1)
+    assert result.episodes == 1 and 0 < result.input_shift < result.input_max < np.inf
     with pytest.raises(ValueError, match="proprio_arm adds arm joints"):
         _cfg(tmp_path / "x", demo_file, obs="rgb", proprio_arm=True)
 

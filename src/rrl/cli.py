@@ -187,7 +187,8 @@ def _cmd_eval(args: argparse.Namespace) -> int:
     out: dict = {"run": args.run_dir, "distractor": args.distractor}
     if args.episodes > 0:
         res = evaluate_run(args.run_dir, args.episodes, args.seed, args.distractor, args.n_envs, args.device)
-        out.update(episodes=res.episodes, success_rate=res.success_rate, mean_return=res.mean_return)
+        out.update(episodes=res.episodes, success_rate=res.success_rate, mean_return=res.mean_return,
+                   input_shift=res.input_shift, input_max=res.input_max)
     if args.video:
         out["video"] = write_video(args.run_dir, args.video, seed=args.seed or 0, distractor=args.distractor, device=args.device)
     if args.json:
@@ -195,7 +196,8 @@ def _cmd_eval(args: argparse.Namespace) -> int:
     else:
         if "success_rate" in out:
             print(f"{args.run_dir}: success {100 * out['success_rate']:.1f}% over {out['episodes']} episodes "
-                  f"(mean return {out['mean_return']:.1f}, distractor {args.distractor or 'none'})")
+                  f"(mean return {out['mean_return']:.1f}, distractor {args.distractor or 'none'}; normalised policy "
+                  f"input |z|: mean {out['input_shift']:.2f}, max {out['input_max']:.1f})")
         if "video" in out:
             print(f"wrote {out['video']['path']} ({out['video']['steps']} steps, success {out['video']['success']})")
     return 0

@@ -44,6 +44,8 @@ class EvalResult:
     step. The shift and scale are the demonstrations' mean and (floored) std, so on the demonstrations
     themselves it is at most 1. It measures how far the observations (e.g. frozen features under a visual
     distractor) sit from the demonstrations the policy was fitted to; NaN for an actor without ``normalize``.
+    ``input_max``: the largest |z| of any entry at any step: a feature that barely moved on the demonstrations and
+    moves on-policy shows here (hundreds saturate the policy's first layer), however small its share of the mean.
     """
 
     success_rate: float
@@ -51,6 +53,7 @@ class EvalResult:
     episodes: int
     successes: np.ndarray  # (episodes,) bool
     input_shift: float = math.nan
+    input_max: float = math.nan
 
 
 def evaluate_policy(
@@ -60,13 +63,15 @@ def evaluate_policy(
     batch = sampler.collect(policy, episodes, seed, deterministic=True)
     flags = batch.trajectory_successes(task)
     normalize = getattr(policy.numpy_actor(), "normalize", None)  # the actor's own input normalisation
-    input_shift = math.nan if normalize is None else float(np.abs(normalize(batch.observations)).mean(dtype=np.float64))
+    z = None if normalize is None else np.abs(normalize(batch.observations))
+    input_shift = math.nan if z is None else float(z.mean(dtype=np.float64))
     return EvalResult(
         success_rate=float(flags.mean()),
         mean_return=float(batch.trajectory_returns().mean()),
         episodes=episodes,
         successes=flags,
         input_shift=input_shift,
+        input_max=math.nan if z is None else float(z.max()),
     )
 
 
