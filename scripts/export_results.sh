@@ -83,6 +83,18 @@ export_group state_form_door_human_t200 "State vs random features of it, 200 tra
   "random features (1280) + hand joints=$(have runs/state/dapg_door_human_dense_t200_emb1280_s0 runs/state/dapg_door_human_dense_t200_emb1280_s1 runs/state/dapg_door_human_dense_t200_emb1280_s2)" \
   "state + random features (1280)=$(have runs/state/dapg_door_human_dense_t200_emb1280keepall_s1)" \
   "DAPG (state, earlier machine)=$(have results/rrl_pixels_door_human/dapg_door_human_dense_s0.csv)"
+export_group input_form_door_human_t200 "Random features of the state at 200 trajectories per iteration: outliers and input PCA (session 14)" \
+  "Settings of state_form_door_human_t200 (door, 25 human demos, dense reward, (32, 32) policy, mjrl demo weight, 200 trajectories per iteration, 40 iterations). 1280 random ReLU features of the state + the 24 hand joints; floor: the feature scale floor (0.1 x the median demo feature std) applied to the embedding (rrl >= 3d8b89b; the session-13 runs and the PCA 64 runs had none); PCA K: --input-pca K (the first layer sees K whitened principal components of the features, fitted on the demos). The state runs of session 13 for reference." \
+  "DAPG (state)=$(have runs/state/dapg_door_human_dense_t200_state_s0 runs/state/dapg_door_human_dense_t200_state_s1 runs/state/dapg_door_human_dense_t200_state_s2)" \
+  "random features, no floor=$(have runs/state/dapg_door_human_dense_t200_emb1280_s0 runs/state/dapg_door_human_dense_t200_emb1280_s1 runs/state/dapg_door_human_dense_t200_emb1280_s2)" \
+  "random features, floor=$(have runs/state/dapg_door_human_dense_t200_emb1280fl_s0 runs/state/dapg_door_human_dense_t200_emb1280fl_s1)" \
+  "random features, no floor, PCA 64=$(have runs/state/dapg_door_human_dense_t200_emb1280pca64_s0 runs/state/dapg_door_human_dense_t200_emb1280pca64_s1)" \
+  "random features, floor, PCA 16=$(have runs/state/dapg_door_human_dense_t200_emb1280pca16_s0 runs/state/dapg_door_human_dense_t200_emb1280pca16_s1 runs/state/dapg_door_human_dense_t200_emb1280pca16_s2)"
+export_group pixels8_door_human_t200 "8x8 pixels at 200 trajectories per iteration, with and without input PCA (session 14)" \
+  "examples/rrl_pixels8 (37-px renders cropped to 32, 8x8 pixels) + 24 hand joints, cpu preset otherwise; door, 25 human demos, dense reward, (32, 32) policy, mjrl demo weight, 200 trajectories per iteration; stopped when the session ended (resumable with rrl train --resume). The state runs at the same batch for reference." \
+  "8x8 pixels=$(have runs/pixels/door_cpu_human_dense_px8r32_t200_plain_s0)" \
+  "8x8 pixels, PCA 16=$(have runs/pixels/door_cpu_human_dense_px8r32_t200_pca16_s0)" \
+  "DAPG (state)=$(have runs/state/dapg_door_human_dense_t200_state_s0 runs/state/dapg_door_human_dense_t200_state_s1 runs/state/dapg_door_human_dense_t200_state_s2)"
 export_group rrl_pixels_door_expert "RRL from pixels, door, 25 expert demos (cpu preset) vs DAPG from state" \
   "cpu preset: EfficientNet-Lite0, 146-px renders cropped to 128, top camera + 24 hand joints, 40 trajectories per iteration. Seeds 1 and 2 ran on this 2-core machine (onnxruntime); seed 0 on the lent GPU box (the same preset with the encoder in torch on CUDA and 8 envs; config.json records it). Goal: >= 80% stochastic training success." \
   "RRL (pixels, cpu preset)=$(have runs/pixels/door_cpu_expert_s0 runs/pixels/door_cpu_expert_s1 runs/pixels/door_cpu_expert_s2)" \
