@@ -82,7 +82,7 @@ def plot(csv_path: Path) -> Path:
     rows = [r for r in csv.DictReader(open(csv_path)) if r["demo_term"] == "True"]
     labels = list(dict.fromkeys(r["label"] for r in rows))
     sizes = sorted({int(r["trajectories"]) for r in rows})
-    fig, ax = plt.subplots(figsize=(9, 4))
+    fig, ax = plt.subplots(figsize=(max(9, 0.9 * len(labels)), 5))
     width = 0.8 / len(sizes)
     for j, n in enumerate(sizes):
         for i, label in enumerate(labels):
@@ -92,7 +92,7 @@ def plot(csv_path: Path) -> Path:
             x = i + (j - (len(sizes) - 1) / 2) * width
             ax.bar(x, np.mean(vals), width * 0.9, color=f"C{j}", label=f"{n} trajectories" if i == 0 else None)
             ax.plot([x] * len(vals), vals, "k.", ms=4)
-    ax.set_xticks(range(len(labels)), labels, rotation=15, ha="right", fontsize=8)
+    ax.set_xticks(range(len(labels)), labels, rotation=30, ha="right", fontsize=8)
     ax.set_ylabel("cosine between two batches' updates\n(mean action change, reference states)")
     ax.set_title("Do independent batches agree on the DAPG update? door, 25 human demos, BC start", fontsize=10)
     ax.axhline(0, color="k", lw=0.5)

@@ -41,6 +41,8 @@ class TrainConfig:
     many fixed random ReLU features of the (visible) state instead of the state, standardised by the
     demonstrations and seeded by ``seed`` (``rrl.sampling.RandomStateFeatures``: the state's information in the
     form of pooled encoder features), followed by the raw parts ``state_embed_keep`` (e.g. ``hand_qpos``).
+    ``input_pca``: when > 0, the policy's first layer sees that many whitened principal components (fitted on the
+    demonstrations) of the features before ``raw_input_tail``, not the features (``GaussianMLP``).
     ``demos``: ``expert`` (25 rollouts of the published DAPG expert, cached), ``human`` (the 25 human door
     demonstrations), ``none``, or a path to a demo file; ``None`` picks ``expert`` for dapg/bc and ``none``
     for npg. ``init_log_std=None``: log of the demos' per-dimension action std (0 without demos).
