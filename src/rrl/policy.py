@@ -61,10 +61,10 @@ class GaussianMLP(nn.Module):
         self.hidden_sizes = tuple(int(h) for h in hidden_sizes)
         self.min_log_std = float(min_log_std)
         self.pca_components, self.pca_tail = int(pca_components), int(pca_tail)
-        n_projected = self.obs_dim - self.pca_tail
-        if self.pca_components and not (0 <= self.pca_tail < self.obs_dim and self.pca_components <= n_projected):
+        self.n_projected = self.obs_dim - self.pca_tail  # leading inputs the input PCA projects
+        if self.pca_components and not (0 <= self.pca_tail < self.obs_dim and self.pca_components <= self.n_projected):
             raise ValueError(
-                f"input PCA keeps {self.pca_components} components of the first {n_projected} of {self.obs_dim} "
+                f"input PCA keeps {self.pca_components} components of the first {self.n_projected} of {self.obs_dim} "
                 f"inputs (pca_tail {self.pca_tail}); need 0 <= pca_tail < obs_dim and components <= that number"
             )
         layers: list[nn.Module] = []
@@ -83,7 +83,7 @@ class GaussianMLP(nn.Module):
         self.register_buffer("out_shift", torch.zeros(self.act_dim))
         self.register_buffer("out_scale", torch.ones(self.act_dim))
         if self.pca_components:  # identity-like until fit_to_demos; only present with PCA (older checkpoints)
-            self.register_buffer("in_proj", torch.eye(n_projected, self.pca_components))
+            self.register_buffer("in_proj", torch.eye(self.n_projected, self.pca_components))
         self.clamp_log_std()
 
     # ----------------------------------------------------------------------------------------------- setup
@@ -111,14 +111,15 @@ class GaussianMLP(nn.Module):
             )
         if len(observations) < 2:
             raise ValueError(f"need at least 2 demonstration samples to fit scales, got {len(observations)}")
-        act_std = actions.std(axis=0)
-        self.in_shift.copy_(torch.as_tensor(observations.mean(axis=0)))
+        act_std, obs_mean = actions.std(axis=0), observations.mean(axis=0)
+        self.in_shift.copy_(torch.as_tensor(obs_mean))
         in_std = observations.std(axis=0)
         floored = np.where(in_std < CONSTANT_STD, in_std, np.maximum(in_std, scale_floor))
         self.in_scale.copy_(torch.as_tensor(_safe_scale(floored)))
-        if self.pca_components:
-            z = (observations - observations.mean(axis=0)) / self.in_scale.numpy().astype(np.float64)
-            self.in_proj.copy_(torch.as_tensor(whitened_pca(z[:, : self.obs_dim - self.pca_tail], self.pca_components)))
+        if self.pca_components:  # on the inputs as the network normalises them (float32 scale)
+            n = self.n_projected
+            z = (observations[:, :n] - obs_mean[:n]) / self.in_scale[:n].numpy().astype(np.float64)
+            self.in_proj.copy_(torch.as_tensor(whitened_pca(z, self.pca_components)))
         self.out_shift.copy_(torch.as_tensor(actions.mean(axis=0)))
         self.out_scale.copy_(torch.as_tensor(_safe_scale(act_std)))
         if set_log_std:
@@ -134,7 +135,7 @@ class GaussianMLP(nn.Module):
         """Mean action ``mu_theta(s)`` for a batch of policy inputs (N, obs_dim) -> (N, act_dim)."""
         z = (obs - self.in_shift) / self.in_scale
         if self.pca_components:
-            n = self.obs_dim - self.pca_tail
+            n = self.n_projected
             z = torch.cat([z[..., :n] @ self.in_proj, z[..., n:]], dim=-1)
         return self.out_shift + self.out_scale * self.net(z)
 
