@@ -20,12 +20,13 @@ FVP_PRECISIONS = ("float32", "bfloat16")  # rrl.algos.npg
 # Fields that define what a run *is*; resume refuses to change them.
 IDENTITY_FIELDS = (
     "task", "obs", "state_hide", "state_noise", "state_embed", "state_embed_keep", "algo", "demos", "n_demos",
-    "demo_seed", "seed", "trajectories", "horizon", "reward",
-    "policy_size", "input_pca", "vf_size", "init_log_std", "min_log_std", "encoder", "encoder_weights", "cameras",
+    "demo_seed", "seed", "trajectories", "horizon", "reward", "policy_size", "input_pca", "critic_input",
+    "vf_size", "init_log_std", "min_log_std", "encoder", "encoder_weights", "cameras",
     "render_size", "image_size", "proprio_noise", "proprio_arm", "multisample",
 )  # fmt: skip
 OBS_MODES = ("state", "rgb+proprio", "rgb")  # rrl.envs.OBS_MODES
 SAMPLER_BACKENDS = ("local", "ray")
+CRITIC_INPUTS = ("policy", "state")  # what the value baseline sees
 PIXEL_FIELDS = ("encoder", "encoder_weights", "encoder_backend", "cameras", "render_size", "image_size")  # not state
 
 
@@ -43,6 +44,9 @@ class TrainConfig:
     form of pooled encoder features), followed by the raw parts ``state_embed_keep`` (e.g. ``hand_qpos``).
     ``input_pca``: when > 0, the policy's first layer sees that many whitened principal components (fitted on the
     demonstrations) of the features before ``raw_input_tail``, not the features (``GaussianMLP``).
+    ``critic_input``: what the value baseline sees: ``policy`` (the policy's input, as in the paper) or
+    ``state`` (the environment's full state vector, a privileged critic used in training only; the policy and
+    evaluation never see it).
     ``demos``: ``expert`` (25 rollouts of the published DAPG expert, cached), ``human`` (the 25 human door
     demonstrations), ``none``, or a path to a demo file; ``None`` picks ``expert`` for dapg/bc and ``none``
     for npg. ``init_log_std=None``: log of the demos' per-dimension action std (0 without demos).
@@ -91,6 +95,7 @@ class TrainConfig:
     bc_epochs: int = 5
     bc_batch_size: int = 32
     bc_lr: float = 1e-3
+    critic_input: str = "policy"
     vf_size: tuple[int, ...] = (128, 128)
     vf_batch_size: int = 64
     vf_epochs: int = 2
@@ -174,6 +179,8 @@ class TrainConfig:
             raise ValueError(f"input_pca must be >= 0 (0: off), got {self.input_pca}")
         if self.input_pca and self.demos == "none":
             raise ValueError("input_pca fits its projection on the demonstrations; it needs --demos")
+        if self.critic_input not in CRITIC_INPUTS:
+            raise ValueError(f"critic_input must be one of {CRITIC_INPUTS}, got {self.critic_input!r}")
         if self.sampler_backend not in SAMPLER_BACKENDS:
             raise ValueError(f"sampler_backend must be one of {SAMPLER_BACKENDS}, got {self.sampler_backend!r}")
         if self.n_groups < 1 or self.n_envs < self.n_groups or self.n_envs % self.n_groups:
@@ -348,6 +355,8 @@ FLAG_HELP = {
     "state_embed_keep": "state runs with --state-embed: state parts also shown raw, e.g. hand_qpos",
     "input_pca": "the policy's first layer sees this many whitened principal components (fitted on the demos) of "
     "the encoder features / state embedding / state instead of all of them; proprioception stays raw (0: off)",
+    "critic_input": "what the value baseline sees: policy (its input, the paper) or state (the full env state, "
+    "a privileged critic for training only)",
     "algo": "dapg (Eq. 8-9), npg (Eq. 6-7, no demos) or bc (Eq. 5 only)",
     "demos": "expert, human (door), none, or a demo file path (default: expert for dapg/bc, none for npg)",
     "n_demos": "demonstrations used",

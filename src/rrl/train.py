@@ -214,17 +214,20 @@ def make_default_sampler(
         return make_state_sampler(
             cfg.task, workers=cfg.workers, reward=cfg.reward, horizon=cfg.horizon, noise=cfg.state_noise,
             featurizer=state_featurizer(cfg, demo_set, run_dir),
+            critic_featurizer=StateFeaturizer() if cfg.critic_input == "state" else None,
         )  # fmt: skip
     if encoder is None:
         raise ValueError(f"obs={cfg.obs!r} needs an encoder (make_run_encoder(cfg))")
-    from rrl.sampling.pipelined import PipelinedSampler, PipelinedSamplerConfig, VisualFeaturizer
+    from rrl.sampling.pipelined import PipelinedSampler, PipelinedSamplerConfig, StateFromObservation, VisualFeaturizer
 
-    env_cfg = pixel_env_config(cfg, distractor)
+    privileged = cfg.critic_input == "state"
+    env_cfg = dataclasses.replace(pixel_env_config(cfg, distractor), include_state=privileged)
     featurizer = VisualFeaturizer(encoder, n_cameras=len(env_cfg.camera_names), proprio_dim=cfg.proprio_dim)
     layout = PipelinedSamplerConfig(
         n_envs=cfg.n_envs, n_groups=cfg.n_groups, backend=cfg.sampler_backend, ray_address=cfg.ray_address
     )
-    return PipelinedSampler(env_cfg, featurizer, layout)
+    critic_featurizer = StateFromObservation() if privileged else None
+    return PipelinedSampler(env_cfg, featurizer, layout, critic_featurizer=critic_featurizer)
 
 
 def make_policy(cfg: TrainConfig, obs_dim: int, act_dim: int) -> GaussianMLP:
@@ -254,7 +257,7 @@ class Trainer:
             torch.manual_seed(cfg.seed)
             self.policy = make_policy(cfg, sampler.obs_dim, sampler.act_dim)
             self.baseline = ValueBaseline(
-                sampler.obs_dim,
+                sampler.critic_dim if cfg.critic_input == "state" else sampler.obs_dim,
                 horizon=cfg.effective_horizon,
                 hidden_sizes=cfg.vf_size,
                 lr=cfg.vf_lr,
@@ -314,11 +317,20 @@ class Trainer:
         row["t_iteration"] = time.perf_counter() - t_start
         return row
 
+    def critic_observations(self, batch: TrajectoryBatch) -> np.ndarray:
+        """What the value baseline sees: the policy input, or the recorded state (``critic_input='state'``)."""
+        if self.cfg.critic_input == "policy":
+            return batch.observations
+        if batch.critic_observations is None:
+            raise ValueError("critic_input='state' needs a sampler that records critic_observations")
+        return batch.critic_observations
+
     def update(self, batch: TrajectoryBatch, k: int) -> dict[str, float]:
         """One DAPG/NPG update (Eq. 4-9) and the baseline fit, timed by phase."""
         cfg, out = self.cfg, {}
         t0 = time.perf_counter()
-        values = self.baseline.predict(batch.observations, batch.timesteps)
+        critic_obs = self.critic_observations(batch)
+        values = self.baseline.predict(critic_obs, batch.timesteps)
         adv = compute_gae(batch.rewards, values, batch.lengths, cfg.rl_gamma, cfg.rl_gae)
         returns = discounted_returns(batch.rewards, batch.lengths, cfg.rl_gamma)
         if cfg.normalize_advantages:
@@ -385,7 +397,7 @@ class Trainer:
         out.update(kl=kl, step_backtracks=backtracks, step_size=step.step_size * 0.5**backtracks, t_step=t4 - t3)
 
         vf = self.baseline.fit(
-            batch.observations, batch.timesteps, returns, np.random.default_rng(stream_seed(cfg.seed, k, _STREAM_VF))
+            critic_obs, batch.timesteps, returns, np.random.default_rng(stream_seed(cfg.seed, k, _STREAM_VF))
         )
         if not self.baseline.parameters_finite() or not all(math.isfinite(v) for v in vf.values()):
             _raise_diverged(k, "value baseline after its fit", self.run_dir)

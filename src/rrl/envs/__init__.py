@@ -48,6 +48,7 @@ class EnvConfig:
         distractor: visual distractor resampled every episode (``rrl.envs.distractors``), for evaluation.
         state_noise: ``("part=std", ...)``: a per-episode offset on those parts of a ``state`` observation
             (:meth:`rrl.tasks.TaskSpec.state_noise_std`, :class:`rrl.envs.wrappers.StateNoise`).
+        include_state: pixel modes: add the full state vector as ``obs["state"]`` (for a privileged critic).
     """
 
     task: str
@@ -64,6 +65,7 @@ class EnvConfig:
     horizon: int | None = None
     distractor: str | None = None
     state_noise: tuple[str, ...] = ()
+    include_state: bool = False
 
     def __post_init__(self) -> None:
         spec = get_task(self.task)
@@ -127,6 +129,7 @@ def make_env(cfg: EnvConfig) -> gym.Env:
             include_arm=cfg.include_arm,
             shadows=cfg.shadows,
             reflections=cfg.reflections,
+            include_state=cfg.include_state,
         )
     return env
 

@@ -102,6 +102,8 @@ class CameraObservation(gym.Wrapper):
     ``proprio`` holds the hand joint positions only (arm joints optional), never object or goal state.
     ``proprio_noise`` adds Gaussian noise with std = that fraction of each joint's range (paper 5.4: 0.02).
     ``include_proprio=False`` gives the vision-only observation ``{"pixels": ...}`` (paper Fig. 6).
+    ``include_state=True`` adds ``"state"``, the wrapped env's full state vector (float32), for a privileged
+    value baseline (``TrainConfig.critic_input``); policies never see it.
     The renderer is created on first use and reused until :meth:`close`.
     """
 
@@ -117,6 +119,7 @@ class CameraObservation(gym.Wrapper):
         include_arm: bool = False,
         shadows: bool = False,
         reflections: bool = False,
+        include_state: bool = False,
     ) -> None:
         super().__init__(env)
         model = env.unwrapped.model
@@ -137,6 +140,9 @@ class CameraObservation(gym.Wrapper):
         self._noise_rng = np.random.default_rng()
         if include_proprio:
             obs_spaces["proprio"] = spaces.Box(-np.inf, np.inf, shape=(len(names),), dtype=np.float32)
+        self.include_state = include_state
+        if include_state:
+            obs_spaces["state"] = spaces.Box(-np.inf, np.inf, shape=env.observation_space.shape, dtype=np.float32)
         self.observation_space = spaces.Dict(obs_spaces)
 
     def render_pixels(self) -> np.ndarray:
@@ -149,8 +155,10 @@ class CameraObservation(gym.Wrapper):
         """Noise-free joint positions of the proprioceptive joints."""
         return self.env.unwrapped.data.qpos[self._qpos_idx].astype(np.float32)
 
-    def _observe(self) -> dict[str, np.ndarray]:
+    def _observe(self, state: np.ndarray) -> dict[str, np.ndarray]:
         obs = {"pixels": self.render_pixels()}
+        if self.include_state:
+            obs["state"] = np.asarray(state, dtype=np.float32)
         if self.include_proprio:
             proprio = self.proprioception()
             if self.proprio_noise > 0:
@@ -159,14 +167,14 @@ class CameraObservation(gym.Wrapper):
         return obs
 
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
-        _, info = self.env.reset(seed=seed, options=options)
+        state, info = self.env.reset(seed=seed, options=options)
         if seed is not None:
             self._noise_rng = np.random.default_rng([seed, 0x5EED])
-        return self._observe(), info
+        return self._observe(state), info
 
     def step(self, action):
-        _, reward, terminated, truncated, info = self.env.step(action)
-        return self._observe(), reward, terminated, truncated, info
+        state, reward, terminated, truncated, info = self.env.step(action)
+        return self._observe(state), reward, terminated, truncated, info
 
     def close(self) -> None:
         if self._renderer is not None:

@@ -26,14 +26,17 @@ def make_state_sampler(
     hide: tuple[str, ...] = (),
     noise: tuple[str, ...] = (),
     featurizer: StateFeaturizer | None = None,
+    critic_featurizer: StateFeaturizer | None = None,
 ) -> VectorEnvSampler:
     """Sampler whose policy input is the task's state vector (without the parts named in ``hide``, see
     :meth:`rrl.tasks.TaskSpec.state_columns`; with a per-episode offset on the parts of ``noise``, see
-    :class:`rrl.envs.wrappers.StateNoise`). ``featurizer`` replaces the ``hide`` one (e.g. with an embedding)."""
+    :class:`rrl.envs.wrappers.StateNoise`). ``featurizer`` replaces the ``hide`` one (e.g. with an embedding);
+    ``critic_featurizer`` records a privileged value-baseline input (``VectorEnvSampler``)."""
     from rrl.envs import EnvConfig, env_fn
 
     cfg = EnvConfig(task=task, obs_mode="state", reward=reward, horizon=horizon, state_noise=noise)
-    return VectorEnvSampler(env_fn(cfg), workers=workers, featurizer=featurizer or StateFeaturizer.for_task(task, hide))
+    featurizer = featurizer or StateFeaturizer.for_task(task, hide)
+    return VectorEnvSampler(env_fn(cfg), workers=workers, featurizer=featurizer, critic_featurizer=critic_featurizer)
 
 
 @dataclass(frozen=True)

@@ -18,6 +18,8 @@ class TrajectoryBatch:
     ``observations`` are policy inputs (what the featurizer produced, float32), so the learner never needs the
     environment. ``lengths[i]`` is the number of steps of trajectory ``i``; ``terminated[i]`` says whether it
     ended in a terminal state (as opposed to the time limit); ``seeds[i]`` is its environment reset seed.
+    ``critic_observations`` (optional, row by row with ``observations``): what a privileged value baseline
+    sees instead of the policy input, e.g. the environment's state in a pixel run.
     """
 
     observations: np.ndarray  # (N, obs_dim) float32
@@ -29,11 +31,12 @@ class TrajectoryBatch:
     lengths: np.ndarray  # (n_trajectories,) int64
     terminated: np.ndarray  # (n_trajectories,) bool
     seeds: np.ndarray  # (n_trajectories,) int64
+    critic_observations: np.ndarray | None = None  # (N, critic_dim) float32
 
     def __post_init__(self) -> None:
         n = len(self.observations)
-        for name in ("actions", "rewards", "log_probs", "successes", "timesteps"):
-            if len(getattr(self, name)) != n:
+        for name in ("actions", "rewards", "log_probs", "successes", "timesteps", "critic_observations"):
+            if getattr(self, name) is not None and len(getattr(self, name)) != n:
                 raise ValueError(f"TrajectoryBatch.{name} has {len(getattr(self, name))} rows, observations {n}")
         if int(np.sum(self.lengths)) != n:
             raise ValueError(f"trajectory lengths sum to {int(np.sum(self.lengths))}, expected {n} samples")
@@ -65,8 +68,14 @@ class TrajectoryBatch:
 
     @staticmethod
     def concatenate(batches: Sequence[TrajectoryBatch]) -> TrajectoryBatch:
-        fields = TrajectoryBatch.__dataclass_fields__
-        return TrajectoryBatch(**{f: np.concatenate([getattr(b, f) for b in batches]) for f in fields})
+        """One batch of the trajectories of ``batches``, in order (all with or all without critic observations)."""
+        if len({b.critic_observations is None for b in batches}) > 1:
+            raise ValueError("cannot concatenate batches with and without critic_observations")
+        fields = [f for f in TrajectoryBatch.__dataclass_fields__ if f != "critic_observations"]
+        parts = {f: np.concatenate([getattr(b, f) for b in batches]) for f in fields}
+        if batches and batches[0].critic_observations is not None:
+            parts["critic_observations"] = np.concatenate([b.critic_observations for b in batches])
+        return TrajectoryBatch(**parts)
 
 
 @dataclass(frozen=True)

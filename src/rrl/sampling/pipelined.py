@@ -50,6 +50,15 @@ class VisualFeaturizer:
         return feats
 
 
+class StateFromObservation:
+    """The env's full state vector, ``obs["state"]`` (``EnvConfig.include_state``), as a privileged critic input."""
+
+    def __call__(self, obs: dict[str, np.ndarray]) -> np.ndarray:
+        if "state" not in obs:
+            raise ValueError("the observation has no 'state'; build the env with EnvConfig(include_state=True)")
+        return np.asarray(obs["state"], dtype=np.float32)
+
+
 class _LocalGroup:
     """A group of envs in spawn worker processes, observations in shared memory (gymnasium AsyncVectorEnv)."""
 
@@ -150,8 +159,15 @@ class PipelinedSampler:
     envs, groups or the backend. Episodes run to the time limit (ADROIT tasks never terminate early).
     """
 
-    def __init__(self, env_cfg: EnvConfig, featurizer: Featurizer, cfg: PipelinedSamplerConfig = PipelinedSamplerConfig()):
+    def __init__(
+        self,
+        env_cfg: EnvConfig,
+        featurizer: Featurizer,
+        cfg: PipelinedSamplerConfig = PipelinedSamplerConfig(),
+        critic_featurizer: Featurizer | None = None,
+    ):
         self.env_cfg, self.featurizer, self.cfg = env_cfg, featurizer, cfg
+        self.critic_featurizer = critic_featurizer
         self.horizon = env_cfg.horizon or env_cfg.spec.horizon
         per_group = cfg.n_envs // cfg.n_groups
         if cfg.backend == "ray":
@@ -167,6 +183,7 @@ class PipelinedSampler:
         probe.close()
         first = self.groups[0].reset(list(range(per_group)))
         self.obs_dim = int(featurizer(first).shape[1])
+        self.critic_dim = int(critic_featurizer(first).shape[1]) if critic_featurizer is not None else self.obs_dim
 
     def collect(self, policy: ActingPolicy, n_trajectories: int, seed: int, deterministic: bool = False) -> TrajectoryBatch:
         """Roll out ``n_trajectories`` episodes (stochastic, or the mean action if ``deterministic``)."""
@@ -190,6 +207,7 @@ class PipelinedSampler:
         offsets = np.cumsum([0] + [g.n for g in groups])
         obs = [g.reset(reset_seeds[offsets[i] : offsets[i + 1]]) for i, g in enumerate(groups)]
         x = np.zeros((n, horizon, self.obs_dim), np.float32)
+        xc = np.zeros((n, horizon, self.critic_dim), np.float32) if self.critic_featurizer is not None else None
         acts = np.zeros((n, horizon, self.act_dim), np.float32)
         logp = np.zeros((n, horizon))
         rew = np.zeros((n, horizon))
@@ -216,6 +234,8 @@ class PipelinedSampler:
                     noise = np.stack([gens[i].standard_normal(self.act_dim) if i < k else np.zeros(self.act_dim) for i in range(lo, hi)])
                     a = mean + std * noise
                 x[lo:hi, t], acts[lo:hi, t] = xg, a
+                if xc is not None:
+                    xc[lo:hi, t] = self.critic_featurizer(obs[gi])
                 logp[lo:hi, t] = gaussian_log_prob_numpy(mean, log_std, a)
                 g.step_async(a.astype(np.float32))
         for gi in range(len(groups)):
@@ -231,6 +251,7 @@ class PipelinedSampler:
             lengths=np.full(k, T, dtype=np.int64),
             terminated=np.zeros(k, bool),
             seeds=np.zeros(k, np.int64),
+            critic_observations=None if xc is None else xc[:k].reshape(k * T, -1),
         )
 
     def close(self) -> None:

@@ -39,10 +39,14 @@ class ActingPolicy(Protocol):
 
 
 class Sampler(Protocol):
-    """Collects trajectories whose observations are already policy-input vectors (float32)."""
+    """Collects trajectories whose observations are already policy-input vectors (float32).
+
+    ``critic_dim``: width of the batches' ``critic_observations`` when the sampler records them, else ``obs_dim``.
+    """
 
     obs_dim: int
     act_dim: int
+    critic_dim: int
 
     def collect(
         self, policy: ActingPolicy, n_trajectories: int, seed: int, deterministic: bool = False
@@ -85,6 +89,8 @@ class VectorEnvSampler:
         workers: number of environments, each in its own process (1: in-process ``SyncVectorEnv``).
         featurizer: maps batched env observations to policy inputs (default: the state vector).
         context: multiprocessing start method for the workers (``spawn``: safe with torch/EGL threads).
+        critic_featurizer: when given, also records its output as the batch's ``critic_observations`` (what a
+            privileged value baseline sees, e.g. the full state beside an embedding).
     """
 
     def __init__(
@@ -93,11 +99,13 @@ class VectorEnvSampler:
         workers: int = 1,
         featurizer: ObservationFeaturizer | None = None,
         context: str = "spawn",
+        critic_featurizer: ObservationFeaturizer | None = None,
     ) -> None:
         if workers < 1:
             raise ValueError(f"workers must be >= 1, got {workers}")
         self.workers = int(workers)
         self.featurizer = featurizer if featurizer is not None else StateFeaturizer()
+        self.critic_featurizer = critic_featurizer
         fns = [env_fn] * self.workers
         if self.workers == 1:
             self.envs: gym.vector.VectorEnv = gym.vector.SyncVectorEnv(fns)
@@ -106,6 +114,7 @@ class VectorEnvSampler:
         self.act_dim = int(np.prod(self.envs.single_action_space.shape))
         obs, _ = self.envs.reset(seed=list(range(self.workers)))
         self.obs_dim = int(self.featurizer(obs).shape[1])
+        self.critic_dim = int(critic_featurizer(obs).shape[1]) if critic_featurizer is not None else self.obs_dim
 
     def collect(
         self, policy: ActingPolicy, n_trajectories: int, seed: int, deterministic: bool = False
@@ -127,11 +136,12 @@ class VectorEnvSampler:
             obs, _ = self.envs.reset(seed=reset_seeds)
             active = np.arange(w) < k
             buf: list[dict[str, list]] = [
-                {"obs": [], "act": [], "rew": [], "logp": [], "succ": []} for _ in range(w)
+                {"obs": [], "act": [], "rew": [], "logp": [], "succ": [], "critic": []} for _ in range(w)
             ]
             terminated = np.zeros(w, dtype=bool)
             while active.any():
                 x = self.featurizer(obs)
+                xc = self.critic_featurizer(obs) if self.critic_featurizer is not None else None
                 mean = actor.mean(x).astype(np.float64)
                 if deterministic:
                     act = mean
@@ -151,6 +161,8 @@ class VectorEnvSampler:
                     b["rew"].append(rew[i])
                     b["logp"].append(logp[i])
                     b["succ"].append(success[i])
+                    if xc is not None:
+                        b["critic"].append(xc[i])
                 done = (term | trunc) & active
                 terminated |= term & active
                 active &= ~done
@@ -164,6 +176,7 @@ class VectorEnvSampler:
                         "log_probs": np.asarray(b["logp"], dtype=np.float64),
                         "successes": np.asarray(b["succ"], dtype=bool),
                         "terminated": bool(terminated[i]),
+                        "critic": np.stack(b["critic"]).astype(np.float32) if b["critic"] else None,
                     }
                 )
         lengths = np.array([len(t["rewards"]) for t in per_traj], dtype=np.int64)
@@ -177,6 +190,9 @@ class VectorEnvSampler:
             lengths=lengths,
             terminated=np.array([t["terminated"] for t in per_traj], dtype=bool),
             seeds=np.array([s for s, _ in seeds], dtype=np.int64),
+            critic_observations=(
+                np.concatenate([t["critic"] for t in per_traj]) if self.critic_featurizer is not None else None
+            ),
         )
 
     def close(self) -> None:
