@@ -53,6 +53,36 @@ def test_pipelined_matches_vector_env_sampler(featurizer):
     np.testing.assert_array_equal(ours.successes, ref.successes)
 
 
+def test_privileged_state_rides_along_with_the_frames(featurizer):
+    """``include_state`` + ``StateFromObservation``: each sample's critic input is the env state of the frame the
+    policy saw (its hand joints are the proprioception of the same row), and recording it changes nothing else."""
+    import dataclasses
+
+    from rrl.sampling.pipelined import StateFromObservation
+    from rrl.tasks import get_task
+
+    policy = _policy(featurizer.obs_dim)
+    cfg = dataclasses.replace(CFG, include_state=True)
+    layout, critic = PipelinedSamplerConfig(n_envs=2, n_groups=2), StateFromObservation()
+    with PipelinedSampler(cfg, featurizer, layout, critic) as sampler:
+        assert sampler.critic_dim == 39
+        ours = sampler.collect(policy, 3, seed=5)
+    with VectorEnvSampler(env_fn(cfg), workers=1, featurizer=featurizer, critic_featurizer=critic) as plain:
+        ref = plain.collect(policy, 3, seed=5)
+    with PipelinedSampler(CFG, featurizer, PipelinedSamplerConfig(n_envs=2, n_groups=1)) as without:
+        blind = without.collect(policy, 3, seed=5)
+        assert without.critic_dim == without.obs_dim and blind.critic_observations is None
+    assert ours.critic_observations.shape == (3 * 12, 39) and ours.critic_observations.dtype == np.float32
+    hand = get_task("door").state_part_columns("hand_qpos")
+    np.testing.assert_allclose(ours.critic_observations[:, hand], ours.observations[:, -24:], atol=1e-6)
+    np.testing.assert_array_equal(ours.critic_observations, ref.critic_observations)
+    np.testing.assert_array_equal(ours.observations, blind.observations)
+    np.testing.assert_array_equal(ours.actions, blind.actions)
+    assert np.ptp(ours.critic_observations[:, hand], axis=0).max() > 0  # the state moves along the rollout
+    with pytest.raises(ValueError, match="include_state=True"):
+        StateFromObservation()({"pixels": np.zeros((1, 1, 4, 4, 3), np.uint8)})
+
+
 def test_deterministic_collect_uses_the_mean(featurizer):
     policy = _policy(featurizer.obs_dim)
     with PipelinedSampler(CFG, featurizer, PipelinedSamplerConfig(n_envs=2, n_groups=1)) as sampler:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 import torch
@@ -133,6 +135,15 @@ def test_trajectory_batch_success_rule_and_returns() -> None:
     assert both.n_trajectories == 5 and both.success_rate(get_task("door")) == 0.6
     with pytest.raises(ValueError, match="lengths sum"):
         TrajectoryBatch(**{**batch.__dict__, "lengths": np.array([40, 40])})
+    # privileged critic inputs travel row by row with the samples, or not at all
+    with_state = dataclasses.replace(batch, critic_observations=np.arange(160 * 3, dtype=np.float32).reshape(160, 3))
+    again = TrajectoryBatch.concatenate([with_state, with_state])
+    np.testing.assert_array_equal(again.critic_observations, np.concatenate([with_state.critic_observations] * 2))
+    assert TrajectoryBatch.concatenate([batch, batch]).critic_observations is None
+    with pytest.raises(ValueError, match="with and without critic_observations"):
+        TrajectoryBatch.concatenate([batch, with_state])
+    with pytest.raises(ValueError, match="critic_observations has 3 rows, observations 160"):
+        dataclasses.replace(batch, critic_observations=np.zeros((3, 3), np.float32))
 
 
 def test_demo_data_and_featurizer_validate_shapes() -> None:

@@ -345,6 +345,36 @@ def test_input_pca_run_trains_evaluates_and_resumes(tmp_path: Path, expert_demo_
         TrainConfig(algo="npg", input_pca=8)
 
 
+def test_privileged_critic_sees_the_state_the_policy_does_not(tmp_path: Path, expert_demo_set) -> None:
+    """``critic_input='state'``: the value baseline regresses on the full 39-dim state while the policy sees 64
+    random features plus the hand joints; the recorded states are those the policy's inputs were computed from.
+    Eval and resume work, and the critic input cannot change on resume."""
+    from rrl.demos import save_demos
+    from rrl.evaluate import evaluate_run
+    from rrl.train import state_featurizer
+
+    demo_file = save_demos(expert_demo_set, tmp_path / "door_demos.h5")
+    cfg = _cfg(tmp_path / "pc", demos=str(demo_file), iterations=1, state_embed=64, state_embed_keep=("hand_qpos",),
+               critic_input="state")  # fmt: skip
+    with make_default_sampler(cfg) as sampler:
+        assert (sampler.obs_dim, sampler.critic_dim) == (88, 39)
+        batch = sampler.collect(train_mod.make_policy(cfg, 88, 28), 2, seed=0)
+    np.testing.assert_array_equal(state_featurizer(cfg)(batch.critic_observations), batch.observations)
+    run_dir = train(cfg, progress=False)
+    ck = torch.load(run_dir / "checkpoint.pt", weights_only=True)
+    assert ck["baseline"]["in_shift"].shape == (39,) and ck["policy"]["in_shift"].shape == (88,)
+    assert ck["baseline"]["model"]["0.weight"].shape == (32, 39 + 4)  # state + 4 time features
+    assert evaluate_run(run_dir, episodes=1).episodes == 1
+    with pytest.raises(ValueError, match="critic_input"):
+        resume(run_dir, iterations=2, progress=False, critic_input="policy")
+    resume(run_dir, iterations=2, progress=False)
+    assert len(read_log(run_dir / "log.csv")) == 2
+    blind = train(dataclasses.replace(cfg, critic_input="policy", out=str(tmp_path / "blind")), progress=False)
+    assert torch.load(blind / "checkpoint.pt", weights_only=True)["baseline"]["in_shift"].shape == (88,)
+    with pytest.raises(ValueError, match="critic_input must be one of"):
+        TrainConfig(critic_input="value")
+
+
 def test_input_scale_floor_covers_features_not_raw_measurements() -> None:
     """The feature scale floor (0.1 x the median feature std) lifts rarely-moving features of pixel and
     ``state_embed`` runs, never the proprioception / kept state parts, and nothing of a plain state run."""
