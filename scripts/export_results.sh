@@ -90,6 +90,11 @@ export_group input_form_door_human_t200 "Random features of the state at 200 tra
   "random features, floor=$(have runs/state/dapg_door_human_dense_t200_emb1280fl_s0 runs/state/dapg_door_human_dense_t200_emb1280fl_s1)" \
   "random features, no floor, PCA 64=$(have runs/state/dapg_door_human_dense_t200_emb1280pca64_s0 runs/state/dapg_door_human_dense_t200_emb1280pca64_s1)" \
   "random features, floor, PCA 16=$(have runs/state/dapg_door_human_dense_t200_emb1280pca16_s0 runs/state/dapg_door_human_dense_t200_emb1280pca16_s1 runs/state/dapg_door_human_dense_t200_emb1280pca16_s2)"
+export_group critic_door_human_t200 "Random features of the state at 200 trajectories per iteration with a privileged critic (session 15)" \
+  "Settings of state_form_door_human_t200 (door, 25 human demos, dense reward, (32, 32) policy, mjrl demo weight, 200 trajectories per iteration, 40 iterations). The policy sees 1280 random ReLU features of the state + the 24 hand joints (feature scale floor on); state critic: --critic-input state (the value baseline sees the 39-dim state). The state runs and the floor runs without the critic for reference." \
+  "DAPG (state)=$(have runs/state/dapg_door_human_dense_t200_state_s0 runs/state/dapg_door_human_dense_t200_state_s1 runs/state/dapg_door_human_dense_t200_state_s2)" \
+  "random features, floor=$(have runs/state/dapg_door_human_dense_t200_emb1280fl_s0 runs/state/dapg_door_human_dense_t200_emb1280fl_s1)" \
+  "random features, floor, state critic=$(have runs/state/dapg_door_human_dense_t200_emb1280flcs_s0 runs/state/dapg_door_human_dense_t200_emb1280flcs_s1)"
 export_group pixels8_door_human_t200 "8x8 pixels at 200 trajectories per iteration, with and without input PCA (session 14)" \
   "examples/rrl_pixels8 (37-px renders cropped to 32, 8x8 pixels) + 24 hand joints, cpu preset otherwise; door, 25 human demos, dense reward, (32, 32) policy, mjrl demo weight, 200 trajectories per iteration; stopped when the session ended (resumable with rrl train --resume). The state runs at the same batch for reference." \
   "8x8 pixels=$(have runs/pixels/door_cpu_human_dense_px8r32_t200_plain_s0)" \
