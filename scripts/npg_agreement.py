@@ -14,6 +14,13 @@ demonstration term of Eq. 8, which is the same for every batch and so agrees wit
 
 Takes every ``rrl train`` flag (``--state-embed``, ``--preset cpu --encoder ...``); appends one CSV row.
 ``--plot CSV`` draws the rows of a CSV (mean cosine per input, seed and batch size) next to it as a PNG.
+
+``--step-check`` looks inside one update instead (one batch from the same start; rows to ``--out``, one per
+``--cg-iters-list`` entry): how much of the natural-gradient step is the demonstration term of Eq. 8
+(``demo_share``: its share of ``g^T F^-1 g``, with the RL and demo parts' Fisher norms and their Fisher-metric
+cosine), and how well conjugate gradient resolves ``F^-1 g`` with that many iterations (relative residual,
+``g^T F^-1 g``, the KL measured after the full step of Eq. 6 against the ``delta / 2`` it predicts, and the
+Fisher-metric cosine to the direction of the first entry).
 """
 
 from __future__ import annotations
@@ -22,6 +29,7 @@ import argparse
 import copy
 import csv
 import itertools
+import math
 import shlex
 import sys
 import tempfile
@@ -31,6 +39,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from rrl.algos.dapg import dapg_gradient, demo_weight, policy_advantages
+from rrl.algos.gae import compute_gae
+from rrl.algos.npg import conjugate_gradient, make_fisher_vector_product, mean_kl
 from rrl.config import TrainConfig, add_config_arguments, config_overrides
 from rrl.paths import git_commit
 from rrl.train import (
@@ -70,6 +81,69 @@ def agreement(trainer: Trainer, batches: int, demo_term: bool, seed: int) -> dic
         cos_mean=float(np.mean(cos)), cos_std=float(np.std(cos)), cos_min=float(np.min(cos)),
         cos_max=float(np.max(cos)), step_rms=float(np.mean([np.sqrt(np.mean(c**2)) for c in changes])),
     )  # fmt: skip
+
+
+STEP_COLUMNS = ["label", "trajectories", "seed", "cg_iters", "demo_share", "g_rl_fisher", "g_demo_fisher",
+                "cos_rl_demo", "cg_residual", "g_finv_g", "kl_full_step", "kl_predicted", "cos_to_first", "obs_dim",
+                "command", "commit", "seconds"]  # fmt: skip
+
+
+def _fisher_cos(fvp, a: torch.Tensor, b: torch.Tensor) -> float:
+    return float(a @ fvp(b)) / math.sqrt(float(a @ fvp(a)) * float(b @ fvp(b)))
+
+
+def step_check(trainer: Trainer, seed: int, cg_iters: list[int]) -> list[dict[str, float]]:
+    """One batch from the trainer's state: the demo term's share of the step and CG's resolution (module doc)."""
+    cfg, policy = trainer.cfg, trainer.policy
+    batch = trainer.sampler.collect(policy, cfg.trajectories, stream_seed(seed, 3000, 97))
+    values = trainer.baseline.predict(trainer.critic_observations(batch), batch.timesteps)
+    adv = compute_gae(batch.rewards, values, batch.lengths, cfg.rl_gamma, cfg.rl_gae)
+    adv = (adv - adv.mean()) / (adv.std() + 1e-8)
+    use_demos = cfg.algo == "dapg" and trainer.demo_obs is not None
+    w = demo_weight(adv, 1, cfg.lam_0, cfg.lam_1, cfg.demo_weight) if use_demos else 0.0
+    adv_pi = torch.as_tensor(policy_advantages(adv, cfg.demo_weight) if use_demos else adv, dtype=torch.float32)
+    obs, act = torch.as_tensor(batch.observations), torch.as_tensor(batch.actions)
+    g = dapg_gradient(policy, obs, act, adv_pi, trainer.demo_obs, trainer.demo_act, w)
+    n_demo = len(trainer.demo_obs) if use_demos else 0
+    g_rl = dapg_gradient(policy, obs, act, adv_pi, None, None, 0.0) * (len(obs) / (len(obs) + n_demo))
+    fvp = make_fisher_vector_product(policy, obs, cfg.cg_damping)
+    d_rl = conjugate_gradient(fvp, g_rl, max(cg_iters), residual_tol=0.0)
+    n_rl = math.sqrt(float(g_rl @ d_rl))
+    n_demo_f, cos_rl_demo = 0.0, float("nan")
+    if use_demos:
+        g_d = g - g_rl
+        d_d = conjugate_gradient(fvp, g_d, max(cg_iters), residual_tol=0.0)
+        n_demo_f = math.sqrt(float(g_d @ d_d))
+        cos_rl_demo = float(g_rl @ d_d) / (n_rl * n_demo_f)
+    total = n_rl**2 + n_demo_f**2 + (2 * cos_rl_demo * n_rl * n_demo_f if use_demos else 0.0)
+    theta = policy.flat_params().clone()
+    with torch.no_grad():
+        old_mean = policy(obs)
+    old_log_std = policy.log_std.detach().clone()
+    rows, first = [], None
+    for iters in cg_iters:
+        d = conjugate_gradient(fvp, g, iters, residual_tol=0.0)
+        first = d if first is None else first
+        quad = float(g @ d)
+        policy.set_flat_params(theta + math.sqrt(cfg.rl_step_size / quad) * d)
+        kl = mean_kl(policy, obs, old_mean, old_log_std)
+        policy.set_flat_params(theta)
+        rows.append(dict(
+            cg_iters=iters, demo_share=n_demo_f**2 / total, g_rl_fisher=n_rl, g_demo_fisher=n_demo_f,
+            cos_rl_demo=cos_rl_demo, cg_residual=float((fvp(d) - g).norm() / g.norm()), g_finv_g=quad,
+            kl_full_step=kl, kl_predicted=cfg.rl_step_size / 2, cos_to_first=_fisher_cos(fvp, d, first),
+        ))  # fmt: skip
+    return rows
+
+
+def _append_rows(out: Path, columns: list[str], rows: list[dict]) -> None:
+    out.parent.mkdir(parents=True, exist_ok=True)
+    new = not out.exists()
+    with open(out, "a", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=columns)
+        if new:
+            writer.writeheader()
+        writer.writerows(rows)
 
 
 def plot(csv_path: Path) -> Path:
@@ -115,6 +189,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--label", required=True, help="name of this input in the CSV")
     parser.add_argument("--batches", type=int, default=4, help="independent batches (pairs: batches*(batches-1)/2)")
     parser.add_argument("--no-demo-term", action="store_true", help="updates without the demonstration term")
+    parser.add_argument("--step-check", action="store_true", help="demo share and CG resolution of one update")
+    parser.add_argument("--cg-iters-list", default="10,30,100", help="--step-check: CG iteration counts to compare")
     args = parser.parse_args(argv)
     overrides = config_overrides(args)
     preset, task = overrides.pop("preset", None), overrides.pop("task", "door")
@@ -132,22 +208,26 @@ def main(argv: list[str] | None = None) -> int:
             trainer = Trainer(cfg, sampler, demos, Path(tmp))
             trainer.behavior_clone()
             trainer.iteration(0)  # one ordinary iteration: the baseline is fitted once, as at iteration 1 of a run
-            result = agreement(trainer, args.batches, not args.no_demo_term, cfg.seed)
+            if args.step_check:
+                checks = step_check(trainer, cfg.seed, [int(x) for x in args.cg_iters_list.split(",")])
+            else:
+                result = agreement(trainer, args.batches, not args.no_demo_term, cfg.seed)
     finally:
         sampler.close()
+    command, commit = "python scripts/npg_agreement.py " + shlex.join(argv), git_commit()
+    if args.step_check:
+        common = dict(label=args.label, trajectories=cfg.trajectories, seed=cfg.seed, obs_dim=sampler.obs_dim,
+                      command=command, commit=commit, seconds=round(time.perf_counter() - t0, 1))  # fmt: skip
+        _append_rows(out, STEP_COLUMNS, [{**common, **c} for c in checks])
+        for c in checks:
+            print({k: round(v, 4) if isinstance(v, float) else v for k, v in c.items()})
+        return 0
     row = dict(
         label=args.label, trajectories=cfg.trajectories, demo_term=not args.no_demo_term, batches=args.batches,
         **result, obs_dim=sampler.obs_dim, n_params=sum(p.numel() for p in trainer.policy.parameters()),
-        seed=cfg.seed, command="python scripts/npg_agreement.py " + shlex.join(argv),
-        commit=git_commit(), seconds=round(time.perf_counter() - t0, 1),
+        seed=cfg.seed, command=command, commit=commit, seconds=round(time.perf_counter() - t0, 1),
     )  # fmt: skip
-    out.parent.mkdir(parents=True, exist_ok=True)
-    new = not out.exists()
-    with open(out, "a", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=COLUMNS)
-        if new:
-            writer.writeheader()
-        writer.writerow(row)
+    _append_rows(out, COLUMNS, [row])
     print({k: v for k, v in row.items() if k not in ("command",)})
     return 0
 

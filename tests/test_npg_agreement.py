@@ -7,6 +7,7 @@ import importlib.util
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -58,3 +59,28 @@ def test_agreement_leaves_policy_and_baseline_unchanged(tmp_path: Path) -> None:
     assert torch.equal(trainer.policy.flat_params(), before) and trainer.demo_obs is not None
     assert all(torch.equal(a, b) for a, b in zip(trainer.baseline.model.parameters(), vf_before))
     assert np.isfinite(result["cos_mean"]) and result["cos_min"] == result["cos_max"]  # one pair
+
+
+def test_step_check_measures_the_demo_share_and_cg(tmp_path: Path) -> None:
+    """``--step-check``: the demo term's share of the step follows its weight (lam_0), and more CG iterations
+    resolve F^-1 g better than one (the first entry's direction has cosine 1 with itself)."""
+    from rrl.demos import make_expert_demos, save_demos
+
+    mod = _script()
+    demo_file = save_demos(make_expert_demos("door", n=2, seed=0), tmp_path / "demos.h5")
+    out = tmp_path / "step.csv"
+    base = ["--task", "door", "--demos", str(demo_file), "--n-demos", "2", "--horizon", "30", "--trajectories", "4",
+            "--policy-size", "8,8", "--vf-size", "8,8", "--seed", "2", "--step-check", "--cg-iters-list", "1,40",
+            "--out", str(out)]  # fmt: skip
+    for lam_0 in ("1e-9", "1000"):
+        assert mod.main(["--label", f"lam_0 {lam_0}", "--lam-0", lam_0, *base]) == 0
+    rows = list(csv.DictReader(open(out)))
+    assert [(r["label"], r["cg_iters"]) for r in rows] == [
+        ("lam_0 1e-9", "1"), ("lam_0 1e-9", "40"), ("lam_0 1000", "1"), ("lam_0 1000", "40")
+    ]
+    tiny, huge = float(rows[0]["demo_share"]), float(rows[2]["demo_share"])
+    assert 0 <= tiny < 1e-6 and 0.9 < huge <= 1.0
+    for r in rows:
+        assert float(r["kl_full_step"]) > 0 and float(r["kl_predicted"]) == 0.025 and "--step-check" in r["command"]
+    assert float(rows[0]["cos_to_first"]) == pytest.approx(1.0, abs=1e-5)
+    assert float(rows[1]["cg_residual"]) < float(rows[0]["cg_residual"])
