@@ -78,10 +78,10 @@ export_group state_form_door_human "DAPG from state given as random features, do
   "state + random features (1280)=$(have runs/state/dapg_door_human_dense_t40_emb1280keepall_s1)" \
   "random features (64) + hand joints=$(have runs/state/dapg_door_human_dense_t40_emb64_s1)"
 export_group state_form_door_human_t200 "State vs random features of it, 200 trajectories per iteration (door, human demos, dense)" \
-  "Settings of state_form_door_human but 200 trajectories (40,000 samples) per iteration, 40 iterations (1.6M samples), evaluation every iteration; state seed 2 stopped at 24 iterations (0.96M) for time. The state run of 2026-11-25 with the same settings (another machine) for reference." \
+  "Settings of state_form_door_human but 200 trajectories (40,000 samples) per iteration, 40 iterations (1.6M samples), evaluation every iteration; state seed 2 stopped at 24 iterations (0.96M) in session 13 and was resumed to 40 in session 15; state + random features seed 0 ran in session 15 (--feature-scale-floor 0, as the session-13 embedding had no floor). The state run of 2026-11-25 with the same settings (another machine) for reference." \
   "DAPG (state)=$(have runs/state/dapg_door_human_dense_t200_state_s0 runs/state/dapg_door_human_dense_t200_state_s1 runs/state/dapg_door_human_dense_t200_state_s2)" \
   "random features (1280) + hand joints=$(have runs/state/dapg_door_human_dense_t200_emb1280_s0 runs/state/dapg_door_human_dense_t200_emb1280_s1 runs/state/dapg_door_human_dense_t200_emb1280_s2)" \
-  "state + random features (1280)=$(have runs/state/dapg_door_human_dense_t200_emb1280keepall_s1)" \
+  "state + random features (1280)=$(have runs/state/dapg_door_human_dense_t200_emb1280keepall_s0 runs/state/dapg_door_human_dense_t200_emb1280keepall_s1)" \
   "DAPG (state, earlier machine)=$(have results/rrl_pixels_door_human/dapg_door_human_dense_s0.csv)"
 export_group input_form_door_human_t200 "Random features of the state at 200 trajectories per iteration: outliers and input PCA (session 14)" \
   "Settings of state_form_door_human_t200 (door, 25 human demos, dense reward, (32, 32) policy, mjrl demo weight, 200 trajectories per iteration, 40 iterations). 1280 random ReLU features of the state + the 24 hand joints; floor: the feature scale floor (0.1 x the median demo feature std) applied to the embedding (rrl >= 3d8b89b; the session-13 runs and the PCA 64 runs had none); PCA K: --input-pca K (the first layer sees K whitened principal components of the features, fitted on the demos). The state runs of session 13 for reference." \
