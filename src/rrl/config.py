@@ -46,7 +46,7 @@ class TrainConfig:
     demonstrations) of the features before ``raw_input_tail``, not the features (``GaussianMLP``).
     ``critic_input``: what the value baseline sees: ``policy`` (the policy's input, as in the paper) or
     ``state`` (the environment's full state vector, a privileged critic used in training only; the policy and
-    evaluation never see it).
+    evaluation never see it; parts hidden by ``state_hide`` are included, a ``state_noise`` offset is too).
     ``demos``: ``expert`` (25 rollouts of the published DAPG expert, cached), ``human`` (the 25 human door
     demonstrations), ``none``, or a path to a demo file; ``None`` picks ``expert`` for dapg/bc and ``none``
     for npg. ``init_log_std=None``: log of the demos' per-dimension action std (0 without demos).
