@@ -21,6 +21,12 @@ Takes every ``rrl train`` flag (``--state-embed``, ``--preset cpu --encoder ...`
 cosine), and how well conjugate gradient resolves ``F^-1 g`` with that many iterations (relative residual,
 ``g^T F^-1 g``, the KL measured after the full step of Eq. 6 against the ``delta / 2`` it predicts, and the
 Fisher-metric cosine to the direction of the first entry).
+
+``--generalisation`` asks whether a step's improvement carries over to states it was not computed on: each of
+``--batches`` updates (the real one, from the same start) is scored by the importance-weighted surrogate
+``mean((pi_new / pi_old - 1) * A)`` on its own batch (``self_gain``, what the step was fitted to) and on the
+other batches (``cross_gain``: fresh states and actions of the same policy, so an estimate of the true first-order
+improvement). ``cross_over_self`` near 1: the step generalises; near 0: it fits its batch's noise.
 """
 
 from __future__ import annotations
@@ -136,6 +142,39 @@ def step_check(trainer: Trainer, seed: int, cg_iters: list[int]) -> list[dict[st
     return rows
 
 
+GEN_COLUMNS = ["label", "trajectories", "seed", "batches", "self_gain", "cross_gain", "cross_over_self", "obs_dim",
+               "command", "commit", "seconds"]  # fmt: skip
+
+
+def generalisation(trainer: Trainer, batches: int, seed: int) -> dict[str, float]:
+    """Surrogate gain of each batch's update on its own batch and on the others (module doc)."""
+    cfg, sampler, policy = trainer.cfg, trainer.sampler, trainer.policy
+    start_policy, start_baseline = copy.deepcopy(policy.state_dict()), copy.deepcopy(trainer.baseline.state_dict())
+    data, updated = [], []
+    for j in range(batches):
+        batch = sampler.collect(policy, cfg.trajectories, stream_seed(seed, 2000 + j, 96))
+        values = trainer.baseline.predict(trainer.critic_observations(batch), batch.timesteps)
+        adv = compute_gae(batch.rewards, values, batch.lengths, cfg.rl_gamma, cfg.rl_gae)
+        obs, act = torch.as_tensor(batch.observations), torch.as_tensor(batch.actions)
+        with torch.no_grad():
+            old_logp = policy.log_prob(obs, act)
+        data.append((obs, act, old_logp, torch.as_tensor((adv - adv.mean()) / (adv.std() + 1e-8), dtype=torch.float32)))
+        trainer.update(batch, 1)
+        updated.append(policy.flat_params().clone())
+        policy.load_state_dict(start_policy)
+        trainer.baseline.load_state_dict(start_baseline)
+    gains = np.zeros((batches, batches))
+    with torch.no_grad():
+        for i, params in enumerate(updated):
+            policy.set_flat_params(params)
+            for j, (obs, act, old_logp, adv) in enumerate(data):
+                gains[i, j] = float(torch.mean(torch.expm1(policy.log_prob(obs, act) - old_logp) * adv))
+    policy.load_state_dict(start_policy)
+    self_gain = float(np.mean(np.diag(gains)))
+    cross_gain = float(np.mean(gains[~np.eye(batches, dtype=bool)]))
+    return dict(self_gain=self_gain, cross_gain=cross_gain, cross_over_self=cross_gain / self_gain)
+
+
 def _append_rows(out: Path, columns: list[str], rows: list[dict]) -> None:
     out.parent.mkdir(parents=True, exist_ok=True)
     new = not out.exists()
@@ -191,6 +230,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-demo-term", action="store_true", help="updates without the demonstration term")
     parser.add_argument("--step-check", action="store_true", help="demo share and CG resolution of one update")
     parser.add_argument("--cg-iters-list", default="10,30,100", help="--step-check: CG iteration counts to compare")
+    parser.add_argument("--generalisation", action="store_true", help="each update's surrogate gain on other batches")
     args = parser.parse_args(argv)
     overrides = config_overrides(args)
     preset, task = overrides.pop("preset", None), overrides.pop("task", "door")
@@ -210,6 +250,8 @@ def main(argv: list[str] | None = None) -> int:
             trainer.iteration(0)  # one ordinary iteration: the baseline is fitted once, as at iteration 1 of a run
             if args.step_check:
                 checks = step_check(trainer, cfg.seed, [int(x) for x in args.cg_iters_list.split(",")])
+            elif args.generalisation:
+                result = generalisation(trainer, args.batches, cfg.seed)
             else:
                 result = agreement(trainer, args.batches, not args.no_demo_term, cfg.seed)
     finally:
@@ -221,6 +263,13 @@ def main(argv: list[str] | None = None) -> int:
         _append_rows(out, STEP_COLUMNS, [{**common, **c} for c in checks])
         for c in checks:
             print({k: round(v, 4) if isinstance(v, float) else v for k, v in c.items()})
+        return 0
+    if args.generalisation:
+        row = dict(label=args.label, trajectories=cfg.trajectories, seed=cfg.seed, batches=args.batches, **result,
+                   obs_dim=sampler.obs_dim, command=command, commit=commit,
+                   seconds=round(time.perf_counter() - t0, 1))  # fmt: skip
+        _append_rows(out, GEN_COLUMNS, [row])
+        print({k: v for k, v in row.items() if k != "command"})
         return 0
     row = dict(
         label=args.label, trajectories=cfg.trajectories, demo_term=not args.no_demo_term, batches=args.batches,
