@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import importlib.util
 from pathlib import Path
@@ -17,6 +18,25 @@ def _script():
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
+
+
+@contextlib.contextmanager
+def _started_trainer(tmp_path: Path):
+    """A tiny door trainer after BC and one iteration (the diagnostics' starting point); closes its sampler."""
+    from rrl.config import TrainConfig
+    from rrl.demos import make_expert_demos
+    from rrl.train import Trainer, load_state_demos, make_default_sampler
+
+    demo_set = make_expert_demos("door", n=2, seed=0)
+    cfg = TrainConfig(task="door", n_demos=2, horizon=30, trajectories=4, policy_size=(8, 8), vf_size=(8, 8), seed=1)
+    sampler = make_default_sampler(cfg)
+    try:
+        trainer = Trainer(cfg, sampler, load_state_demos(cfg, demo_set), tmp_path)
+        trainer.behavior_clone()
+        trainer.iteration(0)
+        yield trainer
+    finally:
+        sampler.close()
 
 
 def test_agreement_is_seeded_restores_the_trainer_and_writes_a_row(tmp_path: Path) -> None:
@@ -39,23 +59,11 @@ def test_agreement_is_seeded_restores_the_trainer_and_writes_a_row(tmp_path: Pat
 def test_agreement_leaves_policy_and_baseline_unchanged(tmp_path: Path) -> None:
     import torch
 
-    from rrl.config import TrainConfig
-    from rrl.demos import make_expert_demos
-    from rrl.train import Trainer, load_state_demos, make_default_sampler
-
     mod = _script()
-    demo_set = make_expert_demos("door", n=2, seed=0)
-    cfg = TrainConfig(task="door", n_demos=2, horizon=30, trajectories=4, policy_size=(8, 8), vf_size=(8, 8), seed=1)
-    sampler = make_default_sampler(cfg)
-    try:
-        trainer = Trainer(cfg, sampler, load_state_demos(cfg, demo_set), tmp_path)
-        trainer.behavior_clone()
-        trainer.iteration(0)
+    with _started_trainer(tmp_path) as trainer:
         before = trainer.policy.flat_params().clone()
         vf_before = [p.detach().clone() for p in trainer.baseline.model.parameters()]
         result = mod.agreement(trainer, batches=2, demo_term=False, seed=1)
-    finally:
-        sampler.close()
     assert torch.equal(trainer.policy.flat_params(), before) and trainer.demo_obs is not None
     assert all(torch.equal(a, b) for a, b in zip(trainer.baseline.model.parameters(), vf_before))
     assert np.isfinite(result["cos_mean"]) and result["cos_min"] == result["cos_max"]  # one pair
@@ -91,23 +99,11 @@ def test_generalisation_scores_each_update_on_its_own_and_other_batches(tmp_path
     > 0); the row holds that and the mean over the other batches, and the trainer is left as it was."""
     import torch
 
-    from rrl.config import TrainConfig
-    from rrl.demos import make_expert_demos
-    from rrl.train import Trainer, load_state_demos, make_default_sampler
-
     mod = _script()
-    demo_set = make_expert_demos("door", n=2, seed=0)
-    cfg = TrainConfig(task="door", n_demos=2, horizon=30, trajectories=4, policy_size=(8, 8), vf_size=(8, 8), seed=1)
-    sampler = make_default_sampler(cfg)
-    try:
-        trainer = Trainer(cfg, sampler, load_state_demos(cfg, demo_set), tmp_path)
-        trainer.behavior_clone()
-        trainer.iteration(0)
+    with _started_trainer(tmp_path) as trainer:
         before = trainer.policy.flat_params().clone()
         result = mod.generalisation(trainer, batches=3, seed=1)
         again = mod.generalisation(trainer, batches=3, seed=1)
-    finally:
-        sampler.close()
     assert torch.equal(trainer.policy.flat_params(), before)
     assert result == again  # seeded
     assert result["self_gain"] > 0 and np.isfinite(result["cross_gain"])
