@@ -46,7 +46,6 @@ import numpy as np
 import torch
 
 from rrl.algos.dapg import dapg_gradient, demo_weight, policy_advantages
-from rrl.algos.gae import compute_gae
 from rrl.algos.npg import conjugate_gradient, make_fisher_vector_product, mean_kl
 from rrl.config import TrainConfig, add_config_arguments, config_overrides
 from rrl.paths import git_commit
@@ -102,9 +101,7 @@ def step_check(trainer: Trainer, seed: int, cg_iters: list[int]) -> list[dict[st
     """One batch from the trainer's state: the demo term's share of the step and CG's resolution (module doc)."""
     cfg, policy = trainer.cfg, trainer.policy
     batch = trainer.sampler.collect(policy, cfg.trajectories, stream_seed(seed, 3000, 97))
-    values = trainer.baseline.predict(trainer.critic_observations(batch), batch.timesteps)
-    adv = compute_gae(batch.rewards, values, batch.lengths, cfg.rl_gamma, cfg.rl_gae)
-    adv = (adv - adv.mean()) / (adv.std() + 1e-8)
+    adv = trainer.advantages(batch)
     use_demos = cfg.algo == "dapg" and trainer.demo_obs is not None
     w = demo_weight(adv, 1, cfg.lam_0, cfg.lam_1, cfg.demo_weight) if use_demos else 0.0
     adv_pi = torch.as_tensor(policy_advantages(adv, cfg.demo_weight) if use_demos else adv, dtype=torch.float32)
@@ -153,12 +150,10 @@ def generalisation(trainer: Trainer, batches: int, seed: int) -> dict[str, float
     data, updated = [], []
     for j in range(batches):
         batch = sampler.collect(policy, cfg.trajectories, stream_seed(seed, 2000 + j, 96))
-        values = trainer.baseline.predict(trainer.critic_observations(batch), batch.timesteps)
-        adv = compute_gae(batch.rewards, values, batch.lengths, cfg.rl_gamma, cfg.rl_gae)
         obs, act = torch.as_tensor(batch.observations), torch.as_tensor(batch.actions)
         with torch.no_grad():
             old_logp = policy.log_prob(obs, act)
-        data.append((obs, act, old_logp, torch.as_tensor((adv - adv.mean()) / (adv.std() + 1e-8), dtype=torch.float32)))
+        data.append((obs, act, old_logp, torch.as_tensor(trainer.advantages(batch), dtype=torch.float32)))
         trainer.update(batch, 1)
         updated.append(policy.flat_params().clone())
         policy.load_state_dict(start_policy)

@@ -325,16 +325,19 @@ class Trainer:
             raise ValueError("critic_input='state' needs a sampler that records critic_observations")
         return batch.critic_observations
 
+    def advantages(self, batch: TrajectoryBatch) -> np.ndarray:
+        """GAE advantages of ``batch`` under the current baseline, standardised if ``normalize_advantages``."""
+        cfg = self.cfg
+        values = self.baseline.predict(self.critic_observations(batch), batch.timesteps)
+        adv = compute_gae(batch.rewards, values, batch.lengths, cfg.rl_gamma, cfg.rl_gae)
+        return (adv - adv.mean()) / (adv.std() + 1e-8) if cfg.normalize_advantages else adv
+
     def update(self, batch: TrajectoryBatch, k: int) -> dict[str, float]:
         """One DAPG/NPG update (Eq. 4-9) and the baseline fit, timed by phase."""
         cfg, out = self.cfg, {}
         t0 = time.perf_counter()
-        critic_obs = self.critic_observations(batch)
-        values = self.baseline.predict(critic_obs, batch.timesteps)
-        adv = compute_gae(batch.rewards, values, batch.lengths, cfg.rl_gamma, cfg.rl_gae)
+        adv = self.advantages(batch)
         returns = discounted_returns(batch.rewards, batch.lengths, cfg.rl_gamma)
-        if cfg.normalize_advantages:
-            adv = (adv - adv.mean()) / (adv.std() + 1e-8)
         _check_finite(k, "advantages", adv, self.run_dir)
         t1 = time.perf_counter()
         out["t_advantages"] = t1 - t0
@@ -397,7 +400,7 @@ class Trainer:
         out.update(kl=kl, step_backtracks=backtracks, step_size=step.step_size * 0.5**backtracks, t_step=t4 - t3)
 
         vf = self.baseline.fit(
-            critic_obs, batch.timesteps, returns, np.random.default_rng(stream_seed(cfg.seed, k, _STREAM_VF))
+            self.critic_observations(batch), batch.timesteps, returns, np.random.default_rng(stream_seed(cfg.seed, k, _STREAM_VF))
         )
         if not self.baseline.parameters_finite() or not all(math.isfinite(v) for v in vf.values()):
             _raise_diverged(k, "value baseline after its fit", self.run_dir)
