@@ -26,7 +26,9 @@ Fisher-metric cosine to the direction of the first entry).
 ``--batches`` updates (the real one, from the same start) is scored by the importance-weighted surrogate
 ``mean((pi_new / pi_old - 1) * A)`` on its own batch (``self_gain``, what the step was fitted to) and on the
 other batches (``cross_gain``: fresh states and actions of the same policy, so an estimate of the true first-order
-improvement). ``cross_over_self`` near 1: the step generalises; near 0: it fits its batch's noise.
+improvement). ``cross_over_self`` near 1: the step generalises; near 0: it fits its batch's noise. ``kl`` is
+the mean KL the updates measured after their step (a first-order gain grows with the step's length, about
+``sqrt(kl)``, so compare gains at equal ``kl`` when a setting such as ``--cg-damping`` changes it).
 """
 
 from __future__ import annotations
@@ -140,21 +142,21 @@ def step_check(trainer: Trainer, seed: int, cg_iters: list[int]) -> list[dict[st
 
 
 GEN_COLUMNS = ["label", "trajectories", "seed", "batches", "self_gain", "cross_gain", "cross_over_self", "obs_dim",
-               "command", "commit", "seconds"]  # fmt: skip
+               "command", "commit", "seconds", "kl"]  # fmt: skip
 
 
 def generalisation(trainer: Trainer, batches: int, seed: int) -> dict[str, float]:
     """Surrogate gain of each batch's update on its own batch and on the others (module doc)."""
     cfg, sampler, policy = trainer.cfg, trainer.sampler, trainer.policy
     start_policy, start_baseline = copy.deepcopy(policy.state_dict()), copy.deepcopy(trainer.baseline.state_dict())
-    data, updated = [], []
+    data, updated, kls = [], [], []
     for j in range(batches):
         batch = sampler.collect(policy, cfg.trajectories, stream_seed(seed, 2000 + j, 96))
         obs, act = torch.as_tensor(batch.observations), torch.as_tensor(batch.actions)
         with torch.no_grad():
             old_logp = policy.log_prob(obs, act)
         data.append((obs, act, old_logp, torch.as_tensor(trainer.advantages(batch), dtype=torch.float32)))
-        trainer.update(batch, 1)
+        kls.append(trainer.update(batch, 1)["kl"])
         updated.append(policy.flat_params().clone())
         policy.load_state_dict(start_policy)
         trainer.baseline.load_state_dict(start_baseline)
@@ -167,12 +169,18 @@ def generalisation(trainer: Trainer, batches: int, seed: int) -> dict[str, float
     policy.load_state_dict(start_policy)
     self_gain = float(np.mean(np.diag(gains)))
     cross_gain = float(np.mean(gains[~np.eye(batches, dtype=bool)]))
-    return dict(self_gain=self_gain, cross_gain=cross_gain, cross_over_self=cross_gain / self_gain)
+    kl = float(np.mean(kls))
+    return dict(self_gain=self_gain, cross_gain=cross_gain, cross_over_self=cross_gain / self_gain, kl=kl)
 
 
 def _append_rows(out: Path, columns: list[str], rows: list[dict]) -> None:
     out.parent.mkdir(parents=True, exist_ok=True)
     new = not out.exists()
+    if not new:
+        with open(out, newline="") as f:
+            header = next(csv.reader(f), [])
+        if header != columns:
+            raise SystemExit(f"{out} has columns {header}, this script writes {columns}; pass another --out")
     with open(out, "a", newline="") as f:
         writer = csv.DictWriter(f, fieldnames=columns)
         if new:

@@ -108,6 +108,7 @@ def test_generalisation_scores_each_update_on_its_own_and_other_batches(tmp_path
     assert result == again  # seeded
     assert result["self_gain"] > 0 and np.isfinite(result["cross_gain"])
     assert result["cross_over_self"] == result["cross_gain"] / result["self_gain"]
+    assert 0 < result["kl"] <= trainer.cfg.max_kl_ratio * trainer.cfg.rl_step_size  # the updates' own KL
 
 
 def test_generalisation_flag_writes_its_own_row(tmp_path: Path) -> None:
@@ -121,3 +122,8 @@ def test_generalisation_flag_writes_its_own_row(tmp_path: Path) -> None:
                      "--generalisation", "--out", str(out)]) == 0  # fmt: skip
     (row,) = list(csv.DictReader(open(out)))
     assert list(row) == mod.GEN_COLUMNS and row["batches"] == "2" and float(row["self_gain"]) > 0
+    old = tmp_path / "old.csv"
+    old.write_text("label,seed\nx,0\n")
+    with pytest.raises(SystemExit, match="pass another --out"):  # never appends rows under another header
+        mod._append_rows(old, mod.GEN_COLUMNS, [row])
+    assert old.read_text() == "label,seed\nx,0\n"
