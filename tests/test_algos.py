@@ -176,6 +176,40 @@ def test_npg_step_kl_is_close_to_half_delta(door_states: np.ndarray) -> None:
     assert kl < delta
 
 
+def test_npg_step_fisher_norm_keeps_the_kl_target_under_damping(door_states: np.ndarray) -> None:
+    """``step_norm='fisher'`` measures the step by ``d^T F d``: without damping it equals Eq. 6's ``g^T d``;
+    with heavy damping Eq. 6 undershoots the KL target and the Fisher norm still reaches delta/2."""
+    torch.manual_seed(0)
+    obs = torch.as_tensor(door_states)
+    policy = GaussianMLP(obs.shape[1], 28, (64, 64))
+    rng = np.random.default_rng(0)
+    policy.fit_to_demos(door_states, rng.normal(0, 0.3, (len(door_states), 28)))
+    with torch.no_grad():
+        actions = policy(obs) + torch.exp(policy.log_std) * torch.randn(len(obs), 28)
+        old_mean, old_log_std = policy(obs), policy.log_std.clone()
+    grad = dapg_gradient(policy, obs, actions, torch.as_tensor(rng.standard_normal(len(obs)), dtype=torch.float32),
+                         None, None, 0.0)  # fmt: skip
+    delta, start = 0.05, policy.flat_params().clone()
+
+    def kl_of(step) -> float:
+        policy.set_flat_params(step.new_params)
+        kl = mean_kl(policy, obs, old_mean, old_log_std)
+        policy.set_flat_params(start)
+        return kl
+
+    plain = npg_step(policy, obs, grad, delta=delta, cg_iters=10, damping=0.0)
+    fisher = npg_step(policy, obs, grad, delta=delta, cg_iters=10, damping=0.0, step_norm="fisher")
+    assert torch.allclose(fisher.direction, plain.direction)
+    assert fisher.step_size == pytest.approx(plain.step_size, rel=1e-3)
+    damped = npg_step(policy, obs, grad, delta=delta, cg_iters=10, damping=10.0)
+    damped_fisher = npg_step(policy, obs, grad, delta=delta, cg_iters=10, damping=10.0, step_norm="fisher")
+    assert torch.equal(damped_fisher.direction, damped.direction) and damped_fisher.step_size > 1.5 * damped.step_size
+    assert kl_of(damped) < 0.5 * delta / 2  # Eq. 6's g^T d over-counts the damped directions
+    assert 0.8 * delta / 2 < kl_of(damped_fisher) < 1.25 * delta / 2
+    with pytest.raises(ValueError, match="step_norm must be one of"):
+        npg_step(policy, obs, grad, step_norm="euclid")
+
+
 def test_policy_gradient_matches_per_sample_sum() -> None:
     """Eq. 8 computed vectorised equals the explicit per-sample sums."""
     policy = _tiny_policy(seed=5)

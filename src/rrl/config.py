@@ -16,6 +16,7 @@ from rrl.tasks import TaskSpec, get_task
 ALGOS = ("dapg", "npg", "bc")
 DEMO_WEIGHT_VARIANTS = ("paper", "mjrl")  # rrl.algos.dapg
 FVP_PRECISIONS = ("float32", "bfloat16")  # rrl.algos.npg
+STEP_NORMS = ("gradient", "fisher")  # rrl.algos.npg.npg_step
 
 # Fields that define what a run *is*; resume refuses to change them.
 IDENTITY_FIELDS = (
@@ -51,7 +52,10 @@ class TrainConfig:
     demonstrations), ``none``, or a path to a demo file; ``None`` picks ``expert`` for dapg/bc and ``none``
     for npg. ``init_log_std=None``: log of the demos' per-dimension action std (0 without demos).
     ``demo_weight``: ``paper`` (Eq. 9, ``lam_0 lam_1^k max A``) or ``mjrl`` (the public code's constant weight).
-    ``fvp_sample_frac``: fraction of the samples used for Fisher-vector products; ``fvp_precision``:
+    ``step_norm``: how Eq. 6 measures the step ``d`` ~ ``F^-1 g`` from conjugate gradient: ``gradient``
+    (``g^T d``, the paper) or ``fisher`` (``d^T F d`` with the undamped Fisher, so that the quadratic KL of the
+    step is ``rl_step_size / 2`` also when ``cg_damping`` is large; the same as ``gradient`` for CG from zero
+    without damping). ``fvp_sample_frac``: fraction of the samples used for Fisher-vector products; ``fvp_precision``:
     ``float32`` or ``bfloat16`` matrix products in them (see ``rrl.algos.npg``). ``max_kl_ratio``: if the KL
     measured after a step exceeds ``max_kl_ratio * rl_step_size`` the step is halved until it does not (an rrl
     safety net, docs/algorithms.md; 0 turns it off, as in the paper). ``workers``: environment
@@ -107,6 +111,7 @@ class TrainConfig:
     max_kl_ratio: float = 2.0
     cg_iters: int = 10
     cg_damping: float = 1e-4
+    step_norm: str = "gradient"
     fvp_sample_frac: float = 1.0
     fvp_precision: str = "float32"
     normalize_advantages: bool = True
@@ -158,6 +163,8 @@ class TrainConfig:
             raise ValueError(f"eval_episodes must be >= 0, got {self.eval_episodes}")
         if not 0.0 < self.fvp_sample_frac <= 1.0:
             raise ValueError(f"fvp_sample_frac must be in (0, 1], got {self.fvp_sample_frac}")
+        if self.step_norm not in STEP_NORMS:
+            raise ValueError(f"step_norm must be one of {STEP_NORMS}, got {self.step_norm!r}")
         if self.fvp_precision not in FVP_PRECISIONS:
             raise ValueError(f"fvp_precision must be one of {FVP_PRECISIONS}, got {self.fvp_precision!r}")
         if self.rl_step_size <= 0:
@@ -383,6 +390,8 @@ FLAG_HELP = {
     "max_kl_ratio": "halve a step whose KL exceeds this times rl_step_size (0: off, as in the paper)",
     "cg_iters": "conjugate-gradient iterations for the natural gradient",
     "cg_damping": "damping added to the Fisher matrix",
+    "step_norm": "step length of Eq. 6 from g^T d (gradient, the paper) or d^T F d (fisher: the KL target holds "
+    "under large damping)",
     "fvp_sample_frac": "fraction of the samples used in Fisher-vector products",
     "fvp_precision": "float32 or bfloat16 matrix products in Fisher-vector products",
     "normalize_advantages": "normalise advantages per iteration",

@@ -375,6 +375,7 @@ class Trainer:
             gen,
             policy_mean=mean_pi,
             precision=cfg.fvp_precision,
+            step_norm=cfg.step_norm,
         )
         del mean_pi
         _check_finite(k, "natural gradient direction", step.direction, self.run_dir)

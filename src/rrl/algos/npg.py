@@ -25,7 +25,7 @@ import torch
 from rrl.policy import GaussianMLP, gaussian_kl
 
 FisherOperator = Callable[[torch.Tensor], torch.Tensor]
-from rrl.config import FVP_PRECISIONS
+from rrl.config import FVP_PRECISIONS, STEP_NORMS
 
 
 def make_fisher_vector_product(
@@ -132,14 +132,20 @@ def npg_step(
     generator: torch.Generator | None = None,
     policy_mean: torch.Tensor | None = None,
     precision: str = "float32",
+    step_norm: str = "gradient",
 ) -> NPGStep:
     """Eq. 6: solve ``F x = g`` by conjugate gradient and scale the step to the trust region ``delta``.
 
     ``fvp_sample_frac < 1`` estimates the Fisher on a random subset of the observations (mjrl's
     ``hvp_sample_frac``); the default uses all of them. ``policy_mean`` (``policy(observations)`` with its
     graph) saves a forward pass when the Fisher uses all observations. ``precision``: see
-    :func:`make_fisher_vector_product`.
+    :func:`make_fisher_vector_product`. ``step_norm``: ``gradient`` scales the step by ``g^T d`` as Eq. 6 does
+    (``d`` the CG direction); ``fisher`` by ``d^T F d`` with the undamped Fisher (one more Fisher-vector product),
+    so the step's quadratic KL is ``delta / 2`` even when the damping shortens ``d``. Without damping the two
+    agree (CG from zero keeps ``d^T F d = g^T d``).
     """
+    if step_norm not in STEP_NORMS:
+        raise ValueError(f"step_norm must be one of {STEP_NORMS}, got {step_norm!r}")
     obs = observations
     if fvp_sample_frac < 1.0:
         k = max(1, int(round(fvp_sample_frac * len(obs))))
@@ -147,8 +153,12 @@ def npg_step(
         policy_mean = None
     fvp = make_fisher_vector_product(policy, obs, damping, policy_mean=policy_mean, precision=precision)
     direction = conjugate_gradient(fvp, gradient, iters=cg_iters)
+    if step_norm == "fisher":  # d^T F d with the undamped Fisher: the quadratic KL of the step itself
+        quad = float(torch.dot(direction, fvp(direction) - damping * direction))
+        alpha = math.sqrt(abs(delta / (quad + 1e-20)))
+    else:
+        alpha = normalized_step_size(gradient, direction, delta)
     del fvp  # frees the cached graph
-    alpha = normalized_step_size(gradient, direction, delta)
     return NPGStep(direction=direction, step_size=alpha, new_params=policy.flat_params() + alpha * direction)
 
 
