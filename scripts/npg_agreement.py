@@ -188,13 +188,47 @@ def _append_rows(out: Path, columns: list[str], rows: list[dict]) -> None:
         writer.writerows(rows)
 
 
-def plot(csv_path: Path) -> Path:
-    """Bar chart of ``cos_mean`` per input and batch size (one marker per seed), with the demo term."""
+def plot_generalisation(csv_path: Path) -> Path:
+    """``--generalisation`` rows: the true (cross-batch) gain per step and the step's KL per label, a dot per seed."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    rows = list(csv.DictReader(open(csv_path)))
+    labels = list(dict.fromkeys(r["label"] for r in rows))
+    fig, axes = plt.subplots(1, 2, figsize=(13, max(5, 0.45 * len(labels) + 1.5)), sharey=True)
+    for ax, column, name in ((axes[0], "cross_gain", "gain on the other batches (true improvement per step)"),
+                             (axes[1], "kl", "KL of the step")):  # fmt: skip
+        for i, label in enumerate(labels):
+            vals = [float(r[column]) for r in rows if r["label"] == label and r[column] not in ("", "nan")]
+            if vals:
+                ax.barh(i, np.mean(vals), 0.7, color="C0" if label.startswith("state") else "C1")
+                ax.plot(vals, [i] * len(vals), "k.", ms=5)
+        ax.axvline(0, color="k", lw=0.5)
+        ax.set_xlabel(name, fontsize=9)
+    axes[0].set_yticks(range(len(labels)), labels, fontsize=7)
+    axes[0].invert_yaxis()
+    fig.suptitle("Does a step from the BC start carry over to fresh batches? (bar: mean over seeds; dots: seeds)",
+                 fontsize=10)  # fmt: skip
+    fig.tight_layout()
+    png = csv_path.with_suffix(".png")
+    fig.savefig(png, dpi=120)
+    plt.close(fig)
+    return png
+
+
+def plot(csv_path: Path) -> Path:
+    """Bar chart of ``cos_mean`` per input and batch size (one marker per seed), with the demo term; a
+    ``--generalisation`` CSV gets :func:`plot_generalisation`."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    with open(csv_path, newline="") as f:
+        if next(csv.reader(f), []) == GEN_COLUMNS:
+            return plot_generalisation(csv_path)
     rows = [r for r in csv.DictReader(open(csv_path)) if r["demo_term"] == "True"]
     labels = list(dict.fromkeys(r["label"] for r in rows))
     sizes = sorted({int(r["trajectories"]) for r in rows})

@@ -122,6 +122,7 @@ def test_generalisation_flag_writes_its_own_row(tmp_path: Path) -> None:
                      "--generalisation", "--out", str(out)]) == 0  # fmt: skip
     (row,) = list(csv.DictReader(open(out)))
     assert list(row) == mod.GEN_COLUMNS and row["batches"] == "2" and float(row["self_gain"]) > 0
+    assert mod.main(["--plot", str(out)]) == 0 and out.with_suffix(".png").stat().st_size > 0
     old = tmp_path / "old.csv"
     old.write_text("label,seed\nx,0\n")
     with pytest.raises(SystemExit, match="pass another --out"):  # never appends rows under another header
