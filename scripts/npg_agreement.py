@@ -196,7 +196,7 @@ def plot_generalisation(csv_path: Path) -> Path:
     import matplotlib.pyplot as plt
 
     rows = list(csv.DictReader(open(csv_path)))
-    labels = list(dict.fromkeys(r["label"] for r in rows))
+    labels = sorted({r["label"] for r in rows})  # one input's settings side by side
     fig, axes = plt.subplots(1, 2, figsize=(13, max(5, 0.45 * len(labels) + 1.5)), sharey=True)
     for ax, column, name in ((axes[0], "cross_gain", "gain on the other batches (true improvement per step)"),
                              (axes[1], "kl", "KL of the step")):  # fmt: skip
@@ -213,7 +213,7 @@ def plot_generalisation(csv_path: Path) -> Path:
                  fontsize=10)  # fmt: skip
     fig.tight_layout()
     png = csv_path.with_suffix(".png")
-    fig.savefig(png, dpi=120)
+    fig.savefig(png, dpi=120, bbox_inches="tight")
     plt.close(fig)
     return png
 
