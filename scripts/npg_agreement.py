@@ -29,6 +29,11 @@ other batches (``cross_gain``: fresh states and actions of the same policy, so a
 improvement). ``cross_over_self`` near 1: the step generalises; near 0: it fits its batch's noise. ``kl`` is
 the mean KL the updates measured after their step (a first-order gain grows with the step's length, about
 ``sqrt(kl)``, so compare gains at equal ``kl`` when a setting such as ``--cg-damping`` changes it).
+
+``--from-run RUN_DIR`` starts any of the three from a run's last checkpoint (its policy and fitted baseline,
+e.g. after 40 iterations) instead of the BC start: the run's own config and demonstrations, with the settings
+given here replacing its own (``--cg-damping``, ``--step-norm``, ``--seed`` and ``--trajectories`` for the
+batches; not what defines the policy's input or shape).
 """
 
 from __future__ import annotations
@@ -36,7 +41,9 @@ from __future__ import annotations
 import argparse
 import copy
 import csv
+import dataclasses
 import itertools
+import json
 import math
 import shlex
 import sys
@@ -49,10 +56,10 @@ import torch
 
 from rrl.algos.dapg import dapg_gradient, demo_weight, policy_advantages
 from rrl.algos.npg import conjugate_gradient, make_fisher_vector_product, mean_kl
-from rrl.config import TrainConfig, add_config_arguments, config_overrides
+from rrl.config import IDENTITY_FIELDS, TrainConfig, add_config_arguments, config_overrides
 from rrl.paths import git_commit
 from rrl.train import (
-    Trainer, load_demo_set, load_state_demos, load_visual_demos, make_default_sampler, make_run_encoder, stream_seed,
+    CHECKPOINT, Trainer, load_demo_set, load_state_demos, load_visual_demos, make_default_sampler, make_run_encoder, stream_seed,
 )  # fmt: skip
 
 COLUMNS = ["label", "trajectories", "demo_term", "batches", "cos_mean", "cos_std", "cos_min", "cos_max",
@@ -254,6 +261,24 @@ def plot(csv_path: Path) -> Path:
     return png
 
 
+# Identity fields (rrl.config) that a diagnostic from a run's checkpoint may still change: they pick the batches.
+FROM_RUN_FREE = ("seed", "trajectories")
+
+
+def run_config(run_dir: Path, overrides: dict) -> TrainConfig:
+    """The config of the run in ``run_dir`` with ``overrides`` applied (``--from-run``); a clear error otherwise."""
+    cfg_path, ckpt = run_dir / "config.json", run_dir / CHECKPOINT
+    if not cfg_path.is_file() or not ckpt.is_file():
+        raise SystemExit(f"--from-run {run_dir}: needs an rrl run folder with config.json and {CHECKPOINT} "
+                         f"(a run that finished at least one iteration)")  # fmt: skip
+    cfg = TrainConfig.from_json(json.loads(cfg_path.read_text())["config"])
+    fixed = sorted(k for k, v in overrides.items()
+                   if k in IDENTITY_FIELDS and k not in FROM_RUN_FREE and getattr(cfg, k) != v)  # fmt: skip
+    if fixed:
+        raise SystemExit(f"--from-run: {fixed} define the run's policy and cannot change; drop them")
+    return dataclasses.replace(cfg, **overrides)
+
+
 def main(argv: list[str] | None = None) -> int:
     if argv is None:
         argv = sys.argv[1:]
@@ -268,23 +293,30 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--step-check", action="store_true", help="demo share and CG resolution of one update")
     parser.add_argument("--cg-iters-list", default="10,30,100", help="--step-check: CG iteration counts to compare")
     parser.add_argument("--generalisation", action="store_true", help="each update's surrogate gain on other batches")
+    parser.add_argument("--from-run", type=Path, help="start from this run folder's checkpoint, not the BC start")
     args = parser.parse_args(argv)
     overrides = config_overrides(args)
-    preset, task = overrides.pop("preset", None), overrides.pop("task", "door")
+    preset = overrides.pop("preset", None)
     out = Path(overrides.pop("out", "results/npg_agreement_door_human/agreement.csv"))
-    cfg = TrainConfig.from_preset(preset, task, **overrides)
+    if args.from_run is not None:
+        cfg = run_config(args.from_run, overrides)
+    else:
+        cfg = TrainConfig.from_preset(preset, overrides.pop("task", "door"), **overrides)
     if cfg.threads is not None:
         torch.set_num_threads(cfg.threads)
     t0 = time.perf_counter()
     encoder = make_run_encoder(cfg) if cfg.is_pixel else None
-    demo_set = load_demo_set(cfg)
+    demo_set = load_demo_set(cfg, args.from_run)  # a run's own demos.h5 wins
     demos = load_visual_demos(cfg, encoder, False, demo_set) if cfg.is_pixel else load_state_demos(cfg, demo_set)
     sampler = make_default_sampler(cfg, encoder, demo_set=demo_set)
     try:
         with tempfile.TemporaryDirectory() as tmp:
             trainer = Trainer(cfg, sampler, demos, Path(tmp))
-            trainer.behavior_clone()
-            trainer.iteration(0)  # one ordinary iteration: the baseline is fitted once, as at iteration 1 of a run
+            if args.from_run is not None:
+                trainer.load_state_dict(torch.load(args.from_run / CHECKPOINT, weights_only=True))
+            else:
+                trainer.behavior_clone()
+                trainer.iteration(0)  # one ordinary iteration: the baseline is fitted, as at iteration 1 of a run
             if args.step_check:
                 checks = step_check(trainer, cfg.seed, [int(x) for x in args.cg_iters_list.split(",")])
             elif args.generalisation:

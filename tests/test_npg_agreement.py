@@ -128,3 +128,46 @@ def test_generalisation_flag_writes_its_own_row(tmp_path: Path) -> None:
     with pytest.raises(SystemExit, match="pass another --out"):  # never appends rows under another header
         mod._append_rows(old, mod.GEN_COLUMNS, [row])
     assert old.read_text() == "label,seed\nx,0\n"
+
+
+def test_from_run_starts_from_the_runs_checkpoint(tmp_path: Path) -> None:
+    """``--from-run``: the diagnostic starts from a run's last policy and baseline, under the run's own config and
+    demonstrations with the step settings given; a folder without a checkpoint, or a change to what defines the
+    policy, is a clear error."""
+    import torch
+
+    from rrl.config import TrainConfig
+    from rrl.demos import make_expert_demos, save_demos
+    from rrl.train import CHECKPOINT, train
+
+    mod = _script()
+    demo_file = save_demos(make_expert_demos("door", n=2, seed=0), tmp_path / "demos.h5")
+    run = tmp_path / "run"
+    cfg = TrainConfig(task="door", demos=str(demo_file), n_demos=2, horizon=30, trajectories=4, policy_size=(8, 8),
+                      vf_size=(8, 8), iterations=2, eval_episodes=0, seed=3, out=str(run))  # fmt: skip
+    train(cfg, progress=False)
+    got = mod.run_config(run, {"cg_damping": 10.0, "step_norm": "fisher", "seed": 5})
+    assert (got.cg_damping, got.step_norm, got.seed, got.policy_size) == (10.0, "fisher", 5, (8, 8))
+    with pytest.raises(SystemExit, match="cannot change"):
+        mod.run_config(run, {"policy_size": (16, 16)})
+    with pytest.raises(SystemExit, match="config.json and checkpoint.pt"):
+        mod.run_config(tmp_path, {})
+
+    seen = {}
+    real = mod.generalisation
+
+    def spy(trainer, batches, seed):  # the start the diagnostic measures from
+        seen["policy"] = {k: v.clone() for k, v in trainer.policy.state_dict().items()}
+        seen["next_iteration"] = trainer.next_iteration
+        return real(trainer, batches, seed)
+
+    mod.generalisation = spy
+    out = tmp_path / "gen.csv"
+    assert mod.main(["--label", "from run", "--from-run", str(run), "--batches", "2", "--generalisation",
+                     "--cg-damping", "10", "--step-norm", "fisher", "--out", str(out)]) == 0  # fmt: skip
+    ckpt = torch.load(run / CHECKPOINT, weights_only=True)
+    assert seen["next_iteration"] == 2
+    assert seen["policy"].keys() == ckpt["policy"].keys()
+    assert all(torch.equal(seen["policy"][k], ckpt["policy"][k]) for k in seen["policy"])
+    (row,) = list(csv.DictReader(open(out)))
+    assert row["label"] == "from run" and float(row["self_gain"]) > 0 and "--from-run" in row["command"]
