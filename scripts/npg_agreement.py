@@ -59,7 +59,8 @@ from rrl.algos.npg import conjugate_gradient, make_fisher_vector_product, mean_k
 from rrl.config import IDENTITY_FIELDS, TrainConfig, add_config_arguments, config_overrides
 from rrl.paths import git_commit
 from rrl.train import (
-    CHECKPOINT, Trainer, load_demo_set, load_state_demos, load_visual_demos, make_default_sampler, make_run_encoder, stream_seed,
+    CHECKPOINT, Trainer, load_demo_set, load_state_demos, load_visual_demos, make_default_sampler, make_run_encoder,
+    stream_seed,
 )  # fmt: skip
 
 COLUMNS = ["label", "trajectories", "demo_term", "batches", "cos_mean", "cos_std", "cos_min", "cos_max",
