@@ -29,6 +29,9 @@ other batches (``cross_gain``: fresh states and actions of the same policy, so a
 improvement). ``cross_over_self`` near 1: the step generalises; near 0: it fits its batch's noise. ``kl`` is
 the mean KL the updates measured after their step (a first-order gain grows with the step's length, about
 ``sqrt(kl)``, so compare gains at equal ``kl`` when a setting such as ``--cg-damping`` changes it).
+``--also cg_damping=10,step_norm=fisher --also-label LABEL`` (repeatable) scores more update settings on the
+same batches from the same start, one row each: a paired comparison that costs no extra sampling (most of a
+pixel run's cost).
 
 ``--from-run RUN_DIR`` starts any of the three from a run's last checkpoint (its policy and fitted baseline,
 e.g. after 40 iterations) instead of the BC start: the run's own config and demonstrations, with the settings
@@ -153,32 +156,62 @@ GEN_COLUMNS = ["label", "trajectories", "seed", "batches", "self_gain", "cross_g
                "command", "commit", "seconds", "kl"]  # fmt: skip
 
 
-def generalisation(trainer: Trainer, batches: int, seed: int) -> dict[str, float]:
-    """Surrogate gain of each batch's update on its own batch and on the others (module doc)."""
+# TrainConfig fields that only shape the update (Eq. 4-9), not the batches or the policy: --also may vary them.
+STEP_FIELDS = ("cg_damping", "step_norm", "cg_iters", "rl_step_size", "max_kl_ratio", "fvp_sample_frac",
+               "demo_weight", "lam_0", "lam_1")  # fmt: skip
+
+
+def parse_step_settings(text: str, cfg: TrainConfig) -> dict:
+    """``cg_damping=10,step_norm=fisher`` -> update settings for :func:`generalisation` (``--also``)."""
+    settings = {}
+    for item in filter(None, text.split(",")):
+        key, sep, value = item.partition("=")
+        key = key.strip().replace("-", "_")
+        if not sep or key not in STEP_FIELDS:
+            raise SystemExit(f"--also {text!r}: expected FIELD=VALUE[,FIELD=VALUE...] with FIELD one of {STEP_FIELDS}")
+        kind = type(getattr(cfg, key))
+        settings[key] = value.strip() if kind is str else kind(value)
+    dataclasses.replace(cfg, **settings)  # validates (e.g. an unknown step norm)
+    return settings
+
+
+def generalisation(trainer: Trainer, batches: int, seed: int, variants: list[dict] | None = None) -> list[dict]:
+    """Surrogate gain of each batch's update on its own batch and on the others (module doc), one result per
+    update setting in ``variants`` (default: the trainer's own): every setting steps from the same start on the
+    same batches, so the settings compare paired."""
     cfg, sampler, policy = trainer.cfg, trainer.sampler, trainer.policy
+    variants = variants or [{}]
     start_policy, start_baseline = copy.deepcopy(policy.state_dict()), copy.deepcopy(trainer.baseline.state_dict())
-    data, updated, kls = [], [], []
-    for j in range(batches):
-        batch = sampler.collect(policy, cfg.trajectories, stream_seed(seed, 2000 + j, 96))
-        obs, act = torch.as_tensor(batch.observations), torch.as_tensor(batch.actions)
+    data, updated, kls = [], [[] for _ in variants], [[] for _ in variants]
+    try:
+        for j in range(batches):
+            batch = sampler.collect(policy, cfg.trajectories, stream_seed(seed, 2000 + j, 96))
+            obs, act = torch.as_tensor(batch.observations), torch.as_tensor(batch.actions)
+            with torch.no_grad():
+                old_logp = policy.log_prob(obs, act)
+            data.append((obs, act, old_logp, torch.as_tensor(trainer.advantages(batch), dtype=torch.float32)))
+            for v, settings in enumerate(variants):
+                trainer.cfg = dataclasses.replace(cfg, **settings)
+                kls[v].append(trainer.update(batch, 1)["kl"])
+                updated[v].append(policy.flat_params().clone())
+                policy.load_state_dict(start_policy)
+                trainer.baseline.load_state_dict(start_baseline)
+    finally:
+        trainer.cfg = cfg
+    results = []
+    for v in range(len(variants)):
+        gains = np.zeros((batches, batches))
         with torch.no_grad():
-            old_logp = policy.log_prob(obs, act)
-        data.append((obs, act, old_logp, torch.as_tensor(trainer.advantages(batch), dtype=torch.float32)))
-        kls.append(trainer.update(batch, 1)["kl"])
-        updated.append(policy.flat_params().clone())
+            for i, params in enumerate(updated[v]):
+                policy.set_flat_params(params)
+                for j, (obs, act, old_logp, adv) in enumerate(data):
+                    gains[i, j] = float(torch.mean(torch.expm1(policy.log_prob(obs, act) - old_logp) * adv))
         policy.load_state_dict(start_policy)
-        trainer.baseline.load_state_dict(start_baseline)
-    gains = np.zeros((batches, batches))
-    with torch.no_grad():
-        for i, params in enumerate(updated):
-            policy.set_flat_params(params)
-            for j, (obs, act, old_logp, adv) in enumerate(data):
-                gains[i, j] = float(torch.mean(torch.expm1(policy.log_prob(obs, act) - old_logp) * adv))
-    policy.load_state_dict(start_policy)
-    self_gain = float(np.mean(np.diag(gains)))
-    cross_gain = float(np.mean(gains[~np.eye(batches, dtype=bool)]))
-    kl = float(np.mean(kls))
-    return dict(self_gain=self_gain, cross_gain=cross_gain, cross_over_self=cross_gain / self_gain, kl=kl)
+        self_gain = float(np.mean(np.diag(gains)))
+        cross_gain = float(np.mean(gains[~np.eye(batches, dtype=bool)]))
+        results.append(dict(self_gain=self_gain, cross_gain=cross_gain, cross_over_self=cross_gain / self_gain,
+                            kl=float(np.mean(kls[v]))))  # fmt: skip
+    return results
 
 
 def _append_rows(out: Path, columns: list[str], rows: list[dict]) -> None:
@@ -294,6 +327,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--step-check", action="store_true", help="demo share and CG resolution of one update")
     parser.add_argument("--cg-iters-list", default="10,30,100", help="--step-check: CG iteration counts to compare")
     parser.add_argument("--generalisation", action="store_true", help="each update's surrogate gain on other batches")
+    parser.add_argument("--also", action="append", default=[], metavar="SETTINGS",
+                        help="--generalisation: also score these update settings on the same batches, e.g. "
+                        "cg_damping=10,step_norm=fisher (repeatable; rows labelled by --also-label)")
+    parser.add_argument("--also-label", action="append", default=[], help="the label of each --also row, in order")
     parser.add_argument("--from-run", type=Path, help="start from this run folder's checkpoint, not the BC start")
     args = parser.parse_args(argv)
     overrides = config_overrides(args)
@@ -303,6 +340,9 @@ def main(argv: list[str] | None = None) -> int:
         cfg = run_config(args.from_run, overrides)
     else:
         cfg = TrainConfig.from_preset(preset, overrides.pop("task", "door"), **overrides)
+    if len(args.also_label) != len(args.also) or (args.also and not args.generalisation):
+        raise SystemExit("--also goes with --generalisation, and each --also needs its --also-label")
+    also = [parse_step_settings(text, cfg) for text in args.also]  # before anything slow starts
     if cfg.threads is not None:
         torch.set_num_threads(cfg.threads)
     t0 = time.perf_counter()
@@ -321,7 +361,7 @@ def main(argv: list[str] | None = None) -> int:
             if args.step_check:
                 checks = step_check(trainer, cfg.seed, [int(x) for x in args.cg_iters_list.split(",")])
             elif args.generalisation:
-                result = generalisation(trainer, args.batches, cfg.seed)
+                results = generalisation(trainer, args.batches, cfg.seed, [{}] + also)
             else:
                 result = agreement(trainer, args.batches, not args.no_demo_term, cfg.seed)
     finally:
@@ -335,11 +375,13 @@ def main(argv: list[str] | None = None) -> int:
             print({k: round(v, 4) if isinstance(v, float) else v for k, v in c.items()})
         return 0
     if args.generalisation:
-        row = dict(label=args.label, trajectories=cfg.trajectories, seed=cfg.seed, batches=args.batches, **result,
-                   obs_dim=sampler.obs_dim, command=command, commit=commit,
-                   seconds=round(time.perf_counter() - t0, 1))  # fmt: skip
-        _append_rows(out, GEN_COLUMNS, [row])
-        print({k: v for k, v in row.items() if k != "command"})
+        rows = [dict(label=label, trajectories=cfg.trajectories, seed=cfg.seed, batches=args.batches, **result,
+                     obs_dim=sampler.obs_dim, command=command, commit=commit,
+                     seconds=round(time.perf_counter() - t0, 1))
+                for label, result in zip([args.label, *args.also_label], results)]  # fmt: skip
+        _append_rows(out, GEN_COLUMNS, rows)
+        for row in rows:
+            print({k: v for k, v in row.items() if k != "command"})
         return 0
     row = dict(
         label=args.label, trajectories=cfg.trajectories, demo_term=not args.no_demo_term, batches=args.batches,

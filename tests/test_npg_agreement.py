@@ -102,13 +102,33 @@ def test_generalisation_scores_each_update_on_its_own_and_other_batches(tmp_path
     mod = _script()
     with _started_trainer(tmp_path) as trainer:
         before = trainer.policy.flat_params().clone()
-        result = mod.generalisation(trainer, batches=3, seed=1)
-        again = mod.generalisation(trainer, batches=3, seed=1)
+        (result,) = mod.generalisation(trainer, batches=3, seed=1)
+        (again,) = mod.generalisation(trainer, batches=3, seed=1)
     assert torch.equal(trainer.policy.flat_params(), before)
     assert result == again  # seeded
     assert result["self_gain"] > 0 and np.isfinite(result["cross_gain"])
     assert result["cross_over_self"] == result["cross_gain"] / result["self_gain"]
     assert 0 < result["kl"] <= trainer.cfg.max_kl_ratio * trainer.cfg.rl_step_size  # the updates' own KL
+
+
+def test_generalisation_scores_several_step_settings_on_the_same_batches(tmp_path: Path) -> None:
+    """Variants step from the same start on the same batches: a repeated setting gives the identical result, a
+    different one (damping 10, Fisher norm) another; the trainer's config and policy are restored."""
+    import torch
+
+    mod = _script()
+    with _started_trainer(tmp_path) as trainer:
+        cfg, before = trainer.cfg, trainer.policy.flat_params().clone()
+        damped = mod.parse_step_settings("cg_damping=10,step_norm=fisher", cfg)
+        assert damped == {"cg_damping": 10.0, "step_norm": "fisher"}
+        base, other, repeat = mod.generalisation(trainer, batches=2, seed=1, variants=[{}, damped, {}])
+        (alone,) = mod.generalisation(trainer, batches=2, seed=1)
+        assert trainer.cfg is cfg and torch.equal(trainer.policy.flat_params(), before)
+    assert base == repeat == alone  # the same batches whatever else is scored beside them
+    assert other["self_gain"] > 0 and other != base
+    for bad in ("seed=3", "cg_damping", "step_norm=sideways"):
+        with pytest.raises((SystemExit, ValueError)):
+            mod.parse_step_settings(bad, cfg)
 
 
 def test_generalisation_flag_writes_its_own_row(tmp_path: Path) -> None:
@@ -119,9 +139,12 @@ def test_generalisation_flag_writes_its_own_row(tmp_path: Path) -> None:
     out = tmp_path / "gen.csv"
     assert mod.main(["--label", "tiny", "--task", "door", "--demos", str(demo_file), "--n-demos", "2", "--horizon",
                      "30", "--trajectories", "4", "--policy-size", "8,8", "--vf-size", "8,8", "--batches", "2",
-                     "--generalisation", "--out", str(out)]) == 0  # fmt: skip
-    (row,) = list(csv.DictReader(open(out)))
+                     "--generalisation", "--out", str(out), "--also", "cg_damping=10", "--also-label", "damped"]) == 0
+    row, damped = list(csv.DictReader(open(out)))  # fmt: skip
     assert list(row) == mod.GEN_COLUMNS and row["batches"] == "2" and float(row["self_gain"]) > 0
+    assert (row["label"], damped["label"]) == ("tiny", "damped") and damped["self_gain"] != row["self_gain"]
+    with pytest.raises(SystemExit, match="--also-label"):
+        mod.main(["--label", "x", "--generalisation", "--also", "cg_damping=10"])
     assert mod.main(["--plot", str(out)]) == 0 and out.with_suffix(".png").stat().st_size > 0
     old = tmp_path / "old.csv"
     old.write_text("label,seed\nx,0\n")
@@ -156,10 +179,10 @@ def test_from_run_starts_from_the_runs_checkpoint(tmp_path: Path) -> None:
     seen = {}
     real = mod.generalisation
 
-    def spy(trainer, batches, seed):  # the start the diagnostic measures from
+    def spy(trainer, *args):  # the start the diagnostic measures from
         seen["policy"] = {k: v.clone() for k, v in trainer.policy.state_dict().items()}
         seen["next_iteration"] = trainer.next_iteration
-        return real(trainer, batches, seed)
+        return real(trainer, *args)
 
     mod.generalisation = spy
     out = tmp_path / "gen.csv"
