@@ -359,7 +359,8 @@ def test_privileged_critic_sees_the_state_the_policy_does_not(tmp_path: Path, ex
     with make_default_sampler(cfg) as sampler:
         assert (sampler.obs_dim, sampler.critic_dim) == (88, 39)
         batch = sampler.collect(train_mod.make_policy(cfg, 88, 28), 2, seed=0)
-    np.testing.assert_array_equal(state_featurizer(cfg)(batch.critic_observations), batch.observations)
+    # float32 rounding only: the sampler featurizes row by row, this call the whole batch (BLAS blocks differ)
+    np.testing.assert_allclose(state_featurizer(cfg)(batch.critic_observations), batch.observations, atol=1e-5)
     run_dir = train(cfg, progress=False)
     ck = torch.load(run_dir / "checkpoint.pt", weights_only=True)
     assert ck["baseline"]["in_shift"].shape == (39,) and ck["policy"]["in_shift"].shape == (88,)
