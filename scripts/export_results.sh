@@ -103,7 +103,9 @@ export_group damping_door_human_t200 "Random features of the state at 200 trajec
   "random features, paper step=$(have $I/dapg_door_human_dense_t200_emb1280fl_s0.csv $I/dapg_door_human_dense_t200_emb1280fl_s1.csv)" \
   "random features, damping 10=$(have runs/state/dapg_door_human_dense_t200_emb1280fld10_s0)" \
   "random features, damping 10 + Fisher norm=$(have runs/state/dapg_door_human_dense_t200_emb1280fld10f_s0 runs/state/dapg_door_human_dense_t200_emb1280fld10f_s1 runs/state/dapg_door_human_dense_t200_emb1280fld10f_s2)" \
-  "DAPG (state), damping 10 + Fisher norm=$(have runs/state/dapg_door_human_dense_t200_statefd10_s0)"
+  "DAPG (state), damping 10 + Fisher norm=$(have runs/state/dapg_door_human_dense_t200_statefd10_s0)" \
+  "random features, damping 1 + Fisher norm (stopped at 22 iterations)=$(have runs/state/dapg_door_human_dense_t200_emb1280fld1f_s0)" \
+  "DAPG (state), damping 1 + Fisher norm (stopped at 29 iterations)=$(have runs/state/dapg_door_human_dense_t200_statefd1_s0)"
 export_group pixels8_door_human_t200 "8x8 pixels at 200 trajectories per iteration: plain and input PCA (session 14), damping 10 + Fisher step norm (session 17)" \
   "examples/rrl_pixels8 (37-px renders cropped to 32, 8x8 pixels) + 24 hand joints, cpu preset otherwise; door, 25 human demos, dense reward, (32, 32) policy, mjrl demo weight, 200 trajectories per iteration; damping + Fisher norm: --cg-damping 10 --step-norm fisher. Stopped when the session ended (resumable with rrl train --resume). The state runs at the same batch for reference." \
   "8x8 pixels=$(have runs/pixels/door_cpu_human_dense_px8r32_t200_plain_s0)" \
