@@ -46,7 +46,6 @@ import copy
 import csv
 import dataclasses
 import itertools
-import json
 import math
 import shlex
 import sys
@@ -60,6 +59,7 @@ import torch
 from rrl.algos.dapg import dapg_gradient, demo_weight, policy_advantages
 from rrl.algos.npg import conjugate_gradient, make_fisher_vector_product, mean_kl
 from rrl.config import IDENTITY_FIELDS, TrainConfig, add_config_arguments, config_overrides
+from rrl.evaluate import load_run_config
 from rrl.paths import git_commit
 from rrl.train import (
     CHECKPOINT, Trainer, load_demo_set, load_state_demos, load_visual_demos, make_default_sampler, make_run_encoder,
@@ -301,11 +301,10 @@ FROM_RUN_FREE = ("seed", "trajectories")
 
 def run_config(run_dir: Path, overrides: dict) -> TrainConfig:
     """The config of the run in ``run_dir`` with ``overrides`` applied (``--from-run``); a clear error otherwise."""
-    cfg_path, ckpt = run_dir / "config.json", run_dir / CHECKPOINT
-    if not cfg_path.is_file() or not ckpt.is_file():
-        raise SystemExit(f"--from-run {run_dir}: needs an rrl run folder with config.json and {CHECKPOINT} "
-                         f"(a run that finished at least one iteration)")  # fmt: skip
-    cfg = TrainConfig.from_json(json.loads(cfg_path.read_text())["config"])
+    try:
+        cfg = load_run_config(run_dir)
+    except FileNotFoundError as err:
+        raise SystemExit(f"--from-run: {err}") from err
     fixed = sorted(k for k, v in overrides.items()
                    if k in IDENTITY_FIELDS and k not in FROM_RUN_FREE and getattr(cfg, k) != v)  # fmt: skip
     if fixed:

@@ -173,7 +173,7 @@ def test_from_run_starts_from_the_runs_checkpoint(tmp_path: Path) -> None:
     assert (got.cg_damping, got.step_norm, got.seed, got.policy_size) == (10.0, "fisher", 5, (8, 8))
     with pytest.raises(SystemExit, match="cannot change"):
         mod.run_config(run, {"policy_size": (16, 16)})
-    with pytest.raises(SystemExit, match="config.json and checkpoint.pt"):
+    with pytest.raises(SystemExit, match="config.json not found: .* is not a finished-or-running rrl run folder"):
         mod.run_config(tmp_path, {})
 
     seen = {}

@@ -359,7 +359,7 @@ def test_privileged_critic_sees_the_state_the_policy_does_not(tmp_path: Path, ex
     with make_default_sampler(cfg) as sampler:
         assert (sampler.obs_dim, sampler.critic_dim) == (88, 39)
         batch = sampler.collect(train_mod.make_policy(cfg, 88, 28), 2, seed=0)
-    # float32 rounding only: the sampler featurizes row by row, this call the whole batch (BLAS blocks differ)
+    # float32 rounding only: the sampler featurizes one step of all envs at a time, this call the whole batch
     np.testing.assert_allclose(state_featurizer(cfg)(batch.critic_observations), batch.observations, atol=1e-5)
     run_dir = train(cfg, progress=False)
     ck = torch.load(run_dir / "checkpoint.pt", weights_only=True)

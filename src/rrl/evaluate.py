@@ -25,6 +25,17 @@ from rrl.policy import GaussianMLP
 from rrl.sampling import EvalResult, evaluate_policy
 
 
+def load_run_config(run_dir: str | Path) -> TrainConfig:
+    """The config of the run in ``run_dir``; FileNotFoundError unless it has ``config.json`` and a checkpoint."""
+    from rrl.train import CHECKPOINT
+
+    run_dir = Path(run_dir)
+    for p in (run_dir / "config.json", run_dir / CHECKPOINT):
+        if not p.is_file():
+            raise FileNotFoundError(f"{p} not found: {run_dir} is not a finished-or-running rrl run folder")
+    return TrainConfig.from_json(json.loads((run_dir / "config.json").read_text())["config"])
+
+
 def load_run(run_dir: str | Path, device: str | None = None) -> tuple[TrainConfig, GaussianMLP]:
     """The config and the policy of the last checkpoint of ``run_dir`` (loaded with ``weights_only=True``).
 
@@ -34,10 +45,7 @@ def load_run(run_dir: str | Path, device: str | None = None) -> tuple[TrainConfi
 
     run_dir = Path(run_dir)
     cfg_path, ckpt = run_dir / "config.json", run_dir / CHECKPOINT
-    for p in (cfg_path, ckpt):
-        if not p.is_file():
-            raise FileNotFoundError(f"{p} not found: {run_dir} is not a finished-or-running rrl run folder")
-    cfg = TrainConfig.from_json(json.loads(cfg_path.read_text())["config"])
+    cfg = load_run_config(run_dir)
     if device is not None:
         cfg = dataclasses.replace(cfg, device=device)
     try:
