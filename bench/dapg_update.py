@@ -40,7 +40,9 @@ class _ShapeOnlySampler:
         pass
 
 
-def synthetic_batch(rng: np.random.Generator, n_traj: int, horizon: int, feat_dim: int, proprio_dim: int, act_dim: int) -> TrajectoryBatch:
+def synthetic_batch(
+    rng: np.random.Generator, n_traj: int, horizon: int, feat_dim: int, proprio_dim: int, act_dim: int
+) -> TrajectoryBatch:
     n = n_traj * horizon
     obs = np.concatenate(
         [np.abs(rng.standard_normal((n, feat_dim))), rng.uniform(-1, 1, (n, proprio_dim))], axis=1

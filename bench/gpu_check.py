@@ -67,7 +67,9 @@ def main() -> None:
     ap.add_argument("--size", type=int, default=256)
     ap.add_argument("--crop", type=int, default=224)
     ap.add_argument("--frames", type=int, default=400)
-    ap.add_argument("--encoders", nargs="+", default=["efficientnet_lite0", "random:resnet18", "random:resnet34", "random:resnet50"])
+    ap.add_argument(
+        "--encoders", nargs="+", default=["efficientnet_lite0", "random:resnet18", "random:resnet34", "random:resnet50"]
+    )
     ap.add_argument("--batch", type=int, default=256)
     ap.add_argument("--small", type=int, default=8, help="the sampler's batch: envs per group (paper preset: 8)")
     ap.add_argument("--no-tf32", action="store_true", help="full fp32 convolutions (torch.backends.cudnn.allow_tf32)")
@@ -79,14 +81,26 @@ def main() -> None:
     cfg = EnvConfig(task=args.task, obs_mode="rgb+proprio", render_size=args.size, crop_size=args.crop)
     rate, frames = render_rate(cfg, args.frames)
     print(f"step + render {args.size} px, rrl defaults (no shadows/reflections/MSAA): {rate:.0f} frames/s, one process")
-    heavy = EnvConfig(task=args.task, obs_mode="rgb+proprio", render_size=args.size, crop_size=args.crop, shadows=True, reflections=True, multisample=8)
-    print(f"step + render {args.size} px, Gymnasium-Robotics defaults (shadows, reflections, 8x MSAA): {render_rate(heavy, args.frames)[0]:.0f} frames/s")
+    heavy = EnvConfig(
+        task=args.task, obs_mode="rgb+proprio", render_size=args.size, crop_size=args.crop,
+        shadows=True, reflections=True, multisample=8,
+    )
+    print(
+        f"step + render {args.size} px, Gymnasium-Robotics defaults (shadows, reflections, 8x MSAA): "
+        f"{render_rate(heavy, args.frames)[0]:.0f} frames/s"
+    )
 
     if not torch.cuda.is_available():
         raise SystemExit("torch sees no CUDA device: skipping the encoder checks")
-    print(f"CUDA: {torch.cuda.get_device_name()}, torch {torch.__version__}, cuDNN TF32 {'off' if args.no_tf32 else 'on'}")
+    print(
+        f"CUDA: {torch.cuda.get_device_name()}, torch {torch.__version__}, "
+        f"cuDNN TF32 {'off' if args.no_tf32 else 'on'}"
+    )
     print()
-    print(f"| encoder | CUDA vs CPU: max abs diff / feature std | mean | graphs vs eager: max | eager img/s b{args.small} | graphs img/s b{args.small} | graphs img/s b{args.batch} |")
+    print(
+        "| encoder | CUDA vs CPU: max abs diff / feature std | mean | graphs vs eager: max "
+        f"| eager img/s b{args.small} | graphs img/s b{args.small} | graphs img/s b{args.batch} |"
+    )
     print("| --- | ---: | ---: | ---: | ---: | ---: | ---: |")
     small = np.resize(frames, (args.small, *frames.shape[1:]))
     batch = np.resize(frames, (args.batch, *frames.shape[1:]))

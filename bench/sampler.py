@@ -19,9 +19,9 @@ from __future__ import annotations
 import argparse
 import multiprocessing
 import os
-from concurrent.futures import ProcessPoolExecutor
 import threading
 import time
+from concurrent.futures import ProcessPoolExecutor
 
 import numpy as np
 import psutil
@@ -55,7 +55,7 @@ class Monitor:
             self.peak_rss = max(self.peak_rss, self._tree_rss())
             time.sleep(self.interval)
 
-    def __enter__(self) -> "Monitor":
+    def __enter__(self) -> Monitor:
         psutil.cpu_percent(None)
         self._thread = threading.Thread(target=self._run, daemon=True)
         self._thread.start()
@@ -69,7 +69,8 @@ class Monitor:
 
 def _one_gl_thread() -> None:
     os.environ["LP_NUM_THREADS"] = "1"
-    import rrl  # noqa: F401  (MUJOCO_GL before mujoco)
+    # No ``import rrl`` needed here: this module's top-level ``import rrl`` (MUJOCO_GL before mujoco) has
+    # already run in the spawn child, which imports this module to unpickle the initializer.
 
 
 def time_render_step(cfg: EnvConfig, n: int) -> float:
@@ -125,7 +126,9 @@ def main() -> None:
     )
     torch.set_num_threads(1)
     graphs = not args.no_cuda_graphs
-    enc1 = make_encoder(args.encoder, backend=args.backend, device=args.device, image_size=args.crop, num_threads=1, cuda_graphs=graphs)
+    enc1 = make_encoder(
+        args.encoder, backend=args.backend, device=args.device, image_size=args.crop, num_threads=1, cuda_graphs=graphs
+    )
     # Timed in a spawn child with single-threaded software GL, exactly as the sampler's render workers run.
     with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn"), initializer=_one_gl_thread) as pool:
         render_s = pool.submit(time_render_step, cfg, 60).result()
@@ -135,7 +138,9 @@ def main() -> None:
 
     feat1 = VisualFeaturizer(enc1, len(cfg.camera_names), 24)
     torch.manual_seed(0)
-    policy = GaussianMLP(feat1.encoder.feature_dim * len(cfg.camera_names) + 24, make_env(cfg).action_space.shape[0], (256, 256))
+    policy = GaussianMLP(
+        feat1.encoder.feature_dim * len(cfg.camera_names) + 24, make_env(cfg).action_space.shape[0], (256, 256)
+    )
 
     with Monitor() as mon_a:
         t = time.perf_counter()
@@ -143,7 +148,10 @@ def main() -> None:
         naive = args.naive_steps / (time.perf_counter() - t)
 
     torch.set_num_threads(cores)
-    enc = make_encoder(args.encoder, backend=args.backend, device=args.device, image_size=args.crop, num_threads=cores, cuda_graphs=graphs)
+    enc = make_encoder(
+        args.encoder, backend=args.backend, device=args.device, image_size=args.crop, num_threads=cores,
+        cuda_graphs=graphs,
+    )
     feat = VisualFeaturizer(enc, len(cfg.camera_names), 24)
     layout = PipelinedSamplerConfig(n_envs=args.n_envs, n_groups=args.n_groups)
     with PipelinedSampler(cfg, feat, layout) as sampler:
@@ -154,13 +162,22 @@ def main() -> None:
             ours = batch.n_samples / (time.perf_counter() - t)
 
     where = "" if on_cpu else f" on {torch.cuda.get_device_name()}, CUDA graphs {'on' if graphs else 'off'}"
-    print(f"task {args.task}, camera {cfg.camera_names}, encoder {args.encoder} ({enc.backend}{where}), render {args.size} crop {args.crop}, {cores} cores")
+    print(
+        f"task {args.task}, camera {cfg.camera_names}, encoder {args.encoder} ({enc.backend}{where}), "
+        f"render {args.size} crop {args.crop}, {cores} cores"
+    )
     print(f"stages alone: render+step {render_s * 1e3:.1f} ms (one core), encode {encode_s * 1e3:.1f} ms per frame")
     print()
     print("| method | samples/s | vs naive | vs ceiling | CPU util | peak RSS |")
     print("| --- | ---: | ---: | ---: | ---: | ---: |")
-    print(f"| (a) naive loop (1 env, encode 1 frame) | {naive:.1f} | 1.00x | {naive / ceiling:.2f} | {mon_a.cpu:.0f}% | {mon_a.peak_rss / 2**30:.2f} GiB |")
-    print(f"| (b) rrl PipelinedSampler ({args.n_envs} envs, {args.n_groups} groups) | {ours:.1f} | {ours / naive:.2f}x | {ours / ceiling:.2f} | {mon_b.cpu:.0f}% | {mon_b.peak_rss / 2**30:.2f} GiB |")
+    print(
+        f"| (a) naive loop (1 env, encode 1 frame) | {naive:.1f} | 1.00x | {naive / ceiling:.2f} "
+        f"| {mon_a.cpu:.0f}% | {mon_a.peak_rss / 2**30:.2f} GiB |"
+    )
+    print(
+        f"| (b) rrl PipelinedSampler ({args.n_envs} envs, {args.n_groups} groups) | {ours:.1f} | {ours / naive:.2f}x "
+        f"| {ours / ceiling:.2f} | {mon_b.cpu:.0f}% | {mon_b.peak_rss / 2**30:.2f} GiB |"
+    )
     formula = "(render+step + encode)" if on_cpu else "render+step, or 1 / GPU encode"
     print(f"| (c) ceiling = {cores} cores / {formula} | {ceiling:.1f} | {ceiling / naive:.2f}x | 1.00 | | |")
 

@@ -62,9 +62,15 @@ from rrl.config import IDENTITY_FIELDS, TrainConfig, add_config_arguments, confi
 from rrl.evaluate import load_run_config
 from rrl.paths import git_commit
 from rrl.train import (
-    CHECKPOINT, Trainer, load_demo_set, load_state_demos, load_visual_demos, make_default_sampler, make_run_encoder,
+    CHECKPOINT,
+    Trainer,
+    load_demo_set,
+    load_state_demos,
+    load_visual_demos,
+    make_default_sampler,
+    make_run_encoder,
     stream_seed,
-)  # fmt: skip
+)
 
 COLUMNS = ["label", "trajectories", "demo_term", "batches", "cos_mean", "cos_std", "cos_min", "cos_max",
            "step_rms", "obs_dim", "n_params", "seed", "command", "commit", "seconds"]  # fmt: skip
@@ -236,7 +242,8 @@ def plot_generalisation(csv_path: Path) -> Path:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    rows = list(csv.DictReader(open(csv_path)))
+    with open(csv_path) as f:
+        rows = list(csv.DictReader(f))
     labels = sorted({r["label"] for r in rows})  # one input's settings side by side
     fig, axes = plt.subplots(1, 2, figsize=(13, max(5, 0.45 * len(labels) + 1.5)), sharey=True)
     for ax, column, name in ((axes[0], "cross_gain", "gain on the other batches (true improvement per step)"),
@@ -270,7 +277,8 @@ def plot(csv_path: Path) -> Path:
     with open(csv_path, newline="") as f:
         if next(csv.reader(f), []) == GEN_COLUMNS:
             return plot_generalisation(csv_path)
-    rows = [r for r in csv.DictReader(open(csv_path)) if r["demo_term"] == "True"]
+    with open(csv_path) as f:
+        rows = [r for r in csv.DictReader(f) if r["demo_term"] == "True"]
     labels = list(dict.fromkeys(r["label"] for r in rows))
     sizes = sorted({int(r["trajectories"]) for r in rows})
     fig, ax = plt.subplots(figsize=(max(9, 0.9 * len(labels)), 5))

@@ -21,7 +21,9 @@ def _isolated(tmp_path_factory, monkeypatch):
 
 
 def test_relocate_three_cameras_concatenate_features(tmp_path: Path) -> None:
-    report = run_experiment("relocate_cameras", scale="smoke", root=tmp_path / "runs", results_root=tmp_path / "results", **TINY)
+    report = run_experiment(
+        "relocate_cameras", scale="smoke", root=tmp_path / "runs", results_root=tmp_path / "results", **TINY
+    )
     assert [r["variant"] for r in report["runs"]] == ["1 camera (cam1)", "3 cameras"] and not report["skipped"]
     dims = {}
     for r in report["runs"]:
@@ -46,11 +48,15 @@ def test_relocate_three_cameras_concatenate_features(tmp_path: Path) -> None:
     # --export-only trains nothing: a missing run stays missing and only the existing one is exported
     shutil.rmtree(report["runs"][1]["out"])
     exported = run_experiment(
-        "relocate_cameras", scale="smoke", root=tmp_path / "runs", results_root=tmp_path / "results", export_only=True, **TINY
+        "relocate_cameras", scale="smoke", root=tmp_path / "runs", results_root=tmp_path / "results", export_only=True,
+        **TINY,
     )
     assert [m["variant"] for m in exported["missing"]] == ["3 cameras"] and not Path(report["runs"][1]["out"]).exists()
     exported_meta = json.loads((out / "meta.json").read_text())
-    assert set(exported_meta["groups"]) == {"1 camera (cam1)"} and "not run here) for: 3 cameras." in exported_meta["note"]
+    assert (
+        set(exported_meta["groups"]) == {"1 camera (cam1)"}
+        and "not run here) for: 3 cameras." in exported_meta["note"]
+    )
     assert [f.name for f in out.glob("*.csv")] == ["1_camera__cam1_s0.csv"]  # no stale CSV of the dropped run
 
 
@@ -105,8 +111,13 @@ def test_cli_help_lists_variants_and_options_before_the_name_reach_the_experimen
 @pytest.mark.parametrize("name", ["proprioception", "rewards", "policy_size"])
 def test_smoke_experiment_runs_each_variant_with_its_setting(name: str, tmp_path: Path) -> None:
     """Every variant of Fig. 6/7 trains at smoke scale and its run really uses the variant's setting."""
-    report = run_experiment(name, tasks=["door"], scale="smoke", root=tmp_path / "runs", results_root=tmp_path / "results", **TINY)
-    assert not report["skipped"] and [r["variant"] for r in report["runs"]] == [v.label for v in EXPERIMENTS[name].variants]
+    report = run_experiment(
+        name, tasks=["door"], scale="smoke", root=tmp_path / "runs", results_root=tmp_path / "results", **TINY
+    )
+    assert (
+        not report["skipped"]
+        and [r["variant"] for r in report["runs"]] == [v.label for v in EXPERIMENTS[name].variants]
+    )
     for r in report["runs"]:
         cfg = json.loads((Path(r["out"]) / "config.json").read_text())["config"]
         policy = torch.load(Path(r["out"]) / "checkpoint.pt", weights_only=True)["policy"]

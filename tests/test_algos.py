@@ -74,7 +74,7 @@ def test_fisher_vector_product_equals_explicit_fisher() -> None:
         chunks = [c.view_as(p) for c, p in zip(torch.split(flat, sizes), params)]
         h = (x - policy.in_shift) / policy.in_scale
         lin = [m for m in policy.net if isinstance(m, torch.nn.Linear)]
-        for i, layer in enumerate(lin):
+        for i in range(len(lin)):
             h = h @ chunks[2 * i].T + chunks[2 * i + 1]
             if i < len(lin) - 1:
                 h = torch.tanh(h)
@@ -84,7 +84,8 @@ def test_fisher_vector_product_equals_explicit_fisher() -> None:
     fisher = torch.zeros(n_params, n_params, dtype=torch.float64)
     n_mean = len(flat0)
     for x in obs:
-        jac = torch.autograd.functional.jacobian(lambda f: mean_of(f, x[None])[0], flat0).double()  # (m, P)
+        # (m, P); the lambda is called right here, in this iteration, so the late binding of x is harmless
+        jac = torch.autograd.functional.jacobian(lambda f: mean_of(f, x[None])[0], flat0).double()  # noqa: B023
         fisher[:n_mean, :n_mean] += jac.T @ torch.diag(inv_var) @ jac / len(obs)
     fisher[n_mean:, n_mean:] = 2.0 * torch.eye(policy.act_dim, dtype=torch.float64)
     assert torch.allclose(fvp_matrix, fisher, rtol=1e-4, atol=1e-5)
@@ -220,7 +221,9 @@ def test_policy_gradient_matches_per_sample_sum() -> None:
     w = 0.37
     got = dapg_gradient(policy, obs, act, adv, demo_obs, demo_act, w)
     total = 0.0
-    for o, a, weight in [(obs[i], act[i], adv[i]) for i in range(6)] + [(demo_obs[i], demo_act[i], w) for i in range(4)]:
+    for o, a, weight in (
+        [(obs[i], act[i], adv[i]) for i in range(6)] + [(demo_obs[i], demo_act[i], w) for i in range(4)]
+    ):
         total = total + weight * policy.log_prob(o[None], a[None]).sum()
     expected = torch.autograd.grad(total / 10, policy.flat_param_list())
     expected = torch.cat([g.reshape(-1) for g in expected])
@@ -268,7 +271,8 @@ def test_gae_matches_hand_computation() -> None:
     b0 = e0 + 0.72 * b1
     np.testing.assert_allclose(compute_gae(rewards, values, lengths, gamma, lam), [a0, a1, a2, b0, b1], rtol=1e-12)
     np.testing.assert_allclose(
-        discounted_returns(rewards, lengths, gamma), [1.0 + 0.9 * 0.0 + 0.81 * 2.0, 0.0 + 0.9 * 2.0, 2.0, 3.0 - 0.9, -1.0]
+        discounted_returns(rewards, lengths, gamma),
+        [1.0 + 0.9 * 0.0 + 0.81 * 2.0, 0.0 + 0.9 * 2.0, 2.0, 3.0 - 0.9, -1.0],
     )
     # lambda = 1: Monte-Carlo returns minus values; lambda = 0: one-step TD errors
     np.testing.assert_allclose(

@@ -14,8 +14,7 @@ import torchvision
 from torch import nn
 from torchvision.transforms.v2 import functional as TF
 
-from rrl.encoders import Backbone, EncoderArch, available_encoders, make_encoder, register_encoder
-from rrl.encoders import registry
+from rrl.encoders import Backbone, EncoderArch, available_encoders, make_encoder, register_encoder, registry
 from rrl.encoders.preprocessing import IMAGENET_MEAN, IMAGENET_STD, Normalize, resize_center_crop
 from rrl.encoders.resnet import ResNet18
 
@@ -285,7 +284,9 @@ def test_resnet_checks_official_hash_and_architecture(tmp_path):
         make_encoder("resnet18", weights=tmp_path / "missing.pth")
 
 
-@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU (CI has none; docs/benchmarks.md 'GPU box')")
+@pytest.mark.skipif(
+    not torch.cuda.is_available(), reason="needs a CUDA GPU (CI has none; docs/benchmarks.md 'GPU box')"
+)
 def test_cuda_graphs_equal_eager_for_every_batch_size(photos):
     eager = make_encoder("random:resnet18", backend="torch", device="cuda", image_size=64, cuda_graphs=False)
     graphs = make_encoder("random:resnet18", backend="torch", device="cuda", image_size=64)

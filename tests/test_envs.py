@@ -12,8 +12,7 @@ import numpy as np
 import pytest
 from gymnasium.utils.env_checker import check_env
 
-from rrl.envs import EnvConfig, env_fn, get_sim_state, make_env, render_state, set_sim_state
-from rrl.envs import rewards
+from rrl.envs import EnvConfig, env_fn, get_sim_state, make_env, render_state, rewards, set_sim_state
 from rrl.tasks import TASKS, get_task
 
 gym.register_envs(gymnasium_robotics)
@@ -174,7 +173,8 @@ def test_sparse_reward_and_success_flag():
 
 
 @pytest.mark.parametrize(
-    "n_success,pen,expected", [(25, False, False), (26, False, True), (20, True, False), (21, True, True), (0, False, False)]
+    "n_success,pen,expected",
+    [(25, False, False), (26, False, True), (20, True, False), (21, True, True), (0, False, False)],
 )
 def test_success_rule_on_hand_made_trajectories(n_success, pen, expected):
     spec = get_task("pen" if pen else "door")

@@ -91,7 +91,7 @@ def test_explain_works_for_every_encoder_with_a_head(name):
     expl = explain(enc, frames)
     assert expl.frames.shape == (2, 64, 64, 3) and expl.gradcam.shape == (2, 64, 64)
     assert expl.guided.shape == (2, 64, 64, 3) and np.isfinite(expl.guided).all()
-    assert 0 <= expl.gradcam.min() and expl.gradcam.max() <= 1 + 1e-6
+    assert expl.gradcam.min() >= 0 and expl.gradcam.max() <= 1 + 1e-6
     assert np.array_equal(expl.classes, enc.classify(frames).argmax(1)) and (expl.probs > 0).all()
     assert np.abs(expl.guided).sum() > 0
 

@@ -17,8 +17,7 @@ import torch
 
 from rrl.cli import main
 from rrl.config import TrainConfig
-from rrl.encoders import available_encoders, make_encoder
-from rrl.encoders import registry
+from rrl.encoders import available_encoders, make_encoder, registry
 from rrl.paths import cache_dir
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "rrl_pixels8"

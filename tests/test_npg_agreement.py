@@ -49,7 +49,8 @@ def test_agreement_is_seeded_restores_the_trainer_and_writes_a_row(tmp_path: Pat
             "--trajectories", "4", "--policy-size", "8,8", "--vf-size", "8,8", "--batches", "3", "--seed", "2",
             "--state-embed", "16", "--out", str(out)]  # fmt: skip
     assert mod.main(args) == 0 and mod.main(args) == 0
-    rows = list(csv.DictReader(open(out)))
+    with open(out) as f:
+        rows = list(csv.DictReader(f))
     assert len(rows) == 2 and rows[0]["cos_mean"] == rows[1]["cos_mean"]  # seeded: the same batches, the same steps
     assert rows[0]["obs_dim"] == "16" and -1 <= float(rows[0]["cos_min"]) <= float(rows[0]["cos_max"]) <= 1
     assert float(rows[0]["step_rms"]) > 0 and "--state-embed 16" in rows[0]["command"]
@@ -82,7 +83,8 @@ def test_step_check_measures_the_demo_share_and_cg(tmp_path: Path) -> None:
             "--out", str(out)]  # fmt: skip
     for lam_0 in ("1e-9", "1000"):
         assert mod.main(["--label", f"lam_0 {lam_0}", "--lam-0", lam_0, *base]) == 0
-    rows = list(csv.DictReader(open(out)))
+    with open(out) as f:
+        rows = list(csv.DictReader(f))
     assert [(r["label"], r["cg_iters"]) for r in rows] == [
         ("lam_0 1e-9", "1"), ("lam_0 1e-9", "40"), ("lam_0 1000", "1"), ("lam_0 1000", "40")
     ]
@@ -140,7 +142,8 @@ def test_generalisation_flag_writes_its_own_row(tmp_path: Path) -> None:
     assert mod.main(["--label", "tiny", "--task", "door", "--demos", str(demo_file), "--n-demos", "2", "--horizon",
                      "30", "--trajectories", "4", "--policy-size", "8,8", "--vf-size", "8,8", "--batches", "2",
                      "--generalisation", "--out", str(out), "--also", "cg_damping=10", "--also-label", "damped"]) == 0
-    row, damped = list(csv.DictReader(open(out)))  # fmt: skip
+    with open(out) as f:
+        row, damped = list(csv.DictReader(f))  # fmt: skip
     assert list(row) == mod.GEN_COLUMNS and row["batches"] == "2" and float(row["self_gain"]) > 0
     assert (row["label"], damped["label"]) == ("tiny", "damped") and damped["self_gain"] != row["self_gain"]
     with pytest.raises(SystemExit, match="--also-label"):
@@ -192,5 +195,6 @@ def test_from_run_starts_from_the_runs_checkpoint(tmp_path: Path) -> None:
     assert seen["next_iteration"] == 2
     assert seen["policy"].keys() == ckpt["policy"].keys()
     assert all(torch.equal(seen["policy"][k], ckpt["policy"][k]) for k in seen["policy"])
-    (row,) = list(csv.DictReader(open(out)))
+    with open(out) as f:
+        (row,) = list(csv.DictReader(f))
     assert row["label"] == "from run" and float(row["self_gain"]) > 0 and "--from-run" in row["command"]

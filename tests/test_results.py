@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from rrl.config import TrainConfig
-from rrl.sampling import DemoData
 from rrl.results import export_results, exported_run_summary, run_summary, write_report
+from rrl.sampling import DemoData
 from rrl.train import read_log, train
 
 
@@ -69,7 +69,9 @@ def test_export_keeps_previous_runs_whose_folders_are_gone(run_dirs: list[Path],
     # Later only seed 1 is exported again (seed 0's run folder is gone): seed 0 stays, read from its CSV.
     again = export_results("dapg_door", {"DAPG": run_dirs[1:]}, results, keep_previous=True)
     runs = json.loads((again / "meta.json").read_text())["groups"]["DAPG"]
-    assert [(r["run"], r.get("kept_from_previous_export", False)) for r in runs] == [("dapg_door_s0", True), ("dapg_door_s1", False)]
+    assert [(r["run"], r.get("kept_from_previous_export", False)) for r in runs] == [
+        ("dapg_door_s0", True), ("dapg_door_s1", False)
+    ]
     assert (again / "dapg_door_s0.csv").read_text() == csv_s0
     report = write_report(results, tmp_path / "results.md").read_text()
     assert "| DAPG | dapg_door_s0 (earlier export) | 0 |" in report and "| DAPG | dapg_door_s1 | 1 |" in report

@@ -148,7 +148,10 @@ def test_trajectory_batch_success_rule_and_returns() -> None:
 
 def test_demo_data_and_featurizer_validate_shapes() -> None:
     demos = DemoData.from_trajectories(
-        [{"observations": np.ones((3, 4)), "actions": np.zeros((3, 2))}, {"observations": np.ones((2, 4)), "actions": np.zeros((2, 2))}]
+        [
+            {"observations": np.ones((3, 4)), "actions": np.zeros((3, 2))},
+            {"observations": np.ones((2, 4)), "actions": np.zeros((2, 2))},
+        ]
     )
     assert demos.observations.shape == (5, 4) and demos.observations.dtype == np.float32 and demos.n_trajectories == 2
     assert demos.fingerprint() == DemoData(demos.observations.copy(), demos.actions.copy(), 2).fingerprint()

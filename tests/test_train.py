@@ -182,7 +182,10 @@ def test_run_folder_keeps_its_demos_so_a_moved_run_resumes(tmp_path: Path, exper
     resume(run_dir, progress=False, iterations=4, adopt_demos=True)
     assert "--adopt-demos" in capsys.readouterr().err
     assert len(read_log(run_dir / "log.csv")) == 4 and load_demos(own).fingerprint() == expert_demo_set.fingerprint()
-    assert torch.load(run_dir / "checkpoint.pt", weights_only=True)["demo_set_fingerprint"] == expert_demo_set.fingerprint()
+    assert (
+        torch.load(run_dir / "checkpoint.pt", weights_only=True)["demo_set_fingerprint"]
+        == expert_demo_set.fingerprint()
+    )
     assert json.loads((run_dir / "config.json").read_text())["resumed_with"][-1]["adopt_demos"] is True
 
 

@@ -101,7 +101,9 @@ class ValueBaseline:
         if not self.fitted:
             obs64 = np.asarray(observations, dtype=np.float64)
             self.in_shift = torch.as_tensor(obs64.mean(axis=0), dtype=torch.float32)
-            self.in_scale = torch.as_tensor(np.where(obs64.std(axis=0) < 1e-6, 1.0, obs64.std(axis=0)), dtype=torch.float32)
+            self.in_scale = torch.as_tensor(
+                np.where(obs64.std(axis=0) < 1e-6, 1.0, obs64.std(axis=0)), dtype=torch.float32
+            )
         denom = float(np.sum(returns**2)) + 1e-8
         error_before = float(np.sum((returns - self.predict(observations, timesteps)) ** 2)) / denom
         self._update_target_stats(returns)

@@ -173,7 +173,9 @@ def _add_eval(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--distractor", default=None, help="light_position, light_direction, object_color or random_object")
     p.add_argument("--seed", type=int, default=None, help="evaluation seed (default: the training loop's)")
     p.add_argument("--n-envs", type=int, default=None, help="pixel runs: environments (default: the run's)")
-    p.add_argument("--device", default=None, help="encoder device (default: the run's; e.g. cpu for a run trained on a GPU)")
+    p.add_argument(
+        "--device", default=None, help="encoder device (default: the run's; e.g. cpu for a run trained on a GPU)"
+    )
     p.add_argument("--video", default=None, metavar="OUT.mp4", help="write one deterministic episode (mp4 or gif)")
     p.add_argument("--json", action="store_true", help="print the result as JSON")
     p.set_defaults(func=_cmd_eval)
@@ -190,7 +192,9 @@ def _cmd_eval(args: argparse.Namespace) -> int:
         out.update(episodes=res.episodes, success_rate=res.success_rate, mean_return=res.mean_return,
                    input_shift=res.input_shift, input_max=res.input_max)
     if args.video:
-        out["video"] = write_video(args.run_dir, args.video, seed=args.seed or 0, distractor=args.distractor, device=args.device)
+        out["video"] = write_video(
+            args.run_dir, args.video, seed=args.seed or 0, distractor=args.distractor, device=args.device
+        )
     if args.json:
         print(json.dumps(out))
     else:
@@ -230,7 +234,9 @@ def _cmd_results(args: argparse.Namespace) -> int:
         if not sep or not runs:
             raise ValueError(f"--group wants LABEL=RUN[,RUN...], got {spec!r}")
         groups[label] = [r for r in runs.split(",") if r]
-    print(f"wrote {export_results(args.name, groups, args.root, args.title, args.note, keep_previous=args.keep_previous)}")
+    print(
+        f"wrote {export_results(args.name, groups, args.root, args.title, args.note, keep_previous=args.keep_previous)}"
+    )
     return 0
 
 
@@ -352,7 +358,10 @@ def _cmd_vae(args: argparse.Namespace) -> int:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="rrl", description="RRL: ResNet features + DAPG on ADROIT")
     sub = parser.add_subparsers(dest="command", required=True)
-    for add in (_add_tasks, _add_encoders, _add_render, _add_tour, _add_demos, _add_train, _add_eval, _add_results, _add_experiment, _add_report, _add_explain, _add_vae):
+    for add in (
+        _add_tasks, _add_encoders, _add_render, _add_tour, _add_demos, _add_train, _add_eval, _add_results,
+        _add_experiment, _add_report, _add_explain, _add_vae,
+    ):
         add(sub)
     # [subcommands registered by other modules go above this line, one `_add_*` per command group]
     return parser

@@ -193,7 +193,10 @@ class TrainConfig:
         if self.n_groups < 1 or self.n_envs < self.n_groups or self.n_envs % self.n_groups:
             raise ValueError(f"n_envs ({self.n_envs}) must be a positive multiple of n_groups ({self.n_groups})")
         if not 16 <= self.image_size <= self.render_size:
-            raise ValueError(f"need 16 <= image_size <= render_size, got image_size {self.image_size}, render_size {self.render_size}")
+            raise ValueError(
+                f"need 16 <= image_size <= render_size, got image_size {self.image_size}, "
+                f"render_size {self.render_size}"
+            )
         if self.proprio_noise < 0:
             raise ValueError(f"proprio_noise must be >= 0, got {self.proprio_noise}")
         if self.proprio_arm and self.obs != "rgb+proprio":
@@ -446,4 +449,8 @@ def add_config_arguments(parser: Any) -> None:
 
 def config_overrides(args: Any) -> dict[str, Any]:
     """The :class:`TrainConfig` fields given on the command line."""
-    return {f.name: getattr(args, f.name) for f in dataclasses.fields(TrainConfig) if getattr(args, f.name, None) is not None}
+    return {
+        f.name: getattr(args, f.name)
+        for f in dataclasses.fields(TrainConfig)
+        if getattr(args, f.name, None) is not None
+    }

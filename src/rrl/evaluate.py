@@ -67,7 +67,9 @@ def _sampler(cfg: TrainConfig, run_dir: str | Path, distractor: str | None, n_en
 
     if not cfg.is_pixel:
         if distractor is not None:
-            raise ValueError("distractors change only rendered frames; this run learned from state, so they cannot affect it")
+            raise ValueError(
+                "distractors change only rendered frames; this run learned from state, so they cannot affect it"
+            )
         return make_default_sampler(cfg, run_dir=run_dir)
     if n_envs is not None:
         cfg = dataclasses.replace(cfg, n_envs=n_envs, n_groups=2 if n_envs % 2 == 0 else 1)
@@ -101,7 +103,12 @@ def evaluate_run(
 
 
 def write_video(
-    run_dir: str | Path, out: str | Path, seed: int = 0, distractor: str | None = None, fps: int = 25, device: str | None = None
+    run_dir: str | Path,
+    out: str | Path,
+    seed: int = 0,
+    distractor: str | None = None,
+    fps: int = 25,
+    device: str | None = None,
 ) -> dict[str, Any]:
     """One deterministic episode of the run's policy as a video (mp4/gif by extension) of its camera(s).
 
@@ -123,7 +130,9 @@ def write_video(
         featurize = VisualFeaturizer(make_run_encoder(cfg), len(env_cfg.camera_names), cfg.proprio_dim)
         policy_input = lambda env, obs: featurize({k: v[None] for k, v in obs.items()})  # noqa: E731
     else:
-        env_cfg = EnvConfig(task=cfg.task, obs_mode="rgb", reward=cfg.reward, horizon=cfg.horizon, distractor=distractor, crop_size=None)
+        env_cfg = EnvConfig(
+            task=cfg.task, obs_mode="rgb", reward=cfg.reward, horizon=cfg.horizon, distractor=distractor, crop_size=None
+        )
         featurize_state = state_featurizer(cfg, run_dir=run_dir)  # what the policy sees, as in training
         noise = EpisodeOffset(cfg.task_spec.state_noise_std(cfg.state_noise))  # and as precisely (one episode)
         noise.reset(seed)

@@ -261,7 +261,8 @@ def write_report(results_root: str | Path = "results", out: str | Path = "docs/r
             lines += [meta["note"], ""]
         rel = os.path.relpath(folder, out.parent)
         lines += [f"![{meta['name']}]({rel}/curve.png)", ""]
-        lines += ["| group | run | seed | iterations | samples | wall time | first train >= 80% | first train >= 90% | first eval >= 90% | last train | last eval | max train | commit |",
+        lines += ["| group | run | seed | iterations | samples | wall time | first train >= 80% | first train >= 90% "
+                  "| first eval >= 90% | last train | last eval | max train | commit |",
                   "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]  # fmt: skip
         commands = []
         for label, runs in meta["groups"].items():
@@ -271,7 +272,8 @@ def write_report(results_root: str | Path = "results", out: str | Path = "docs/r
                 kept += f" (from {s['exported_from']})" if s.get("exported_from") else ""
                 lines.append(
                     f"| {label} | {s['run']}{kept} | {s['seed']} | {s['iterations']} | {s['samples']:,} | {wall} | "
-                    f"{_first(s.get('first_train_ge_80'))} | {_first(s['first_train_ge_90'])} | {_first(s['first_eval_ge_90'])} | {_pct(s['last_success_train'])} | "
+                    f"{_first(s.get('first_train_ge_80'))} | {_first(s['first_train_ge_90'])} | "
+                    f"{_first(s['first_eval_ge_90'])} | {_pct(s['last_success_train'])} | "
                     f"{_pct(s['last_success_eval'])} | {_pct(s['max_success_train'])} | {s['commit']} |"
                 )
                 commands.append(f"    {s['command']}" + "".join(f"\n    {r}" for r in s.get("resumed_with", [])))
@@ -291,17 +293,22 @@ def _not_run(root: Path) -> list[str]:
     for exp in EXPERIMENTS.values():
         done = sorted(p.name for p in root.glob(f"{exp.name}_*") if (p / "meta.json").is_file())
         cmd = f"rrl experiment {exp.name} --scale paper --seeds 0,1,2"
-        rows.append(f"| {exp.figure} | {exp.name} | {exp.question} | {', '.join(done) or 'none'} | `{cmd}` | `{cmd.replace('paper', 'cpu')}` |")
+        rows.append(
+            f"| {exp.figure} | {exp.name} | {exp.question} | {', '.join(done) or 'none'} | `{cmd}` | "
+            f"`{cmd.replace('paper', 'cpu')}` |"
+        )
     robust = sorted(p.name for p in root.glob("robustness_*") if (p / "robustness.csv").is_file())
     rows.append(
         "| Fig. 4 | robustness | Does a frozen policy survive visual distractors? | "
-        f"{', '.join(robust) or 'none'} | `rrl experiment robustness RUN_DIR --episodes 75 --out results/robustness_TASK` | same |"
+        f"{', '.join(robust) or 'none'} | "
+        "`rrl experiment robustness RUN_DIR --episodes 75 --out results/robustness_TASK` | same |"
     )
     return [
         "## The paper's experiments: where they stand",
         "",
         "Every figure of the paper as one command (`--dry-run` lists its runs). `paper` scale is for a GPU box or a",
-        "cluster (25-48 hours per task and seed with the original code at 450-575 s per iteration, about 1.4 hours with rrl on one H200",
+        "cluster (25-48 hours per task and seed with the original code at 450-575 s per iteration, "
+        "about 1.4 hours with rrl on one H200",
         "box with 16 cores: docs/benchmarks.md); `cpu` scale (the `cpu` preset, about",
         "2-3 hours per run here) is the most this 2-core machine can do. Only folders listed under \"results here\"",
         "were run; nothing else is claimed.",

@@ -120,7 +120,9 @@ class TaskSpec:
         for cam in self.cameras:
             if cam.name == name:
                 return cam
-        raise ValueError(f"unknown camera {name!r} for task {self.name!r}; valid cameras: {', '.join(self.camera_names)}")
+        raise ValueError(
+            f"unknown camera {name!r} for task {self.name!r}; valid cameras: {', '.join(self.camera_names)}"
+        )
 
     def is_success(self, successes: np.ndarray) -> bool:
         """DAPG/RRL rule: a trajectory succeeds when the goal is achieved on more than ``success_threshold`` steps."""

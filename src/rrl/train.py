@@ -73,7 +73,8 @@ RUN_DEMOS = "demos.h5"  # the run's own copy of its demonstrations (a moved run 
 
 LOG_COLUMNS = (
     "iteration", "samples", "success_train", "success_eval", "return_train", "return_eval",
-    "kl", "step_size", "step_backtracks", "demo_weight", "grad_norm", "log_std_mean", "vf_error_before", "vf_error_after",
+    "kl", "step_size", "step_backtracks", "demo_weight", "grad_norm", "log_std_mean",
+    "vf_error_before", "vf_error_after",
     "t_sample", "t_eval", "t_advantages", "t_gradient", "t_cg", "t_step", "t_vf", "t_iteration",
     "wall_time", "rss_peak_mb",
 )  # fmt: skip
@@ -305,7 +306,9 @@ class Trainer:
 
         t0 = time.perf_counter()
         if cfg.eval_episodes > 0 and k % cfg.eval_every == 0:
-            ev = evaluate_policy(self.sampler, self.policy, self.task, cfg.eval_episodes, stream_seed(cfg.seed, 0, _STREAM_EVAL))
+            ev = evaluate_policy(
+                self.sampler, self.policy, self.task, cfg.eval_episodes, stream_seed(cfg.seed, 0, _STREAM_EVAL)
+            )
             row.update(success_eval=ev.success_rate, return_eval=ev.mean_return)
         else:
             row.update(success_eval=math.nan, return_eval=math.nan)
@@ -401,7 +404,10 @@ class Trainer:
         out.update(kl=kl, step_backtracks=backtracks, step_size=step.step_size * 0.5**backtracks, t_step=t4 - t3)
 
         vf = self.baseline.fit(
-            self.critic_observations(batch), batch.timesteps, returns, np.random.default_rng(stream_seed(cfg.seed, k, _STREAM_VF))
+            self.critic_observations(batch),
+            batch.timesteps,
+            returns,
+            np.random.default_rng(stream_seed(cfg.seed, k, _STREAM_VF)),
         )
         if not self.baseline.parameters_finite() or not all(math.isfinite(v) for v in vf.values()):
             _raise_diverged(k, "value baseline after its fit", self.run_dir)
@@ -435,7 +441,8 @@ class Trainer:
         ``adopt_demos`` accepts the demonstrations loaded now for such a checkpoint (the user vouches for them).
         """
         inputs = self.demos.fingerprint() if self.demos is not None else None
-        saved_set, have_set = state.get("demo_set_fingerprint"), (self.demos.source_fingerprint if self.demos is not None else None)
+        saved_set = state.get("demo_set_fingerprint")
+        have_set = self.demos.source_fingerprint if self.demos is not None else None
         if saved_set is not None and have_set is not None:
             if saved_set != have_set:
                 raise ValueError(
@@ -505,7 +512,11 @@ def _check_finite(k: int, what: str, values: Any, run_dir: Path) -> None:
 
 def _raise_diverged(k: int, what: str, run_dir: Path) -> None:
     ckpt = run_dir / CHECKPOINT
-    last = f"the last good checkpoint {ckpt} (after iteration {k - 1}) is intact" if ckpt.exists() else "no checkpoint was written yet"
+    last = (
+        f"the last good checkpoint {ckpt} (after iteration {k - 1}) is intact"
+        if ckpt.exists()
+        else "no checkpoint was written yet"
+    )
     raise TrainingDivergedError(
         f"non-finite {what} in the update of iteration {k}: the run stopped and nothing of iteration {k} was "
         f"saved; {last}. Try a smaller rl_step_size or larger cg_damping, then "
@@ -515,7 +526,13 @@ def _raise_diverged(k: int, what: str, run_dir: Path) -> None:
 
 def _numpy_rng_state_to_tensors(state: tuple) -> dict[str, Any]:
     name, keys, pos, has_gauss, cached = state
-    return {"name": name, "keys": torch.as_tensor(keys.astype(np.int64)), "pos": int(pos), "has_gauss": int(has_gauss), "cached": float(cached)}
+    return {
+        "name": name,
+        "keys": torch.as_tensor(keys.astype(np.int64)),
+        "pos": int(pos),
+        "has_gauss": int(has_gauss),
+        "cached": float(cached),
+    }
 
 
 def _numpy_rng_state_from_tensors(d: dict[str, Any]) -> tuple:
@@ -541,7 +558,9 @@ class RunLogger:
         self._truncate_csv(start_iteration)
         from torch.utils.tensorboard import SummaryWriter
 
-        self.tb = SummaryWriter(log_dir=str(run_dir / "tb"), purge_step=start_iteration if start_iteration > 0 else None)
+        self.tb = SummaryWriter(
+            log_dir=str(run_dir / "tb"), purge_step=start_iteration if start_iteration > 0 else None
+        )
 
     def _truncate_csv(self, start_iteration: int) -> None:
         """Keep header and rows of iterations before ``start_iteration`` (a resumed run rewrites the rest)."""
@@ -560,7 +579,9 @@ class RunLogger:
         for key in LOG_COLUMNS[1:]:
             value = row.get(key, math.nan)
             if isinstance(value, (int, float)) and math.isfinite(value):
-                group = "time" if key.startswith("t_") else "rollout" if ("success" in key or "return" in key) else "train"
+                group = (
+                    "time" if key.startswith("t_") else "rollout" if ("success" in key or "return" in key) else "train"
+                )
                 self.tb.add_scalar(f"{group}/{key}", value, k)
         self.tb.flush()
         plot_curves(self.csv_path, self.run_dir / "curve.png", self.title)
@@ -621,7 +642,13 @@ def _versions() -> dict[str, str]:
 
     import rrl
 
-    return {"rrl": rrl.__version__, "torch": torch.__version__, "numpy": np.__version__, "mujoco": mujoco.__version__, "gymnasium": gymnasium.__version__}
+    return {
+        "rrl": rrl.__version__,
+        "torch": torch.__version__,
+        "numpy": np.__version__,
+        "mujoco": mujoco.__version__,
+        "gymnasium": gymnasium.__version__,
+    }
 
 
 def train(
@@ -637,7 +664,9 @@ def train(
     """
     run_dir = Path(cfg.out or cfg.default_out())
     if (run_dir / CHECKPOINT).exists():
-        raise FileExistsError(f"{run_dir} already holds a run; resume it with `rrl train --resume {run_dir}` or pick another --out")
+        raise FileExistsError(
+            f"{run_dir} already holds a run; resume it with `rrl train --resume {run_dir}` or pick another --out"
+        )
     run_dir.mkdir(parents=True, exist_ok=True)
     (run_dir / "log.csv").unlink(missing_ok=True)
     (run_dir / RUN_DEMOS).unlink(missing_ok=True)  # a fresh run keeps the demos of its own config
@@ -681,7 +710,9 @@ def resume(
         meta["config"] = cfg.to_json()
         from rrl.paths import git_commit
 
-        entry = {"overrides": overrides, "argv": sys.argv, "commit": git_commit(), "at": time.strftime("%Y-%m-%dT%H:%M:%S")}
+        entry = {
+            "overrides": overrides, "argv": sys.argv, "commit": git_commit(), "at": time.strftime("%Y-%m-%dT%H:%M:%S")
+        }
         meta.setdefault("resumed_with", []).append(entry | ({"adopt_demos": True} if adopt_demos else {}))
         _write_json(cfg_path, meta)
     fresh = not (run_dir / CHECKPOINT).exists()
@@ -724,8 +755,13 @@ def _run(
 
             save_demos(demo_set, run_dir / RUN_DEMOS)
         n_iterations = 1 if cfg.algo == "bc" else cfg.iterations
-        logger = RunLogger(run_dir, trainer.next_iteration, f"{cfg.task} {cfg.obs} {cfg.algo} ({cfg.demos}, {cfg.reward})")
-        bar = tqdm(total=n_iterations, initial=trainer.next_iteration, desc=f"{cfg.task} {cfg.algo}", disable=not progress, unit="it")
+        logger = RunLogger(
+            run_dir, trainer.next_iteration, f"{cfg.task} {cfg.obs} {cfg.algo} ({cfg.demos}, {cfg.reward})"
+        )
+        bar = tqdm(
+            total=n_iterations, initial=trainer.next_iteration, desc=f"{cfg.task} {cfg.algo}", disable=not progress,
+            unit="it",
+        )
         # wall_time counts the whole run: a resumed run continues from its last logged row
         prior = read_log(run_dir / "log.csv") if not fresh and (run_dir / "log.csv").exists() else []
         t_run = time.perf_counter() - (float(prior[-1]["wall_time"]) if prior and prior[-1].get("wall_time") else 0.0)
@@ -761,10 +797,16 @@ def _write_summary(trainer: Trainer, run_dir: Path) -> None:
     summary: dict[str, Any] = {"iterations": len(rows), "samples": trainer.samples}
     for key in ("success_train", "success_eval"):
         first = next((r for r in rows if r[key] not in ("", None) and float(r[key]) >= 0.9), None)
-        summary[f"first_{key}_ge_90"] = None if first is None else {"iteration": int(first["iteration"]), "samples": int(first["samples"])}
+        summary[f"first_{key}_ge_90"] = (
+            None if first is None else {"iteration": int(first["iteration"]), "samples": int(first["samples"])}
+        )
     if cfg.eval_episodes > 0:
-        ev = evaluate_policy(trainer.sampler, trainer.policy, trainer.task, cfg.eval_episodes, stream_seed(cfg.seed, 0, _STREAM_EVAL))
-        summary["final_policy_eval"] = {"success_rate": ev.success_rate, "mean_return": ev.mean_return, "episodes": ev.episodes}
+        ev = evaluate_policy(
+            trainer.sampler, trainer.policy, trainer.task, cfg.eval_episodes, stream_seed(cfg.seed, 0, _STREAM_EVAL)
+        )
+        summary["final_policy_eval"] = {
+            "success_rate": ev.success_rate, "mean_return": ev.mean_return, "episodes": ev.episodes
+        }
     _write_json(run_dir / "summary.json", summary)
 
 

@@ -24,12 +24,13 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from rrl.config import DEMO_WEIGHT_VARIANTS
 from rrl.policy import GaussianMLP, gaussian_log_prob
 
-from rrl.config import DEMO_WEIGHT_VARIANTS
 
-
-def demo_weight(advantages: np.ndarray, iteration: int, lam_0: float = 0.01, lam_1: float = 0.95, variant: str = "paper") -> float:
+def demo_weight(
+    advantages: np.ndarray, iteration: int, lam_0: float = 0.01, lam_1: float = 0.95, variant: str = "paper"
+) -> float:
     """Eq. 9 weight ``w`` of every demonstration pair at DAPG iteration ``k = iteration``.
 
     ``variant="paper"``: ``lam_0 * lam_1^k * max(advantages)``; ``variant="mjrl"``: ``lam_0 * lam_1^k``.

@@ -22,10 +22,10 @@ from dataclasses import dataclass
 
 import torch
 
+from rrl.config import FVP_PRECISIONS, STEP_NORMS
 from rrl.policy import GaussianMLP, gaussian_kl
 
 FisherOperator = Callable[[torch.Tensor], torch.Tensor]
-from rrl.config import FVP_PRECISIONS, STEP_NORMS
 
 
 def make_fisher_vector_product(
@@ -163,6 +163,8 @@ def npg_step(
 
 
 @torch.no_grad()
-def mean_kl(policy: GaussianMLP, observations: torch.Tensor, old_mean: torch.Tensor, old_log_std: torch.Tensor) -> float:
+def mean_kl(
+    policy: GaussianMLP, observations: torch.Tensor, old_mean: torch.Tensor, old_log_std: torch.Tensor
+) -> float:
     """Mean ``KL(pi_old || pi_theta)`` over ``observations`` for the policy's current parameters."""
     return float(gaussian_kl(old_mean, old_log_std, policy(observations), policy.log_std).mean())

@@ -18,7 +18,7 @@ use the hinge angle of the next rebuilt state (the last step uses its own), with
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -161,7 +161,7 @@ def human_door_demos(path: str | Path | None = None) -> DemoSet:
         "demos_sha256": file_sha256(path),
         "qvel": "central differences of rebuilt qpos over env dt",
         "max_reconstruction_error": float(max(i["max_reconstruction_error"] for i in infos)),
-        "created_utc": datetime.now(timezone.utc).isoformat(),
+        "created_utc": datetime.now(UTC).isoformat(),
         "versions": library_versions(),
     }
     return DemoSet(trajectories=trajectories, metadata=metadata, episode_info=infos)

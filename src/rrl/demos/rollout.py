@@ -8,9 +8,10 @@ camera can be re-rendered exactly later (:mod:`rrl.demos.visual`).
 from __future__ import annotations
 
 import time
-from datetime import datetime, timezone
+from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
@@ -134,7 +135,7 @@ def make_expert_demos(
         "attempts": len(attempts),
         "attempt_success_steps": attempts,
         "rollout_seconds": round(time.perf_counter() - start, 3),
-        "created_utc": datetime.now(timezone.utc).isoformat(),
+        "created_utc": datetime.now(UTC).isoformat(),
         "versions": library_versions(),
     }
     return DemoSet(trajectories=trajectories, metadata=metadata, episode_info=infos)

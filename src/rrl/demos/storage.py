@@ -25,7 +25,7 @@ import json
 import os
 import tempfile
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -188,7 +188,7 @@ def save_demos(demos: DemoSet, path: str | Path, overwrite: bool = False) -> Pat
             f.attrs["format"] = FORMAT_NAME
             f.attrs["format_version"] = FORMAT_VERSION
             f.attrs["n_episodes"] = len(demos)
-            f.attrs["created_utc"] = demos.metadata.get("created_utc") or datetime.now(timezone.utc).isoformat()
+            f.attrs["created_utc"] = demos.metadata.get("created_utc") or datetime.now(UTC).isoformat()
             for key in _CORE_ATTRS:
                 f.attrs[key] = _attr_value(demos.metadata[key])
             f.attrs["versions"] = json.dumps(demos.metadata.get("versions") or library_versions(), sort_keys=True)
@@ -201,7 +201,9 @@ def save_demos(demos: DemoSet, path: str | Path, overwrite: bool = False) -> Pat
                 for k, v in info.items():
                     g.attrs[k] = _attr_value(v)
                 for name, arr in _flatten(traj).items():
-                    g.create_dataset(name, data=arr, compression="gzip", compression_opts=4, shuffle=True, fletcher32=True)
+                    g.create_dataset(
+                        name, data=arr, compression="gzip", compression_opts=4, shuffle=True, fletcher32=True
+                    )
             f.flush()
         with open(tmp, "rb") as fh:
             os.fsync(fh.fileno())

@@ -12,9 +12,9 @@ cfg)`` (or :func:`env_fn`) as the env factory.
 from __future__ import annotations
 
 import functools
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 import gymnasium as gym
 import mujoco
@@ -110,7 +110,9 @@ def make_env(cfg: EnvConfig) -> gym.Env:
     """Build the environment described by ``cfg``: TimeLimit -> TaskReward [-> VisualDistractor] ->
     CameraObservation, or for a state observation TimeLimit -> TaskReward [-> StateNoise]."""
     spec = cfg.spec
-    base = edited_env_class(spec, cfg.render_size, cfg.distractor == "random_object", cfg.multisample)(reward_type="sparse")
+    base = edited_env_class(spec, cfg.render_size, cfg.distractor == "random_object", cfg.multisample)(
+        reward_type="sparse"
+    )
     env: gym.Env = gym.wrappers.TimeLimit(base, max_episode_steps=cfg.horizon or spec.horizon)
     env = TaskReward(env, spec, cfg.reward)
     if cfg.distractor is not None:

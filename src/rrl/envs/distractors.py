@@ -137,7 +137,9 @@ class RandomObject(Distractor):
         super().__init__(model, task, **kwargs)
         self.geom = mujoco.mj_name2id(model, mujoco.mjtObj.mjOBJ_GEOM, DISTRACTOR_GEOM)
         if self.geom < 0:
-            raise ValueError("the model has no distractor geom; build the env with EnvConfig(distractor='random_object')")
+            raise ValueError(
+                "the model has no distractor geom; build the env with EnvConfig(distractor='random_object')"
+            )
         self.camera_ids = [mujoco.mj_name2id(model, mujoco.mjtObj.mjOBJ_CAMERA, c) for c in self.cameras]
 
     def apply(self, rng: np.random.Generator) -> None:

@@ -97,5 +97,7 @@ def dense_reward_terms(task: str, env) -> dict[str, float]:
         desired = (d.site_xpos[env.tar_t_site_id] - d.site_xpos[env.tar_b_site_id]) / env.tar_length
         return pen_terms(d.xpos[env.obj_body_id], d.site_xpos[env.eps_ball_site_id], obj_orien, desired)
     if task == "relocate":
-        return relocate_terms(d.site_xpos[env.S_grasp_site_id], d.xpos[env.obj_body_id], d.site_xpos[env.target_obj_site_id])
+        return relocate_terms(
+            d.site_xpos[env.S_grasp_site_id], d.xpos[env.obj_body_id], d.site_xpos[env.target_obj_site_id]
+        )
     raise ValueError(f"no dense reward for task {task!r}")

@@ -73,7 +73,11 @@ EXPERIMENTS: dict[str, Experiment] = {
             "proprioception",
             "Fig. 6",
             "Does the policy need the joint encoders, and does 2% sensor noise hurt?",
-            (RRL, Variant("RRL_vision (images only)", {"obs": "rgb"}), Variant("RRL_noise (2% joint noise)", {"proprio_noise": 0.02})),
+            (
+                RRL,
+                Variant("RRL_vision (images only)", {"obs": "rgb"}),
+                Variant("RRL_noise (2% joint noise)", {"proprio_noise": 0.02}),
+            ),
         ),
         Experiment(
             "rewards",
@@ -91,17 +95,26 @@ EXPERIMENTS: dict[str, Experiment] = {
             "relocate_cameras",
             "Fig. 9",
             "Relocate from one camera versus three (features concatenated)",
-            (Variant("1 camera (cam1)", {"cameras": ("cam1",)}), Variant("3 cameras", {"cameras": ("cam1", "cam2", "cam3")})),
+            (
+                Variant("1 camera (cam1)", {"cameras": ("cam1",)}),
+                Variant("3 cameras", {"cameras": ("cam1", "cam2", "cam3")}),
+            ),
             tasks=("relocate",),
         ),
     )
 }
 
 # VAE training per scale (appendix 7.4: 1M frames, 10 epochs, latent 512, 64x64).
-VAE_SCALE = {"smoke": dict(frames=64, epochs=1), "cpu": dict(frames=20_000, epochs=5), "paper": dict(frames=1_000_000, epochs=10)}
+VAE_SCALE = {
+    "smoke": dict(frames=64, epochs=1),
+    "cpu": dict(frames=20_000, epochs=5),
+    "paper": dict(frames=1_000_000, epochs=10),
+}
 
 
-def variant_config(exp: Experiment, variant: Variant, task: str, scale: str, seed: int, root: Path, **extra: Any) -> TrainConfig:
+def variant_config(
+    exp: Experiment, variant: Variant, task: str, scale: str, seed: int, root: Path, **extra: Any
+) -> TrainConfig:
     """The TrainConfig of one (variant, task, seed) at ``scale``; ``extra`` overrides everything (e.g. iterations)."""
     out = root / exp.name / scale / task / f"{variant.slug}_s{seed}"
     cfg = TrainConfig.from_preset(scale, task, seed=seed, out=str(out), **{**variant.overrides, **extra})
@@ -164,13 +177,17 @@ def run_experiment(
         for variant in chosen:
             for seed in seeds:
                 cfg = variant_config(exp, variant, task, scale, seed, root, **extra)
-                entry = {"variant": variant.label, "task": task, "seed": seed, "out": cfg.out, "command": cfg.command_line()}
+                entry = {
+                    "variant": variant.label, "task": task, "seed": seed, "out": cfg.out, "command": cfg.command_line()
+                }
                 selected.add(Path(cfg.out).name)
                 if variant.vae:
                     vae_path = root / "vae" / scale / f"{task}_s{seed}.pt"
                     cfg = dataclasses.replace(cfg, encoder_weights=str(vae_path))
                     vae_args = " ".join(f"--{k} {v}" for k, v in VAE_SCALE[scale].items())
-                    entry["command"] = f"rrl vae train --task {task} {vae_args} --seed {seed} --out {vae_path} && {cfg.command_line()}"
+                    entry["command"] = (
+                        f"rrl vae train --task {task} {vae_args} --seed {seed} --out {vae_path} && {cfg.command_line()}"
+                    )
                 if dry_run:
                     report["runs"].append(entry)
                     continue
@@ -230,7 +247,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         prog="rrl experiment",
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
-        epilog=f"experiments and their --variants slugs:\n{variants}\n\nalso: rrl experiment robustness RUN... --out DIR "
+        epilog=f"experiments and their --variants slugs:\n{variants}\n\n"
+        "also: rrl experiment robustness RUN... --out DIR "
         "(Fig. 4 centre/right), rrl experiment compute_cost --out DIR (Fig. 4 left), rrl experiment feature_probe "
         "--out DIR (linear probe of what the task randomises); each takes -h",
     )

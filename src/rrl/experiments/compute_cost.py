@@ -215,7 +215,9 @@ def measure_encoder(
     row: dict[str, Any] = {"encoder": name, "weights": weights_kind(name, weights), "image_size": image_size}
     info = info if info is not None else {}
     for backend in backends:
-        enc = make_encoder(name, backend=backend, device=device, image_size=image_size, weights=weights, num_threads=threads)
+        enc = make_encoder(
+            name, backend=backend, device=device, image_size=image_size, weights=weights, num_threads=threads
+        )
         if "gflops_per_frame" not in row and backend == "torch":
             row["feature_dim"] = enc.feature_dim
             row["gflops_per_frame"] = count_flops(enc) / 1e9
@@ -427,7 +429,7 @@ def run(
             f"repeats={repeats}, backends={backends!r}, threads={threads!r}, device={device!r})"
         )
     load_before = os.getloadavg()
-    started = _dt.datetime.now(_dt.timezone.utc).astimezone()
+    started = _dt.datetime.now(_dt.UTC).astimezone()
     t0 = time.perf_counter()
     rows, details = [], {}
     for name in names:

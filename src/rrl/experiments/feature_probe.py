@@ -21,7 +21,8 @@ and quantity), ``probe.png`` (held-out R^2 bars) and ``meta.json`` (command, com
 Run::
 
     rrl experiment feature_probe --task door --episodes 300 --out results/feature_probe_door \
-        --representations efficientnet_lite0@128,efficientnet_lite0@224,random:efficientnet_lite0@128,pixels8@128,proprio
+        --representations \
+        efficientnet_lite0@128,efficientnet_lite0@224,random:efficientnet_lite0@128,pixels8@128,proprio
 """
 
 from __future__ import annotations
@@ -385,7 +386,7 @@ def write_outputs(rows: Sequence[Mapping[str, Any]], out_dir: str | Path, comman
         "title": _meta_title(extra),
         "command": command,
         "commit": git_commit(),
-        "date": _dt.datetime.now(_dt.timezone.utc).astimezone().isoformat(timespec="seconds"),
+        "date": _dt.datetime.now(_dt.UTC).astimezone().isoformat(timespec="seconds"),
         "table": format_table(rows),
         "note": "cells: held-out R^2 (RMSE / target std); a probe no better than the training mean scores about 0",
         **extra,

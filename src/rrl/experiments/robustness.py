@@ -42,7 +42,10 @@ from rrl.envs.distractors import DISTRACTORS
 from rrl.paths import atomic_write
 
 CLEAN = "clean"
-COLUMNS = ("run", "run_dir", "seed", "task", "encoder", "obs", "condition", "episodes", "success_rate", "mean_return", "input_shift")
+COLUMNS = (
+    "run", "run_dir", "seed", "task", "encoder", "obs", "condition", "episodes", "success_rate", "mean_return",
+    "input_shift",
+)
 PIXELS_ONLY = (
     "distractors only affect pixels (rendered frames), never the physics; {run} learned from state "
     "(obs={obs!r}), so it cannot be evaluated under visual distractors (appendix 7.5 probes pixel policies)"
@@ -260,7 +263,7 @@ def write_outputs(rows: Sequence[Mapping[str, Any]], out_dir: str | os.PathLike,
         "title": f"Robustness to visual distractors, {tasks} (paper Fig. 4 centre/right, appendix 7.5)",
         "command": command,
         "commit": git_commit(),
-        "date": _dt.datetime.now(_dt.timezone.utc).astimezone().isoformat(timespec="seconds"),
+        "date": _dt.datetime.now(_dt.UTC).astimezone().isoformat(timespec="seconds"),
         "episodes": sorted({int(r["episodes"]) for r in rows}),
         "conditions": _conditions(rows),
         "runs": runs,
@@ -378,7 +381,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--distractors", default=",".join(DISTRACTORS), help="comma-separated (default: all four)")
     parser.add_argument("--seed", type=int, default=None, help="evaluation seed (default: each run's eval seed)")
     parser.add_argument("--n-envs", type=int, default=None, help="override the runs' number of environments")
-    parser.add_argument("--device", default=None, help="encoder device instead of the runs' (e.g. cpu for GPU-trained runs)")
+    parser.add_argument(
+        "--device", default=None, help="encoder device instead of the runs' (e.g. cpu for GPU-trained runs)"
+    )
     parser.add_argument("--frames", action="store_true", help="also write <task>_distractors.png for the runs' task(s)")
     parser.add_argument("--frames-only", metavar="TASK", default=None, help="only write the example frames of TASK")
     parser.add_argument("--frame-size", type=int, default=128, help="render size of the example frames (default 128)")
@@ -399,7 +404,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 0
         t0 = time.perf_counter()
         rows = robustness(args.run_dirs, args.episodes, distractors, args.seed, args.n_envs,
-                          progress=lambda line: print(line, file=sys.stderr, flush=True), device=args.device)  # fmt: skip
+                          progress=lambda line: print(line, file=sys.stderr, flush=True),
+                          device=args.device)  # fmt: skip
         write_outputs(rows, out, command, eval_seed=args.seed, n_envs=args.n_envs, device=args.device,
                       elapsed_s=round(time.perf_counter() - t0, 1))  # fmt: skip
         print(format_table(rows))

@@ -101,7 +101,9 @@ class DemoData:
             raise ValueError("no demonstration trajectories given")
         obs = np.concatenate([np.asarray(t["observations"], dtype=np.float32) for t in trajectories])
         act = np.concatenate([np.asarray(t["actions"], dtype=np.float32) for t in trajectories])
-        return DemoData(observations=obs, actions=act, n_trajectories=len(trajectories), source_fingerprint=source_fingerprint)
+        return DemoData(
+            observations=obs, actions=act, n_trajectories=len(trajectories), source_fingerprint=source_fingerprint
+        )
 
     def fingerprint(self) -> str:
         """SHA-256 of the arrays (policy inputs: for pixel runs they depend on the encoder's device and backend by

@@ -29,7 +29,9 @@ class RandomStateFeatures:
     def __init__(self, mean: np.ndarray, std: np.ndarray, out_dim: int, seed: int) -> None:
         mean, std = np.asarray(mean, dtype=np.float64), np.asarray(std, dtype=np.float64)
         if mean.ndim != 1 or mean.shape != std.shape or out_dim < 1:
-            raise ValueError(f"need 1-D mean and std of one shape, out_dim >= 1; got {mean.shape}, {std.shape}, {out_dim}")
+            raise ValueError(
+                f"need 1-D mean and std of one shape, out_dim >= 1; got {mean.shape}, {std.shape}, {out_dim}"
+            )
         rng = np.random.default_rng([int(seed), 0x5EED])
         self.shift = mean.astype(np.float32)
         self.scale = np.where(std < CONSTANT_STD, 1.0, std).astype(np.float32)

@@ -185,7 +185,9 @@ class PipelinedSampler:
         self.obs_dim = int(featurizer(first).shape[1])
         self.critic_dim = int(critic_featurizer(first).shape[1]) if critic_featurizer is not None else self.obs_dim
 
-    def collect(self, policy: ActingPolicy, n_trajectories: int, seed: int, deterministic: bool = False) -> TrajectoryBatch:
+    def collect(
+        self, policy: ActingPolicy, n_trajectories: int, seed: int, deterministic: bool = False
+    ) -> TrajectoryBatch:
         """Roll out ``n_trajectories`` episodes (stochastic, or the mean action if ``deterministic``)."""
         if n_trajectories < 1:
             raise ValueError(f"n_trajectories must be >= 1, got {n_trajectories}")
@@ -231,7 +233,10 @@ class PipelinedSampler:
                 if deterministic:
                     a = mean
                 else:
-                    noise = np.stack([gens[i].standard_normal(self.act_dim) if i < k else np.zeros(self.act_dim) for i in range(lo, hi)])
+                    noise = np.stack([
+                        gens[i].standard_normal(self.act_dim) if i < k else np.zeros(self.act_dim)
+                        for i in range(lo, hi)
+                    ])
                     a = mean + std * noise
                 x[lo:hi, t], acts[lo:hi, t] = xg, a
                 if xc is not None:
