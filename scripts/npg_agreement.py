@@ -31,7 +31,8 @@ the mean KL the updates measured after their step (a first-order gain grows with
 ``sqrt(kl)``, so compare gains at equal ``kl`` when a setting such as ``--cg-damping`` changes it).
 ``--also cg_damping=10,step_norm=fisher --also-label LABEL`` (repeatable) scores more update settings on the
 same batches from the same start, one row each: a paired comparison that costs no extra sampling (most of a
-pixel run's cost).
+pixel run's cost). The start's one ordinary iteration uses the main settings (``--cg-damping`` etc.), so rows of
+runs with different main settings start from slightly different policies: compare settings within one run.
 
 ``--from-run RUN_DIR`` starts any of the three from a run's last checkpoint (its policy and fitted baseline,
 e.g. after 40 iterations) instead of the BC start: the run's own config and demonstrations, with the settings
