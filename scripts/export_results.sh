@@ -95,17 +95,17 @@ export_group critic_door_human_t200 "Random features of the state at 200 traject
   "DAPG (state)=$(have runs/state/dapg_door_human_dense_t200_state_s0 runs/state/dapg_door_human_dense_t200_state_s1 runs/state/dapg_door_human_dense_t200_state_s2)" \
   "random features, floor=$(have runs/state/dapg_door_human_dense_t200_emb1280fl_s0 runs/state/dapg_door_human_dense_t200_emb1280fl_s1)" \
   "random features, floor, state critic=$(have runs/state/dapg_door_human_dense_t200_emb1280flcs_s0 runs/state/dapg_door_human_dense_t200_emb1280flcs_s1)"
-# Session 17: damping + the Fisher step norm on the random features (session-16 runs were lost with their machine).
+# Sessions 17-18: damping + the Fisher step norm on the random features (session-16 runs were lost with their machine).
 I=results/input_form_door_human_t200
-export_group damping_door_human_t200 "Random features of the state at 200 trajectories per iteration: a ridge on the natural gradient (session 17)" \
-  "Settings of input_form_door_human_t200 (door, 25 human demos, dense reward, (32, 32) policy, mjrl demo weight, 200 trajectories per iteration, 40 iterations). The policy sees 1280 random ReLU features of the state + the 24 hand joints, feature scale floor on. Paper step: cg_damping 1e-4 and Eq. 6's g^T x step norm (runs of input_form_door_human_t200); damping 10: --cg-damping 10; + Fisher norm: --step-norm fisher (the step scaled by x^T F x, so its KL stays at the target). The state runs (paper step) for reference." \
+export_group damping_door_human_t200 "Random features of the state at 200 trajectories per iteration: a ridge on the natural gradient (sessions 17-18)" \
+  "Settings of input_form_door_human_t200 (door, 25 human demos, dense reward, (32, 32) policy, mjrl demo weight, 200 trajectories per iteration, 40 iterations). The policy sees 1280 random ReLU features of the state + the 24 hand joints, feature scale floor on. Paper step: cg_damping 1e-4 and Eq. 6's g^T x step norm (runs of input_form_door_human_t200); damping 10: --cg-damping 10; + Fisher norm: --step-norm fisher (the step scaled by x^T F x, so its KL stays at the target). The state runs (paper step) for reference. A run with fewer than 40 iterations was stopped when its session ended (resumable with rrl train --resume)." \
   "DAPG (state)=$(have $I/dapg_door_human_dense_t200_state_s0.csv $I/dapg_door_human_dense_t200_state_s1.csv $I/dapg_door_human_dense_t200_state_s2.csv)" \
   "random features, paper step=$(have $I/dapg_door_human_dense_t200_emb1280fl_s0.csv $I/dapg_door_human_dense_t200_emb1280fl_s1.csv)" \
   "random features, damping 10=$(have runs/state/dapg_door_human_dense_t200_emb1280fld10_s0)" \
   "random features, damping 10 + Fisher norm=$(have runs/state/dapg_door_human_dense_t200_emb1280fld10f_s0 runs/state/dapg_door_human_dense_t200_emb1280fld10f_s1 runs/state/dapg_door_human_dense_t200_emb1280fld10f_s2)" \
   "DAPG (state), damping 10 + Fisher norm=$(have runs/state/dapg_door_human_dense_t200_statefd10_s0)" \
-  "random features, damping 1 + Fisher norm (stopped at 22 iterations)=$(have runs/state/dapg_door_human_dense_t200_emb1280fld1f_s0)" \
-  "DAPG (state), damping 1 + Fisher norm (stopped at 29 iterations)=$(have runs/state/dapg_door_human_dense_t200_statefd1_s0)"
+  "random features, damping 1 + Fisher norm=$(have runs/state/dapg_door_human_dense_t200_emb1280fld1f_s0 runs/state/dapg_door_human_dense_t200_emb1280fld1f_s1 runs/state/dapg_door_human_dense_t200_emb1280fld1f_s2)" \
+  "DAPG (state), damping 1 + Fisher norm=$(have runs/state/dapg_door_human_dense_t200_statefd1_s0 runs/state/dapg_door_human_dense_t200_statefd1_s1 runs/state/dapg_door_human_dense_t200_statefd1_s2)"
 export_group pixels8_door_human_t200 "8x8 pixels at 200 trajectories per iteration: plain and input PCA (session 14), damping 10 + Fisher step norm (session 17)" \
   "examples/rrl_pixels8 (37-px renders cropped to 32, 8x8 pixels) + 24 hand joints, cpu preset otherwise; door, 25 human demos, dense reward, (32, 32) policy, mjrl demo weight, 200 trajectories per iteration; damping + Fisher norm: --cg-damping 10 --step-norm fisher. Stopped when the session ended (resumable with rrl train --resume). The state runs at the same batch for reference." \
   "8x8 pixels=$(have runs/pixels/door_cpu_human_dense_px8r32_t200_plain_s0)" \

@@ -75,6 +75,12 @@ def test_export_keeps_previous_runs_whose_folders_are_gone(run_dirs: list[Path],
     assert (again / "dapg_door_s0.csv").read_text() == csv_s0
     report = write_report(results, tmp_path / "results.md").read_text()
     assert "| DAPG | dapg_door_s0 (earlier export) | 0 |" in report and "| DAPG | dapg_door_s1 | 1 |" in report
+    # A run given again under a new label (a relabelled group) replaces its entry under the old label.
+    relabelled = export_results("dapg_door", {"DAPG, all seeds": run_dirs[:1]}, results, keep_previous=True)
+    groups = json.loads((relabelled / "meta.json").read_text())["groups"]
+    assert {label: [r["run"] for r in runs] for label, runs in groups.items()} == {
+        "DAPG, all seeds": ["dapg_door_s0"], "DAPG": ["dapg_door_s1"]
+    }
     # Without keep_previous the table holds exactly the runs given.
     only = export_results("dapg_door", {"DAPG": run_dirs[1:]}, results)
     assert [r["run"] for r in json.loads((only / "meta.json").read_text())["groups"]["DAPG"]] == ["dapg_door_s1"]

@@ -188,17 +188,18 @@ def export_results(
     A run is a run folder or a CSV of an earlier export (:func:`exported_run_summary`; marked ``exported_from``).
     With ``keep_previous``, runs of an earlier export of ``name`` that are not given again (their run folders
     may be gone, e.g. on another machine) stay in the table and the plot, read from their exported CSV and
-    marked ``kept_from_previous_export``; a run given again replaces its earlier entry, and runs named in
-    ``drop`` (run folder names) are not kept.
+    marked ``kept_from_previous_export``; a run given again replaces its earlier entry, also when it is given
+    under another label (a relabelled group), and runs named in ``drop`` (run folder names) are not kept.
     """
     out = Path(out_root) / name
     out.mkdir(parents=True, exist_ok=True)
     earlier = previous_export(out)
     previous = keepable_runs(earlier, out, drop) if keep_previous else {}
     meta: dict[str, Any] = {"name": name, "title": title, "note": note, "groups": {}}
+    summaries_of = {label: [_summary(run) for run in runs] for label, runs in groups.items()}
+    given = {s["run"] for summaries in summaries_of.values() for s in summaries}  # under any label
     for label in dict.fromkeys([*groups, *previous]):
-        summaries = [_summary(run) for run in groups.get(label, [])]
-        given = {s["run"] for s in summaries}
+        summaries = summaries_of.get(label, [])
         kept = [{**s, "kept_from_previous_export": True} for s in previous.get(label, []) if s["run"] not in given]
         for run, s in zip(groups.get(label, []), summaries):
             if _log_path(run).resolve() != (out / f"{s['run']}.csv").resolve():
