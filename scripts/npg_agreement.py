@@ -165,7 +165,7 @@ GEN_COLUMNS = ["label", "trajectories", "seed", "batches", "self_gain", "cross_g
 
 # TrainConfig fields that only shape the update (Eq. 4-9), not the batches or the policy: --also may vary them.
 STEP_FIELDS = ("cg_damping", "step_norm", "cg_iters", "rl_step_size", "max_kl_ratio", "fvp_sample_frac",
-               "demo_weight", "lam_0", "lam_1")  # fmt: skip
+               "demo_weight", "lam_0", "lam_1", "rl_frozen_layers")  # fmt: skip
 
 
 def parse_step_settings(text: str, cfg: TrainConfig) -> dict:

@@ -459,6 +459,18 @@ def test_kl_safety_net_halves_an_overshooting_step(tmp_path: Path, demos: DemoDa
     assert np.isclose(float(net["step_size"]), float(raw["step_size"]) * 0.5 ** int(net["step_backtracks"]))
 
 
+def test_frozen_layers_keep_their_bc_weights_through_rl(tmp_path: Path, demos: DemoData) -> None:
+    run = train(_cfg(tmp_path / "frozen", rl_frozen_layers=1), demos=demos, progress=False)
+    bc, final = torch.load(run / "bc_policy.pt", weights_only=True), _params(run)
+    assert torch.equal(final["net.0.weight"], bc["net.0.weight"]) and torch.equal(final["net.0.bias"], bc["net.0.bias"])
+    assert not torch.equal(final["net.2.weight"], bc["net.2.weight"])  # the second layer learns
+    assert not torch.equal(final["net.4.weight"], bc["net.4.weight"])  # so does the output layer
+    for r in read_log(run / "log.csv"):
+        assert 0.5 * 0.025 < float(r["kl"]) < 2 * 0.025  # the trust region holds for the smaller step
+    with pytest.raises(ValueError, match="rl_frozen_layers must be in \\[0, 2\\]"):
+        _cfg(tmp_path / "bad", rl_frozen_layers=3)
+
+
 def test_video_of_a_state_run_shows_the_task_camera(tmp_path: Path, demos: DemoData) -> None:
     from rrl.evaluate import evaluate_run, write_video
 

@@ -55,7 +55,10 @@ class TrainConfig:
     ``step_norm``: how Eq. 6 measures the step ``d`` ~ ``F^-1 g`` from conjugate gradient: ``gradient``
     (``g^T d``, the paper) or ``fisher`` (``d^T F d`` with the undamped Fisher, so that the quadratic KL of the
     step is ``rl_step_size / 2`` also when ``cg_damping`` is large; the same as ``gradient`` for CG from zero
-    without damping). ``fvp_sample_frac``: fraction of the samples used for Fisher-vector products; ``fvp_precision``:
+    without damping). ``rl_frozen_layers``: the first that many layers of the policy keep their BC weights in
+    the RL updates (not in the paper; the natural gradient of the remaining parameters, see
+    ``rrl.algos.npg.npg_step``'s ``trainable``). ``fvp_sample_frac``: fraction of the samples used for
+    Fisher-vector products; ``fvp_precision``:
     ``float32`` or ``bfloat16`` matrix products in them (see ``rrl.algos.npg``). ``max_kl_ratio``: if the KL
     measured after a step exceeds ``max_kl_ratio * rl_step_size`` the step is halved until it does not (an rrl
     safety net, docs/algorithms.md; 0 turns it off, as in the paper). ``workers``: environment
@@ -112,6 +115,7 @@ class TrainConfig:
     cg_iters: int = 10
     cg_damping: float = 1e-4
     step_norm: str = "gradient"
+    rl_frozen_layers: int = 0
     fvp_sample_frac: float = 1.0
     fvp_precision: str = "float32"
     normalize_advantages: bool = True
@@ -165,6 +169,11 @@ class TrainConfig:
             raise ValueError(f"fvp_sample_frac must be in (0, 1], got {self.fvp_sample_frac}")
         if self.step_norm not in STEP_NORMS:
             raise ValueError(f"step_norm must be one of {STEP_NORMS}, got {self.step_norm!r}")
+        if not 0 <= self.rl_frozen_layers <= len(self.policy_size):
+            raise ValueError(
+                f"rl_frozen_layers must be in [0, {len(self.policy_size)}] (the policy's hidden layers; the output "
+                f"layer always learns), got {self.rl_frozen_layers}"
+            )
         if self.fvp_precision not in FVP_PRECISIONS:
             raise ValueError(f"fvp_precision must be one of {FVP_PRECISIONS}, got {self.fvp_precision!r}")
         if self.rl_step_size <= 0:
@@ -395,6 +404,8 @@ FLAG_HELP = {
     "cg_damping": "damping added to the Fisher matrix",
     "step_norm": "step length of Eq. 6 from g^T d (gradient, the paper) or d^T F d (fisher: the KL target holds "
     "under large damping)",
+    "rl_frozen_layers": "the first this many policy layers keep their BC weights during RL (not in the paper; "
+    "0: all learn)",
     "fvp_sample_frac": "fraction of the samples used in Fisher-vector products",
     "fvp_precision": "float32 or bfloat16 matrix products in Fisher-vector products",
     "normalize_advantages": "normalise advantages per iteration",

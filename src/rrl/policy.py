@@ -147,6 +147,18 @@ class GaussianMLP(nn.Module):
         """Parameters of the mean network (everything but ``log_std``)."""
         return list(self.net.parameters())
 
+    def trainable_mask(self, frozen_layers: int = 0) -> torch.Tensor:
+        """Flat 0/1 vector (order of :meth:`flat_param_list`) with 0 on the weights and biases of the first
+        ``frozen_layers`` linear layers of the mean network and 1 elsewhere (``log_std`` always 1)."""
+        linears = [m for m in self.net if isinstance(m, nn.Linear)]
+        if not 0 <= frozen_layers < len(linears):
+            raise ValueError(
+                f"frozen_layers must be in [0, {len(linears) - 1}] for a policy with {len(linears) - 1} hidden "
+                f"layers (the output layer always learns), got {frozen_layers}"
+            )
+        frozen = {id(p) for m in linears[:frozen_layers] for p in m.parameters()}
+        return torch.cat([torch.full((p.numel(),), 0.0 if id(p) in frozen else 1.0) for p in self.flat_param_list()])
+
     def flat_param_list(self) -> list[nn.Parameter]:
         """The parameters in the order of every flat vector (gradients, Fisher products, steps): mean network
         first, then ``log_std``. (``self.parameters()`` lists ``log_std`` first; do not use it for flat vectors.)"""

@@ -91,7 +91,7 @@ class TaskSpec:
     def state_columns(self, hide: tuple[str, ...] = ()) -> np.ndarray:
         """Indices of the state vector that remain after hiding the parts named in ``hide``
         (:meth:`state_part_columns` names). Used to ask what a state policy needs to know (``--state-hide``;
-        docs/training.md)."""
+        docs/human_demos.md)."""
         hidden = {i for part in hide for i in self.state_part_columns(part)}
         return np.array([i for i in range(self.state_dim) if i not in hidden], dtype=np.int64)
 

@@ -379,6 +379,7 @@ class Trainer:
             policy_mean=mean_pi,
             precision=cfg.fvp_precision,
             step_norm=cfg.step_norm,
+            trainable=self.policy.trainable_mask(cfg.rl_frozen_layers) if cfg.rl_frozen_layers else None,
         )
         del mean_pi
         _check_finite(k, "natural gradient direction", step.direction, self.run_dir)

@@ -133,6 +133,7 @@ def npg_step(
     policy_mean: torch.Tensor | None = None,
     precision: str = "float32",
     step_norm: str = "gradient",
+    trainable: torch.Tensor | None = None,
 ) -> NPGStep:
     """Eq. 6: solve ``F x = g`` by conjugate gradient and scale the step to the trust region ``delta``.
 
@@ -142,7 +143,10 @@ def npg_step(
     :func:`make_fisher_vector_product`. ``step_norm``: ``gradient`` scales the step by ``g^T d`` as Eq. 6 does
     (``d`` the CG direction); ``fisher`` by ``d^T F d`` with the undamped Fisher (one more Fisher-vector product),
     so the step's quadratic KL is ``delta / 2`` even when the damping shortens ``d``. Without damping the two
-    agree (CG from zero keeps ``d^T F d = g^T d``).
+    agree (CG from zero keeps ``d^T F d = g^T d``). ``trainable`` (a flat 0/1 mask, e.g.
+    ``GaussianMLP.trainable_mask``): the step moves only the parameters marked 1; ``g`` and ``F`` are restricted
+    to them (``P g`` and ``P F P`` with ``P = diag(trainable)``), so the step is the natural gradient of the
+    policy family with the others held fixed, scaled to the same trust region.
     """
     if step_norm not in STEP_NORMS:
         raise ValueError(f"step_norm must be one of {STEP_NORMS}, got {step_norm!r}")
@@ -152,6 +156,14 @@ def npg_step(
         obs = obs[torch.randperm(len(obs), generator=generator)[:k]]
         policy_mean = None
     fvp = make_fisher_vector_product(policy, obs, damping, policy_mean=policy_mean, precision=precision)
+    if trainable is not None:
+        if trainable.shape != gradient.shape:
+            raise ValueError(f"trainable mask has shape {tuple(trainable.shape)}, the gradient {tuple(gradient.shape)}")
+        gradient, full_fvp = gradient * trainable, fvp
+
+        def fvp(v: torch.Tensor) -> torch.Tensor:  # P (F + damping I) P v, on the trainable subspace
+            return trainable * full_fvp(trainable * v)
+
     direction = conjugate_gradient(fvp, gradient, iters=cg_iters)
     if step_norm == "fisher":  # d^T F d with the undamped Fisher: the quadratic KL of the step itself
         quad = float(torch.dot(direction, fvp(direction) - damping * direction))

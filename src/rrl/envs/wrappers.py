@@ -2,7 +2,7 @@
 
 Each wrapper changes one thing: :class:`TaskReward` the reward (sparse or correctly shaped dense),
 :class:`CameraObservation` the observation (camera frames and/or hand proprioception, paper Eq. 10),
-:class:`StateNoise` the precision of a state observation (not in the paper; docs/training.md).
+:class:`StateNoise` the precision of a state observation (not in the paper; docs/human_demos.md).
 """
 
 from __future__ import annotations
