@@ -229,6 +229,16 @@ def test_npg_step_with_frozen_layers_is_the_natural_gradient_of_the_rest() -> No
     assert torch.equal(step.direction[~keep], torch.zeros(int((~keep).sum())))
     assert torch.equal(step.new_params[~keep], policy.flat_params()[~keep])
     fisher = _dense(make_fisher_vector_product(policy, obs, damping=1e-3), n).double()
+    # the product that skips the frozen tensors: the same sub-matrix, only the damping on the frozen entries
+    frozen_flags = [True, True, False, False, False, False]  # first layer's weight and bias
+    restricted = _dense(make_fisher_vector_product(policy, obs, damping=1e-3, frozen=frozen_flags), n).double()
+    assert torch.allclose(restricted[keep][:, keep], fisher[keep][:, keep], rtol=1e-5, atol=1e-7)
+    assert torch.equal(restricted[~keep], (1e-3 * torch.eye(n))[~keep].double())
+    assert not restricted[:, ~keep][keep].any()
+    with pytest.raises(ValueError, match="6 mean-network parameter tensors"):
+        make_fisher_vector_product(policy, obs, frozen=[True])
+    with pytest.raises(ValueError, match="at least one must move"):
+        make_fisher_vector_product(policy, obs, frozen=[True] * 6)
     sub = torch.linalg.solve(fisher[keep][:, keep], grad[keep].double())
     assert torch.allclose(step.direction[keep].double(), sub, rtol=1e-3, atol=1e-4 * float(sub.abs().max()))
     # Eq. 6 with the restricted gradient: the quadratic KL of the step is delta / 2
