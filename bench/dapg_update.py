@@ -8,6 +8,7 @@ sparse rewards, 25 demonstrations of 200 steps, (256, 256) policy.
 
     python bench/dapg_update.py                 # paper scale, torch's default threads
     python bench/dapg_update.py --threads 1 --repeats 3
+    python bench/dapg_update.py --features 1280 --policy-size 32,32 --rl-frozen-layers 1   # the first layer frozen
 """
 
 from __future__ import annotations
@@ -74,6 +75,7 @@ def main() -> None:
     p.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's choice)")
     p.add_argument("--fvp-sample-frac", type=float, default=1.0)
     p.add_argument("--fvp-precision", default="float32", choices=("float32", "bfloat16"))
+    p.add_argument("--rl-frozen-layers", type=int, default=0, help="policy layers kept at their BC weights")
     p.add_argument("--json", default=None, help="also write the results to this JSON file")
     args = p.parse_args()
     if args.threads:
@@ -85,11 +87,12 @@ def main() -> None:
     demos = DemoData(demo_batch.observations, demo_batch.actions, args.demos)
     cfg = TrainConfig(
         task="door",
-        obs="pixels",
+        obs="rgb+proprio",
         policy_size=tuple(int(h) for h in args.policy_size.split(",")),
         horizon=args.horizon,
         fvp_sample_frac=args.fvp_sample_frac,
         fvp_precision=args.fvp_precision,
+        rl_frozen_layers=args.rl_frozen_layers,
     )
     trainer = Trainer(cfg, _ShapeOnlySampler(obs_dim, args.act_dim), demos, run_dir=".")
     trainer.behavior_clone()
@@ -109,13 +112,15 @@ def main() -> None:
         "torch_threads": torch.get_num_threads(),
         "fvp_sample_frac": args.fvp_sample_frac,
         "fvp_precision": args.fvp_precision,
+        "rl_frozen_layers": args.rl_frozen_layers,
         "median_s": {k: statistics.median(r[k] for r in runs) for k in (*PHASES, "t_total")},
         "kl": [round(r["kl"], 4) for r in runs],
         "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
         "rss_before_updates_mb": rss_before,
     }
     print(f"DAPG update: {batch.n_samples} samples, {obs_dim}-dim inputs, policy {cfg.policy_size} "
-          f"({trainer.policy.num_params} parameters), {torch.get_num_threads()} torch threads")
+          f"({trainer.policy.num_params} parameters, first {args.rl_frozen_layers} layers frozen), "
+          f"{torch.get_num_threads()} torch threads")
     for k, v in result["median_s"].items():
         print(f"  {k[2:]:<12s} {v:7.3f} s")
     print(f"  KL per update {result['kl']} (target delta/2 = {cfg.rl_step_size / 2})")
