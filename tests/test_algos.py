@@ -285,9 +285,10 @@ def test_demo_weight_follows_eq9_and_decays() -> None:
         assert w == pytest.approx(0.01 * 0.95**k * 2.5, rel=1e-12)
     assert all(a > b for a, b in zip(weights, weights[1:]))
     assert weights[-1] / weights[0] == pytest.approx(0.95**49)
-    # mjrl variant: no max-advantage factor, advantages divided by their std
+    assert demo_weight(-adv - 3.0, 0) == 0.0  # all advantages negative (unnormalised): no weight, not a push away
+    # mjrl variant: no max-advantage factor, advantages whitened
     assert demo_weight(adv, 3, 0.01, 0.95, variant="mjrl") == pytest.approx(0.01 * 0.95**3)
-    assert policy_advantages(adv, "mjrl") == pytest.approx(adv / adv.std(), rel=1e-6)
+    assert policy_advantages(adv, "mjrl") == pytest.approx((adv - adv.mean()) / adv.std(), rel=1e-6)
     assert policy_advantages(adv, "paper") is adv
     with pytest.raises(ValueError, match="variant"):
         demo_weight(adv, 0, variant="other")
@@ -420,3 +421,16 @@ def test_value_baseline_fits_returns_and_preserves_outputs(door_states: np.ndarr
     before = vf.predict(door_states, t)
     vf._update_target_stats(returns * 3 + 100)
     np.testing.assert_allclose(vf.predict(door_states, t), before, rtol=1e-4, atol=1e-3)
+
+
+def test_baseline_checkpoint_keeps_adam_moments_but_takes_new_learning_rate() -> None:
+    rng = np.random.default_rng(0)
+    obs, t, ret = rng.normal(size=(64, 5)), np.arange(64) % 20, rng.normal(size=64)
+    old = ValueBaseline(5, horizon=20, hidden_sizes=(8,), lr=1e-3, weight_decay=1e-3)
+    old.fit(obs, t, ret, rng)
+    new = ValueBaseline(5, horizon=20, hidden_sizes=(8,), lr=1e-5, weight_decay=0.0)
+    new.load_state_dict(old.state_dict())
+    group = new.optimizer.param_groups[0]
+    assert group["lr"] == 1e-5 and group["weight_decay"] == 0.0  # the resumed run's settings, not the checkpoint's
+    moments = old.optimizer.state_dict()["state"][0]["exp_avg"]
+    assert torch.equal(new.optimizer.state_dict()["state"][0]["exp_avg"], moments)

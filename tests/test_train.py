@@ -282,6 +282,10 @@ def test_state_hide_removes_a_part_from_policy_baseline_and_demos(tmp_path: Path
         resume(run_dir, state_hide=("handle_pos",), progress=False)
     with pytest.raises(ValueError, match="define the run"):
         resume(run_dir, state_noise=(), progress=False)
+    recorded_before = (run_dir / "config.json").read_text()
+    with pytest.raises(ValueError, match=r"\['bc_lr'\] act in behaviour cloning"):
+        resume(run_dir, bc_lr=1e-2, progress=False)
+    assert (run_dir / "config.json").read_text() == recorded_before  # the refusal wrote nothing
 
 
 def test_state_embed_feeds_random_features_to_policy_baseline_and_demos(tmp_path: Path, expert_demo_set) -> None:
@@ -432,6 +436,35 @@ def test_config_validation_messages() -> None:
     assert np.isclose(TrainConfig().rl_step_size, 0.05)
 
 
+@pytest.mark.parametrize(
+    "field,value",
+    [("bc_batch_size", 0), ("vf_batch_size", 0), ("vf_epochs", -1), ("rl_gamma", 1.5), ("rl_gae", -2.0),
+     ("cg_damping", -1.0), ("lam_0", -1.0), ("lam_1", 2.0), ("threads", 0), ("bc_epochs", -3), ("min_log_std", 5.0),
+     ("max_kl_ratio", 0.5), ("horizon", 0)],
+)  # fmt: skip
+def test_config_rejects_out_of_range_numbers(field: str, value: float) -> None:
+    with pytest.raises(ValueError, match=f"^{field} must be"):
+        TrainConfig(**{field: value})
+
+
+def test_command_line_reproduces_the_config() -> None:
+    import argparse
+    import shlex
+
+    from rrl.config import add_config_arguments, config_overrides
+
+    cfg = TrainConfig.from_preset(
+        "cpu", "door", normalize_advantages=False, proprio_arm=True, policy_size=(32, 32), cg_damping=1.0, seed=4
+    )
+    argv = shlex.split(cfg.command_line())
+    assert argv[:2] == ["rrl", "train"] and "--no-normalize-advantages" in argv and "--proprio-arm" in argv
+    parser = argparse.ArgumentParser()
+    add_config_arguments(parser)
+    overrides = config_overrides(parser.parse_args(argv[2:]))
+    preset, task = overrides.pop("preset", None), overrides.pop("task")
+    assert TrainConfig.from_preset(preset, task, **overrides) == cfg
+
+
 def test_every_config_field_is_a_flag_and_backend_is_an_alias() -> None:
     import argparse
 
@@ -484,3 +517,19 @@ def test_video_of_a_state_run_shows_the_task_camera(tmp_path: Path, demos: DemoD
     assert evaluate_run(run_dir, episodes=2).success_rate == summary["success_rate"]
     with pytest.raises(ValueError, match="only rendered frames"):
         evaluate_run(run_dir, episodes=1, distractor="object_color")
+
+
+def test_asking_for_more_demos_than_the_file_holds_is_an_error(tmp_path: Path, expert_demo_set) -> None:
+    from rrl.demos import save_demos
+    from rrl.train import load_demo_set
+
+    save_demos(expert_demo_set, tmp_path / "three.h5")
+    assert len(load_demo_set(TrainConfig(demos=str(tmp_path / "three.h5"), n_demos=2)).trajectories) == 2
+    with pytest.raises(ValueError, match="n_demos=5 but .* hold 3 trajectories; pass --n-demos 3"):
+        load_demo_set(TrainConfig(demos=str(tmp_path / "three.h5"), n_demos=5))
+
+
+def test_a_run_that_cannot_start_leaves_no_folder(tmp_path: Path) -> None:
+    with pytest.raises(FileNotFoundError, match="demo file not found"):
+        train(TrainConfig(demos=str(tmp_path / "missing.h5"), out=str(tmp_path / "run")), progress=False)
+    assert not (tmp_path / "run").exists()

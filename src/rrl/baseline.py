@@ -142,8 +142,14 @@ class ValueBaseline:
         }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Restore a checkpoint; the Adam moments come from it, the learning rate and weight decay from this
+        baseline's settings (``load_state_dict`` alone would bring back the checkpoint's and ignore a changed
+        ``vf_lr`` / ``vf_weight_decay`` on resume)."""
+        hyper = [{"lr": g["lr"], "weight_decay": g["weight_decay"]} for g in self.optimizer.param_groups]
         self.model.load_state_dict(state["model"])
         self.optimizer.load_state_dict(state["optimizer"])
+        for group, h in zip(self.optimizer.param_groups, hyper):
+            group.update(h)
         self.fitted = bool(state["fitted"])
         self.in_shift = state["in_shift"].clone()
         self.in_scale = state["in_scale"].clone()

@@ -25,6 +25,7 @@ IDENTITY_FIELDS = (
     "vf_size", "init_log_std", "min_log_std", "encoder", "encoder_weights", "cameras",
     "render_size", "image_size", "proprio_noise", "proprio_arm", "multisample",
 )  # fmt: skip
+BC_STAGE_FIELDS = ("bc_epochs", "bc_batch_size", "bc_lr", "feature_scale_floor")  # used once, before iteration 0
 OBS_MODES = ("state", "rgb+proprio", "rgb")  # rrl.envs.OBS_MODES
 SAMPLER_BACKENDS = ("local", "ray")
 CRITIC_INPUTS = ("policy", "state")  # what the value baseline sees
@@ -163,8 +164,7 @@ class TrainConfig:
         for name in ("iterations", "trajectories", "eval_every", "workers", "n_demos", "cg_iters"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
-        if self.eval_episodes < 0:
-            raise ValueError(f"eval_episodes must be >= 0, got {self.eval_episodes}")
+        self._check_ranges()
         if not 0.0 < self.fvp_sample_frac <= 1.0:
             raise ValueError(f"fvp_sample_frac must be in (0, 1], got {self.fvp_sample_frac}")
         if self.step_norm not in STEP_NORMS:
@@ -228,6 +228,35 @@ class TrainConfig:
     @property
     def effective_horizon(self) -> int:
         return self.horizon if self.horizon is not None else self.task_spec.horizon
+
+    def _check_ranges(self) -> None:
+        """Numeric fields outside their meaningful range fail here, before anything runs, not mid-training."""
+        checks = [
+            ("bc_batch_size", self.bc_batch_size >= 1, ">= 1"),
+            ("vf_batch_size", self.vf_batch_size >= 1, ">= 1"),
+            ("bc_epochs", self.bc_epochs >= 0, ">= 0"),
+            ("vf_epochs", self.vf_epochs >= 0, ">= 0"),
+            ("eval_episodes", self.eval_episodes >= 0, ">= 0"),
+            ("bc_lr", self.bc_lr > 0, "> 0"),
+            ("vf_lr", self.vf_lr > 0, "> 0"),
+            ("vf_weight_decay", self.vf_weight_decay >= 0, ">= 0"),
+            ("rl_gamma", 0 <= self.rl_gamma <= 1, "in [0, 1]"),
+            ("rl_gae", 0 <= self.rl_gae <= 1, "in [0, 1]"),
+            ("cg_damping", self.cg_damping >= 0, ">= 0 (a negative damping can make F + damping*I indefinite)"),
+            ("lam_0", self.lam_0 >= 0, ">= 0 (a negative demo weight pushes the policy away from the demos)"),
+            ("lam_1", 0 <= self.lam_1 <= 1, "in [0, 1]"),
+            ("max_kl_ratio", self.max_kl_ratio == 0 or self.max_kl_ratio >= 1, "0 (off) or >= 1"),
+            ("min_log_std", self.min_log_std <= 0, "<= 0 (an action std floor above 1 exceeds the action range)"),
+            ("threads", self.threads is None or self.threads >= 1, ">= 1 (or unset: torch's default)"),
+            ("horizon", self.horizon is None or self.horizon >= 1, ">= 1 (or unset: the task's)"),
+            ("multisample", self.multisample >= 0, ">= 0 (0: off)"),
+            ("feature_scale_floor", self.feature_scale_floor >= 0, ">= 0"),
+        ]
+        for name, ok, valid in checks:
+            if not ok:
+                raise ValueError(f"{name} must be {valid}, got {getattr(self, name)}")
+        if self.init_log_std is not None and self.init_log_std < self.min_log_std:
+            raise ValueError(f"init_log_std ({self.init_log_std}) must be >= min_log_std ({self.min_log_std})")
 
     def _check_state_embed(self) -> None:
         object.__setattr__(self, "state_embed_keep", tuple(str(x) for x in self.state_embed_keep))
@@ -297,8 +326,12 @@ class TrainConfig:
             value = getattr(self, f.name)
             if f.name in ("task", "preset") or value == getattr(base, f.name) or value is None:
                 continue
+            flag = f"--{f.name.replace('_', '-')}"
+            if isinstance(value, bool):  # BooleanOptionalAction flags take no value
+                args.append(flag if value else f"--no-{f.name.replace('_', '-')}")
+                continue
             shown = ",".join(map(str, value)) if isinstance(value, tuple) else str(value)
-            args += [f"--{f.name.replace('_', '-')}", shown]
+            args += [flag, shown]
         return shlex.join(args)
 
     def to_json(self) -> dict[str, Any]:
@@ -396,7 +429,7 @@ FLAG_HELP = {
     "vf_epochs": "value-function epochs per iteration",
     "vf_lr": "value-function Adam learning rate",
     "vf_weight_decay": "value-function weight decay",
-    "rl_step_size": "normalised step size delta of the natural gradient (Eq. 7)",
+    "rl_step_size": "normalised step size delta of the natural gradient (Eq. 6)",
     "rl_gamma": "discount",
     "rl_gae": "GAE lambda",
     "max_kl_ratio": "halve a step whose KL exceeds this times rl_step_size (0: off, as in the paper)",

@@ -6,8 +6,9 @@
 >>> write_video("runs/door", "door.mp4")
 
 The policy is frozen (the last checkpoint of the run); episodes use the mean action and the task's success rule,
-seeded from ``seed`` exactly as the training loop's evaluation, so a clean evaluation of a run with the same
-seed and episode count reproduces the run's last ``success_eval``.
+seeded from ``seed`` exactly as the training loop's evaluation, so a clean evaluation with the run's seed and
+``eval_episodes`` reproduces ``summary.json``'s ``final_policy_eval`` (the checkpoint's policy). It is not the
+last ``success_eval`` of ``log.csv``: iteration k's row scores the policy before that iteration's update.
 """
 
 from __future__ import annotations

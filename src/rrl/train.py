@@ -40,7 +40,7 @@ from rrl.algos.dapg import dapg_gradient, demo_weight, policy_advantages
 from rrl.algos.gae import compute_gae, discounted_returns
 from rrl.algos.npg import mean_kl, npg_step
 from rrl.baseline import ValueBaseline
-from rrl.config import ALGOS, IDENTITY_FIELDS, TrainConfig, add_config_arguments, config_overrides
+from rrl.config import ALGOS, BC_STAGE_FIELDS, IDENTITY_FIELDS, TrainConfig, add_config_arguments, config_overrides
 from rrl.paths import atomic_write
 from rrl.policy import CONSTANT_STD, GaussianMLP
 from rrl.sampling import DemoData, RandomStateFeatures, Sampler, StateFeaturizer, TrajectoryBatch, evaluate_policy
@@ -125,6 +125,11 @@ def load_demo_set(cfg: TrainConfig, run_dir: str | Path | None = None):
     else:
         demo_set = rd.load_demos(cfg.demos, task=cfg.task)
     n = cfg.n_demos
+    if len(demo_set.trajectories) < n:
+        raise ValueError(
+            f"n_demos={n} but the demonstrations ({cfg.demos}) hold {len(demo_set.trajectories)} trajectories; "
+            f"pass --n-demos {len(demo_set.trajectories)} or a larger demo file"
+        )
     return dataclasses.replace(demo_set, trajectories=demo_set.trajectories[:n], episode_info=demo_set.episode_info[:n])
 
 
@@ -567,11 +572,13 @@ class RunLogger:
         """Keep header and rows of iterations before ``start_iteration`` (a resumed run rewrites the rest)."""
         rows = read_log(self.csv_path) if self.csv_path.exists() else []
         rows = [r for r in rows if int(r["iteration"]) < start_iteration]
-        with open(self.csv_path, "w", newline="") as f:
+
+        def write(f: Any) -> None:
             writer = csv.DictWriter(f, fieldnames=LOG_COLUMNS)
             writer.writeheader()
-            for r in rows:
-                writer.writerow({c: r.get(c, "") for c in LOG_COLUMNS})
+            writer.writerows({c: r.get(c, "") for c in LOG_COLUMNS} for r in rows)
+
+        atomic_write(self.csv_path, write)  # a kill mid-rewrite keeps the old log, not half of it
 
     def log(self, row: dict[str, float]) -> None:
         with open(self.csv_path, "a", newline="") as f:
@@ -668,6 +675,9 @@ def train(
         raise FileExistsError(
             f"{run_dir} already holds a run; resume it with `rrl train --resume {run_dir}` or pick another --out"
         )
+    # missing weights or demonstrations fail here, before the folder exists (a fresh run never reads the
+    # folder's demos.h5; it is replaced below)
+    inputs = _load_inputs(cfg, None, sampler, demos, progress)
     run_dir.mkdir(parents=True, exist_ok=True)
     (run_dir / "log.csv").unlink(missing_ok=True)
     (run_dir / RUN_DEMOS).unlink(missing_ok=True)  # a fresh run keeps the demos of its own config
@@ -678,7 +688,7 @@ def train(
         "created": time.strftime("%Y-%m-%dT%H:%M:%S"),
     }  # fmt: skip
     _write_json(run_dir / "config.json", meta)
-    return _run(cfg, run_dir, sampler, demos, progress, fresh=True)
+    return _run(cfg, run_dir, sampler, demos, progress, fresh=True, inputs=inputs)
 
 
 def resume(
@@ -706,6 +716,13 @@ def resume(
     bad = sorted(k for k in overrides if k in IDENTITY_FIELDS)
     if bad:
         raise ValueError(f"cannot change {bad} when resuming (they define the run); start a new run instead")
+    fresh = not (run_dir / CHECKPOINT).exists()
+    spent = sorted(k for k in overrides if k in BC_STAGE_FIELDS)
+    if spent and not fresh:
+        raise ValueError(
+            f"{spent} act in behaviour cloning, before the first iteration, which this run is past; changing them "
+            "on resume would do nothing. Start a new run instead"
+        )
     if overrides or adopt_demos:
         cfg = dataclasses.replace(cfg, **overrides)
         meta["config"] = cfg.to_json()
@@ -716,8 +733,24 @@ def resume(
         }
         meta.setdefault("resumed_with", []).append(entry | ({"adopt_demos": True} if adopt_demos else {}))
         _write_json(cfg_path, meta)
-    fresh = not (run_dir / CHECKPOINT).exists()
     return _run(cfg, run_dir, sampler, demos, progress, fresh=fresh, adopt_demos=adopt_demos)
+
+
+def _load_inputs(
+    cfg: TrainConfig, run_dir: Path | None, sampler: Sampler | None, demos: DemoData | None, progress: bool
+) -> tuple[Any, Any, DemoData | None]:
+    """The run's encoder (pixel runs that build a sampler or featurise demos), ``DemoSet`` and ``DemoData``.
+
+    The encoder comes first: missing weights fail before any demonstration is read or environment started.
+    """
+    encoder = None
+    if cfg.is_pixel and (sampler is None or demos is None):
+        encoder = make_run_encoder(cfg)
+    demo_set = None
+    if demos is None and cfg.demos != "none":
+        demo_set = load_demo_set(cfg, run_dir)
+        demos = load_visual_demos(cfg, encoder, progress, demo_set) if cfg.is_pixel else load_state_demos(cfg, demo_set)
+    return encoder, demo_set, demos
 
 
 def _run(
@@ -728,19 +761,16 @@ def _run(
     progress: bool,
     fresh: bool,
     adopt_demos: bool = False,
+    inputs: tuple[Any, Any, DemoData | None] | None = None,
 ) -> Path:
+    """Train in ``run_dir`` (``fresh``: BC first, else from its checkpoint). ``inputs``: ``_load_inputs``'s result
+    when the caller loaded them already."""
     from tqdm import tqdm
 
     if cfg.threads is not None:
         torch.set_num_threads(cfg.threads)
     own_sampler = sampler is None
-    encoder = None
-    if cfg.is_pixel and (sampler is None or demos is None):
-        encoder = make_run_encoder(cfg)  # first: missing weights fail before any environment starts
-    demo_set = None
-    if demos is None and cfg.demos != "none":
-        demo_set = load_demo_set(cfg, run_dir)
-        demos = load_visual_demos(cfg, encoder, progress, demo_set) if cfg.is_pixel else load_state_demos(cfg, demo_set)
+    encoder, demo_set, demos = inputs if inputs is not None else _load_inputs(cfg, run_dir, sampler, demos, progress)
     sampler = sampler if sampler is not None else make_default_sampler(cfg, encoder, demo_set=demo_set)
     logger = None
     try:
@@ -748,7 +778,7 @@ def _run(
         if fresh:
             bc = trainer.behavior_clone()
             _write_json(run_dir / "bc.json", bc)
-            torch.save(trainer.policy.state_dict(), run_dir / "bc_policy.pt")
+            atomic_write(run_dir / "bc_policy.pt", lambda f: torch.save(trainer.policy.state_dict(), f), binary=True)
         else:
             trainer.load_state_dict(torch.load(run_dir / CHECKPOINT, weights_only=True), adopt_demos)
         if demo_set is not None and not (run_dir / RUN_DEMOS).is_file():  # after the check: only the run's own demos

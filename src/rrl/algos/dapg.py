@@ -11,9 +11,10 @@ Two weightings are offered (``variant``):
     ``w = lam_0 * lam_1^k * max_{rho_pi} A``: the demo weight is tied to the largest on-policy advantage of
     the current batch and decays geometrically with the iteration ``k``.
 ``"mjrl"`` (the public DAPG code)
-    the on-policy advantages are divided by their standard deviation and every demonstration pair gets the
-    constant ``w = lam_0 * lam_1^k`` (no ``max A`` factor). With whitened advantages ``max A`` is typically
-    3-10, so at the same ``lam_0`` the paper weighting puts several times more weight on the demonstrations.
+    the on-policy advantages are whitened (centred, divided by their standard deviation) and every
+    demonstration pair gets the constant ``w = lam_0 * lam_1^k`` (no ``max A`` factor). With whitened
+    advantages ``max A`` is typically 3-10, so at the same ``lam_0`` the paper weighting puts several times
+    more weight on the demonstrations.
 
 Both terms are averaged over the union of the two sample sets (the sum of Eq. 8 divided by ``N_pi + N_D``);
 because the NPG step (Eq. 6) is normalised, only the relative weights matter.
@@ -33,7 +34,9 @@ def demo_weight(
 ) -> float:
     """Eq. 9 weight ``w`` of every demonstration pair at DAPG iteration ``k = iteration``.
 
-    ``variant="paper"``: ``lam_0 * lam_1^k * max(advantages)``; ``variant="mjrl"``: ``lam_0 * lam_1^k``.
+    ``variant="paper"``: ``lam_0 * lam_1^k * max(max(advantages), 0)`` (a batch whose advantages are all
+    negative, possible only without advantage normalisation, gives 0, not a weight that pushes the policy away
+    from the demonstrations); ``variant="mjrl"``: ``lam_0 * lam_1^k``.
     """
     if variant not in DEMO_WEIGHT_VARIANTS:
         raise ValueError(f"unknown demo weight variant {variant!r}; valid: {', '.join(DEMO_WEIGHT_VARIANTS)}")
@@ -42,13 +45,14 @@ def demo_weight(
     decay = lam_0 * lam_1**iteration
     if variant == "mjrl":
         return float(decay)
-    return float(decay * np.max(advantages))
+    return float(decay * max(float(np.max(advantages)), 0.0))
 
 
 def policy_advantages(advantages: np.ndarray, variant: str = "paper") -> np.ndarray:
-    """The on-policy weights of Eq. 8: unchanged for ``"paper"``, divided by their std for ``"mjrl"``."""
+    """The on-policy weights of Eq. 8: unchanged for ``"paper"``, whitened (centred, divided by their std) for
+    ``"mjrl"``, as the public code does whether or not the advantages were normalised before."""
     if variant == "mjrl":
-        return advantages / (np.std(advantages) + 1e-8)
+        return (advantages - np.mean(advantages)) / (np.std(advantages) + 1e-8)
     return advantages
 
 
