@@ -114,3 +114,17 @@ def test_naive_rollout_runs(featurizer):
 def test_bad_sampler_config(kwargs):
     with pytest.raises(ValueError):
         PipelinedSamplerConfig(**kwargs)
+
+
+def test_a_failing_start_stops_the_workers_it_started():
+    import multiprocessing
+
+    def broken(_obs):
+        raise RuntimeError("featurizer failed")
+
+    before = {p.pid for p in multiprocessing.active_children()}
+    with pytest.raises(RuntimeError, match="featurizer failed") as err:
+        PipelinedSampler(CFG, broken, PipelinedSamplerConfig(n_envs=2, n_groups=2))
+    # the exception (and with it the half-built sampler's frame) is still held here: no garbage collection helped
+    assert err.value is not None
+    assert {p.pid for p in multiprocessing.active_children()} <= before

@@ -55,6 +55,9 @@ class EfficientNetLite0(EncoderArch):
             state = load_state_dict(weights)
             if set(state) != set(net.state_dict()):  # not already in timm's names: the packaged checkpoint
                 state = map_onto(net, state)
-            net.load_state_dict(state)
+            try:
+                net.load_state_dict(state)
+            except RuntimeError as err:
+                raise ValueError(f"{weights} is not an efficientnet_lite0 checkpoint (expected its state dict): {err}") from err
         head, net.classifier = net.classifier, nn.Identity()
         return Backbone(net, head=head, target_layer="bn2")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import pickle
 import re
 from pathlib import Path
 from typing import ClassVar
@@ -21,7 +22,16 @@ def hub_checkpoint_dir() -> Path:
 
 def load_state_dict(path: Path) -> dict[str, torch.Tensor]:
     """A checkpoint saved with ``torch.save(model.state_dict())`` (or a dict holding one under ``state_dict``)."""
-    state = torch.load(path, map_location="cpu", weights_only=True)
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except (pickle.UnpicklingError, RuntimeError, EOFError, ValueError) as err:
+        # weights_only refuses anything but tensors and plain containers: a whole pickled module, a corrupt or
+        # truncated file. Never retry with weights_only=False on a file of unknown origin.
+        raise ValueError(
+            f"{path} is not a readable state dict ({type(err).__name__}: {str(err).splitlines()[0]}). Save weights "
+            "with torch.save(model.state_dict(), PATH); a file saved with torch.save(model) is refused because "
+            "loading it would run arbitrary code"
+        ) from err
     if isinstance(state, dict) and isinstance(state.get("state_dict"), dict):
         state = state["state_dict"]
     if not isinstance(state, dict):

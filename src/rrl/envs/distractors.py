@@ -5,6 +5,8 @@ physics: lights and colours are render-only model fields, and the inserted objec
 
 - ``light_position``: moves the scene light sideways by 1-2 m.
 - ``light_direction``: turns the scene light.
+  For cameras that look up from below the scene (relocate's ``cam1``) both first mirror the light below the
+  scene, shining up: a light from above never reaches what such a camera sees (:func:`cameras_look_up`).
 - ``object_color``: recolours the task objects (door: door, frame and handle; hammer: hammer parts and nail;
   pen: pen; relocate: ball).
 - ``random_object``: shows a sphere, capsule, ellipsoid, cylinder or box of random size, colour and position,
@@ -77,6 +79,22 @@ class Distractor:
         raise NotImplementedError
 
 
+def cameras_look_up(model: mujoco.MjModel, cameras: tuple[str, ...]) -> bool:
+    """Whether the rendered ``cameras`` look upwards on average (relocate's ``cam1``, below the hidden table).
+
+    Such a camera sees the undersides of things, which a light shining down from above never reaches: the
+    light distractors then light the scene from below instead (else they would change no pixel it sees).
+    """
+    if not cameras:
+        return False
+    data = mujoco.MjData(model)  # a scratch copy: the env's own data is left alone
+    mujoco.mj_kinematics(model, data)
+    mujoco.mj_camlight(model, data)
+    ids = [mujoco.mj_name2id(model, mujoco.mjtObj.mjOBJ_CAMERA, c) for c in cameras]
+    forward_z = [-data.cam_xmat[i].reshape(3, 3)[2, 2] for i in ids if i >= 0]  # a camera looks along its -z
+    return bool(forward_z) and float(np.mean(forward_z)) > 0
+
+
 class LightPosition(Distractor):
     name = "light_position"
 
@@ -87,8 +105,15 @@ class LightPosition(Distractor):
     def __init__(self, model: mujoco.MjModel, task: str, **kwargs: Any) -> None:
         super().__init__(model, task, **kwargs)
         self.origin = model.light_pos.copy()
+        if cameras_look_up(model, self.cameras):  # mirror the lights below the scene, shining up
+            self.origin[:, 2] *= -1
+            self.direction = model.light_dir.copy() * np.array([1.0, 1.0, -1.0])
+        else:
+            self.direction = None
 
     def apply(self, rng: np.random.Generator) -> None:
+        if self.direction is not None:
+            self.model.light_dir[:] = self.direction
         for i in range(self.model.nlight):
             axis = self.model.light_dir[i] / np.linalg.norm(self.model.light_dir[i])
             sideways = rng.normal(size=3)
@@ -99,11 +124,26 @@ class LightPosition(Distractor):
 
 class LightDirection(Distractor):
     name = "light_direction"
+    #: Spread of the direction around the scene-hitting one for cameras below the scene (radians, roughly).
+    cone = 0.3
+
+    def __init__(self, model: mujoco.MjModel, task: str, **kwargs: Any) -> None:
+        super().__init__(model, task, **kwargs)
+        self.up = cameras_look_up(model, self.cameras)
+        if self.up:  # mirror the lights below the scene (see cameras_look_up)
+            model.light_pos[:, 2] *= -1
+            self.aim = model.light_dir.copy() * np.array([1.0, 1.0, -1.0])
 
     def apply(self, rng: np.random.Generator) -> None:
         for i in range(self.model.nlight):
-            d = rng.normal(size=3)
-            d[2] = -abs(d[2]) - 0.2  # keep shining downwards-ish so the scene is not black
+            if self.up:
+                # from below, an unlit scene is what the camera sees anyway: turn the light within a cone around
+                # the direction that hits the scene, so that every draw lights it differently
+                d = self.aim[i] + self.cone * rng.normal(size=3)
+                d[2] = abs(d[2])
+            else:
+                d = rng.normal(size=3)
+                d[2] = -abs(d[2]) - 0.2  # keep shining downwards-ish so the scene is not black
             self.model.light_dir[i] = d / np.linalg.norm(d)
 
 

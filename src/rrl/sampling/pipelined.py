@@ -175,15 +175,23 @@ class PipelinedSampler:
 
             if not ray.is_initialized():
                 ray.init(address=cfg.ray_address, include_dashboard=False, log_to_driver=False)
-            self.groups = [_RayGroup(env_cfg, per_group, cfg.ray_cpus_per_group) for _ in range(cfg.n_groups)]
-        else:
-            self.groups = [_LocalGroup(env_cfg, per_group) for _ in range(cfg.n_groups)]
-        probe = make_env(EnvConfig(task=env_cfg.task, obs_mode="state"))
-        self.act_dim = int(probe.action_space.shape[0])
-        probe.close()
-        first = self.groups[0].reset(list(range(per_group)))
-        self.obs_dim = int(featurizer(first).shape[1])
-        self.critic_dim = int(critic_featurizer(first).shape[1]) if critic_featurizer is not None else self.obs_dim
+        self.groups: list[_LocalGroup | _RayGroup] = []
+        try:  # a failure after the first group started (a later group, the probe, the featurizer) stops them all
+            for _ in range(cfg.n_groups):
+                self.groups.append(
+                    _RayGroup(env_cfg, per_group, cfg.ray_cpus_per_group)
+                    if cfg.backend == "ray"
+                    else _LocalGroup(env_cfg, per_group)
+                )
+            probe = make_env(EnvConfig(task=env_cfg.task, obs_mode="state"))
+            self.act_dim = int(probe.action_space.shape[0])
+            probe.close()
+            first = self.groups[0].reset(list(range(per_group)))
+            self.obs_dim = int(featurizer(first).shape[1])
+            self.critic_dim = int(critic_featurizer(first).shape[1]) if critic_featurizer is not None else self.obs_dim
+        except BaseException:
+            self.close()
+            raise
 
     def collect(
         self, policy: ActingPolicy, n_trajectories: int, seed: int, deterministic: bool = False
