@@ -286,7 +286,7 @@ def test_resnet_checks_official_hash_and_architecture(tmp_path):
     garbage.write_bytes(b"not a checkpoint at all")
     torch.save(nn.Linear(2, 2), whole)  # a pickled module: loading it would run code, so it is refused
     for bad, encoder in ((garbage, "resnet18"), (whole, "resnet18"), (whole, "efficientnet_lite0")):
-        with pytest.raises(ValueError, match="is not a readable state dict.*torch.save\\(model.state_dict\\(\\), PATH\\)"):
+        with pytest.raises(ValueError, match=r"is not a readable state dict.*torch.save\(model.state_dict\(\), PATH\)"):
             make_encoder(encoder, image_size=64, weights=bad)
 
 

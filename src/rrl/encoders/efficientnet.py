@@ -58,6 +58,8 @@ class EfficientNetLite0(EncoderArch):
             try:
                 net.load_state_dict(state)
             except RuntimeError as err:
-                raise ValueError(f"{weights} is not an efficientnet_lite0 checkpoint (expected its state dict): {err}") from err
+                raise ValueError(
+                    f"{weights} is not an efficientnet_lite0 checkpoint (expected its state dict): {err}"
+                ) from err
         head, net.classifier = net.classifier, nn.Identity()
         return Backbone(net, head=head, target_layer="bn2")
