@@ -132,3 +132,37 @@ def test_smoke_experiment_runs_each_variant_with_its_setting(name: str, tmp_path
         assert len((Path(r["out"]) / "log.csv").read_text().splitlines()) == 1 + TINY["iterations"]
     meta = json.loads((tmp_path / "results" / f"{name}_smoke_door" / "meta.json").read_text())
     assert set(meta["groups"]) == {v.label for v in EXPERIMENTS[name].variants}
+
+
+def test_rerun_extends_keeps_or_refuses_an_existing_run(tmp_path: Path, capsys) -> None:
+    """A re-run brings existing run folders up to the request: more iterations resume, the same keep, a change of
+    what defines the run is refused (not silently exported as if it were the requested run)."""
+    kw = dict(tasks=["door"], scale="smoke", root=tmp_path / "runs", results_root=tmp_path / "results")
+    tiny = {**TINY, "variants": ["rrl_sparse"]}
+    run = Path(run_experiment("rewards", **kw, **tiny)["runs"][0]["out"])
+    assert len((run / "log.csv").read_text().splitlines()) == 2
+    run_experiment("rewards", **kw, **{**tiny, "iterations": 2, "threads": 1})
+    assert len((run / "log.csv").read_text().splitlines()) == 3  # extended, not kept at 1 iteration
+    resumed = json.loads((run / "config.json").read_text())["resumed_with"][-1]["overrides"]
+    assert resumed == {"iterations": 2, "threads": 1}
+    before = (run / "log.csv").read_text()
+    run_experiment("rewards", **kw, **{**tiny, "iterations": 2, "rl_step_size": 0.1})
+    assert (run / "log.csv").read_text() == before and "it ran with other rl_step_size" in capsys.readouterr().err
+    with pytest.raises(ValueError, match="other trajectories than this experiment asks for.*another --root"):
+        run_experiment("rewards", **kw, **{**tiny, "iterations": 2, "trajectories": 3})
+
+
+def test_experiment_cli_passes_device_and_sampler_settings(monkeypatch) -> None:
+    import rrl.experiments.ablations as ab
+
+    seen = {}
+    monkeypatch.setattr(ab, "run_experiment", lambda name, **kw: seen.update(kw) or {"runs": [], "results": [],
+                                                                                         "skipped": [], "missing": []})
+    argv = ["rewards", "--scale", "paper", "--device", "cuda", "--n-envs", "8", "--threads", "3", "--iterations", "5"]
+    assert ab.main(argv) == 0
+    assert {k: seen[k] for k in ("device", "n_envs", "threads", "iterations")} == {
+        "device": "cuda", "n_envs": 8, "threads": 3, "iterations": 5
+    }
+    cfg = ab.variant_config(ab.EXPERIMENTS["rewards"], ab.EXPERIMENTS["rewards"].variants[0], "door", "paper", 0,
+                            Path("runs"), device="cuda")
+    assert "--device cuda" in cfg.command_line()

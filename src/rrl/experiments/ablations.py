@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from rrl.config import PRESETS, TrainConfig
+from rrl.config import IDENTITY_FIELDS, PRESETS, TrainConfig
 
 
 @dataclass(frozen=True)
@@ -134,6 +134,49 @@ def _train_vae(task: str, scale: str, seed: int, path: Path) -> None:
         train_vae(VAETrainConfig(tasks=(task,), seed=seed, **VAE_SCALE[scale]), out=path)
 
 
+#: Settings of how a run executes, not of what it learns: changed on a resumed run, they never make it run again.
+RUNTIME_FIELDS = (
+    "device", "threads", "workers", "n_envs", "n_groups", "encoder_backend", "sampler_backend", "ray_address", "out",
+)  # fmt: skip
+
+
+def _train_or_continue(cfg: TrainConfig) -> None:
+    """Train ``cfg`` in ``cfg.out``, or bring the run already there up to ``cfg``.
+
+    A folder whose recorded config differs in a field that defines the run (``IDENTITY_FIELDS``) is refused.
+    A finished run (``summary.json``) is kept unless ``cfg`` asks for more iterations; an unfinished one is
+    resumed. Either way the other settings of ``cfg`` (e.g. ``iterations``, ``device``) apply from there on.
+    """
+    from rrl.train import train
+
+    run_dir = Path(cfg.out)
+    if not (run_dir / "config.json").is_file():
+        train(cfg, progress=False)
+        return
+    recorded = TrainConfig.from_json(json.loads((run_dir / "config.json").read_text())["config"])
+    changed = {
+        f.name: getattr(cfg, f.name)
+        for f in dataclasses.fields(TrainConfig)
+        if f.name != "out" and getattr(cfg, f.name) != getattr(recorded, f.name)
+    }
+    clash = sorted(k for k in changed if k in IDENTITY_FIELDS)
+    if clash:
+        raise ValueError(
+            f"{run_dir} holds a run with other {', '.join(clash)} than this experiment asks for (recorded "
+            f"{ {k: getattr(recorded, k) for k in clash} }, asked { {k: changed[k] for k in clash} }); move it away "
+            "or pass another --root"
+        )
+    finished = (run_dir / "summary.json").is_file()
+    if finished and cfg.iterations <= recorded.iterations:
+        learning = sorted(k for k in changed if k not in RUNTIME_FIELDS and k != "iterations")
+        if learning:
+            print(f"note: {run_dir} is finished and kept; it ran with other {', '.join(learning)}", file=sys.stderr)
+        return
+    from rrl.train import resume
+
+    resume(run_dir, progress=False, **changed)
+
+
 def run_experiment(
     name: str | Experiment,
     tasks: Sequence[str] | None = None,
@@ -156,8 +199,6 @@ def run_experiment(
     Returns ``{"runs": [...], "skipped": [...], "missing": [...], "results": [...]}`` with each run's folder
     and command.
     """
-    from rrl.train import resume, train
-
     if isinstance(name, Experiment):
         exp, name = name, name.name
     elif name in EXPERIMENTS:
@@ -201,13 +242,7 @@ def run_experiment(
                 try:
                     if variant.vae:
                         _train_vae(task, scale, seed, Path(cfg.encoder_weights))
-                    run_dir = Path(cfg.out)
-                    if (run_dir / "summary.json").is_file():
-                        pass  # finished: keep it
-                    elif (run_dir / "config.json").is_file():
-                        resume(run_dir, progress=False)
-                    else:
-                        train(cfg, progress=False)
+                    _train_or_continue(cfg)
                 except FileNotFoundError as err:  # e.g. ResNet weights not available on this machine
                     entry["reason"] = str(err)
                     report["skipped"].append(entry)
@@ -258,12 +293,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--seeds", default="0", help="comma-separated seeds")
     ap.add_argument("--variants", default=None, help="comma-separated variant slugs (default: all)")
     ap.add_argument("--iterations", type=int, default=None, help="override the preset's iterations")
+    ap.add_argument("--device", default=None, help="encoder device of every run, e.g. cuda on a GPU box")
+    ap.add_argument("--encoder-backend", default=None, help="auto, torch or onnxruntime (default: the preset's)")
+    ap.add_argument("--n-envs", type=int, default=None, help="environments of each pixel run's sampler")
+    ap.add_argument("--n-groups", type=int, default=None, help="pipelined groups of each pixel run's sampler")
+    ap.add_argument("--threads", type=int, default=None, help="torch CPU threads of each run")
     ap.add_argument("--root", default="runs/experiments")
     ap.add_argument("--results", default="results")
     ap.add_argument("--dry-run", action="store_true", help="print the runs' commands, run nothing")
     ap.add_argument("--export-only", action="store_true", help="train nothing; export the run folders that exist")
     args = ap.parse_args(argv)
-    extra = {"iterations": args.iterations} if args.iterations else {}
+    given = dict(
+        iterations=args.iterations, device=args.device, encoder_backend=args.encoder_backend, n_envs=args.n_envs,
+        n_groups=args.n_groups, threads=args.threads,
+    )  # fmt: skip
+    extra = {k: v for k, v in given.items() if v is not None}
     report = run_experiment(
         args.name,
         tasks=args.task.split(",") if args.task else None,
