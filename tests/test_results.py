@@ -42,6 +42,27 @@ def test_summary_reads_the_log(run_dirs: list[Path]) -> None:
     assert "--trajectories 3" in s["command"] and "--policy-size 16,16" in s["command"]
 
 
+
+def test_recorded_commands_are_runnable_rrl_train_lines(run_dirs: list[Path], tmp_path: Path) -> None:
+    import shutil
+
+    run = Path(shutil.copytree(run_dirs[0], tmp_path / "run"))
+    meta = json.loads((run / "config.json").read_text())
+    # started by `rrl experiment` (a command for many runs) and resumed from Python and from the CLI
+    meta["argv"] = ["/x/.venv/bin/rrl", "experiment", "rewards", "--seeds", "0,1"]
+    meta["resumed_with"] = [
+        {"overrides": {"iterations": 4, "device": "cuda", "normalize_advantages": False}, "argv": ["-c"]},
+        {"overrides": {}, "argv": ["/x/.venv/bin/rrl", "train", "--resume", "r", "--iterations", "5"]},
+    ]
+    (run / "config.json").write_text(json.dumps(meta))
+    s = run_summary(run)
+    assert s["command"] == TrainConfig.from_json(meta["config"]).command_line()
+    assert s["resumed_with"] == [
+        f"rrl train --resume {run} --iterations 4 --device cuda --no-normalize-advantages",
+        "rrl train --resume r --iterations 5",
+    ]
+
+
 def test_export_and_report(run_dirs: list[Path], tmp_path: Path) -> None:
     results = tmp_path / "results"
     out = export_results("dapg_door", {"DAPG": run_dirs}, results, title="DAPG door", note="a note")

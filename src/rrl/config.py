@@ -322,17 +322,12 @@ class TrainConfig:
         """An ``rrl train`` command that reproduces this config from its preset (flags for the fields that differ)."""
         base = TrainConfig.from_preset(self.preset, self.task)
         args = ["rrl", "train", "--task", self.task] + (["--preset", self.preset] if self.preset else [])
-        for f in dataclasses.fields(TrainConfig):
-            value = getattr(self, f.name)
-            if f.name in ("task", "preset") or value == getattr(base, f.name) or value is None:
-                continue
-            flag = f"--{f.name.replace('_', '-')}"
-            if isinstance(value, bool):  # BooleanOptionalAction flags take no value
-                args.append(flag if value else f"--no-{f.name.replace('_', '-')}")
-                continue
-            shown = ",".join(map(str, value)) if isinstance(value, tuple) else str(value)
-            args += [flag, shown]
-        return shlex.join(args)
+        differ = {
+            f.name: getattr(self, f.name)
+            for f in dataclasses.fields(TrainConfig)
+            if f.name not in ("task", "preset") and getattr(self, f.name) != getattr(base, f.name)
+        }
+        return shlex.join(args + config_flags(differ))
 
     def to_json(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -489,6 +484,21 @@ def add_config_arguments(parser: Any) -> None:
         parser.add_argument(
             *flags, dest=f.name, type=_field_parser(str(f.type)), default=None, metavar=f.name.upper(), help=help_text
         )
+
+
+def config_flags(fields: dict[str, Any]) -> list[str]:
+    """``rrl train`` arguments that set these :class:`TrainConfig` fields (the inverse of :func:`config_overrides`;
+    ``None`` values, the flags' "not given", are left out)."""
+    args: list[str] = []
+    for name, value in fields.items():
+        flag = f"--{name.replace('_', '-')}"
+        if value is None:
+            continue
+        if isinstance(value, bool):  # BooleanOptionalAction flags take no value
+            args.append(flag if value else f"--no-{name.replace('_', '-')}")
+        else:
+            args += [flag, ",".join(map(str, value)) if isinstance(value, (tuple, list)) else str(value)]
+    return args
 
 
 def config_overrides(args: Any) -> dict[str, Any]:

@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from rrl.config import TrainConfig
+from rrl.config import TrainConfig, config_flags
 from rrl.paths import atomic_write
 from rrl.train import read_log
 
@@ -45,8 +45,16 @@ def _last_value(rows: list[dict[str, str]], key: str) -> float | None:
 
 
 def _cli(argv: list[str]) -> str | None:
-    """``argv`` as an ``rrl`` command line, or None when the process was not the ``rrl`` command."""
-    return shlex.join(["rrl", *argv[1:]]) if argv and Path(argv[0]).name == "rrl" else None
+    """``argv`` as an ``rrl train`` command line, or None when the process was something else (Python, or
+    ``rrl experiment``, whose command line stands for many runs)."""
+    is_train = len(argv) > 1 and Path(argv[0]).name == "rrl" and argv[1] == "train"
+    return shlex.join(["rrl", *argv[1:]]) if is_train else None
+
+
+def _resume_command(run_dir: str, entry: dict[str, Any]) -> str:
+    """How a run was resumed: its ``rrl train --resume`` command line, or (from Python) the equivalent one."""
+    flags = config_flags(entry.get("overrides") or {}) + (["--adopt-demos"] if entry.get("adopt_demos") else [])
+    return _cli(entry.get("argv") or []) or shlex.join(["rrl", "train", "--resume", run_dir, *flags])
 
 
 def _run_command(meta: dict[str, Any]) -> str:
@@ -61,7 +69,7 @@ def run_summary(run_dir: str | Path) -> dict[str, Any]:
     rows = read_log(run_dir / "log.csv")
     if not rows:
         raise ValueError(f"{run_dir}/log.csv has no iterations yet")
-    resumed = [_cli(r.get("argv") or []) or f"resume({r.get('overrides')})" for r in meta.get("resumed_with", [])]
+    resumed = [_resume_command(str(run_dir), r) for r in meta.get("resumed_with", [])]
     return {
         "run": run_dir.name,
         "command": _run_command(meta),
