@@ -147,3 +147,21 @@ def test_real_encoder_features_and_cache(door_short, tmp_path):
     assert np.all(np.isfinite(feats)) and not np.allclose(feats[0], 0)
     again = visual_features(short, enc, cfg, cache_dir=tmp_path)[0]
     np.testing.assert_array_equal(again, feats)
+
+
+def test_feature_cache_key_separates_devices_backends_and_camera_poses(door_short, monkeypatch):
+    import rrl.tasks
+    from rrl.demos.visual import features_cache_key
+
+    cfg = EnvConfig(task="door", obs_mode="rgb", render_size=64, crop_size=56)
+    cpu, gpu, onnx = FakeEncoder(), FakeEncoder(), FakeEncoder()
+    cpu.backend, cpu.device = "torch", "cpu"
+    gpu.backend, gpu.device = "torch", "cuda:0"
+    onnx.backend, onnx.device = "onnxruntime", "cpu"
+    keys = {features_cache_key(door_short, e, cfg) for e in (cpu, gpu, onnx)}
+    assert len(keys) == 3  # same weights, different numerics: features made on one never serve the other
+    assert features_cache_key(door_short, cpu, cfg) == features_cache_key(door_short, cpu, cfg)
+    spec = rrl.tasks.get_task("door")
+    wider = dataclasses.replace(spec.cameras[0], fovy=spec.cameras[0].fovy + 1.0)
+    monkeypatch.setitem(rrl.tasks.TASKS, "door", dataclasses.replace(spec, cameras=(wider, *spec.cameras[1:])))
+    assert features_cache_key(door_short, cpu, cfg) not in keys  # a camera's field of view changed: new key

@@ -50,19 +50,38 @@ _NOT_VISUAL = ("reward", "horizon", "proprio_noise", "include_arm", "obs_mode")
 
 
 def features_cache_key(demos: DemoSet, encoder: ViewEncoder, env_config: Any) -> str:
-    """sha256 hex key of (encoder fingerprint, cameras, render/crop size, render flags and any other visual
-    env setting, mujoco version, demo content)."""
+    """sha256 hex key of (encoder fingerprint, backend and device, cameras, render/crop size, render flags and any
+    other visual env setting, the task's camera poses and rendered bodies, mujoco and Gymnasium-Robotics
+    versions, demo content).
+
+    Backend and device are part of it because they change the features beyond rounding: CUDA's TF32
+    convolutions move them by up to ~4e-2 of a feature's std (docs/benchmarks.md), so a run on a GPU must not
+    train on demo features made on a CPU, nor the reverse.
+    """
     import dataclasses
+    from importlib.metadata import PackageNotFoundError, version
 
     import mujoco
+    import torch
 
     visual = {k: v for k, v in dataclasses.asdict(env_config).items() if k not in _NOT_VISUAL}
+    device = torch.device(getattr(encoder, "device", "cpu")).type
+    numerics: dict[str, Any] = {"backend": getattr(encoder, "backend", None), "device": device}
+    if device == "cuda":
+        numerics["tf32"] = [torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32]
+    try:
+        robotics = version("gymnasium-robotics")
+    except PackageNotFoundError:
+        robotics = None
     parts = {
         "cache_version": CACHE_VERSION,
         "encoder": str(encoder.fingerprint),
+        "numerics": numerics,
         "env": visual,
         "cameras": list(env_config.camera_names),
+        "task_spec": repr(env_config.spec),  # camera poses, opaque and hidden bodies
         "mujoco": mujoco.__version__,
+        "gymnasium_robotics": robotics,
         "demos": demos.fingerprint(),
     }
     return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()

@@ -26,8 +26,9 @@ class Encoder:
         feature_dim: features per view.
         image_size: side of the square crop the network sees.
         backend: ``"torch"`` or ``"onnxruntime"``.
-        fingerprint: sha256 hex of the weights, the preprocessing and the image size (a cache key: equal
-            fingerprints give equal features up to backend rounding, ~1e-6 relative).
+        fingerprint: sha256 hex of the weights, the preprocessing and the image size. Equal fingerprints give
+            equal features up to rounding (~1e-6 relative) on CPU backends; on CUDA, TF32 convolutions differ
+            from the CPU by up to ~4e-2 of a feature's std, so a cache key also needs backend and device.
         weights_hash: sha256 hex of the network's parameters and buffers.
         has_classifier: whether :meth:`classify` (and Grad-CAM) work.
     """
