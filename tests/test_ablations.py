@@ -155,7 +155,7 @@ def test_rerun_extends_keeps_or_refuses_an_existing_run(tmp_path: Path, capsys) 
 def test_experiment_cli_passes_device_and_sampler_settings(monkeypatch) -> None:
     import rrl.experiments.ablations as ab
 
-    seen = {}
+    seen, run_experiment = {}, ab.run_experiment
     monkeypatch.setattr(ab, "run_experiment", lambda name, **kw: seen.update(kw) or {"runs": [], "results": [],
                                                                                          "skipped": [], "missing": []})
     argv = ["rewards", "--scale", "paper", "--device", "cuda", "--n-envs", "8", "--threads", "3", "--iterations", "5"]
@@ -166,3 +166,7 @@ def test_experiment_cli_passes_device_and_sampler_settings(monkeypatch) -> None:
     cfg = ab.variant_config(ab.EXPERIMENTS["rewards"], ab.EXPERIMENTS["rewards"].variants[0], "door", "paper", 0,
                             Path("runs"), device="cuda")
     assert "--device cuda" in cfg.command_line()
+    # a machine setting of the pixel runs does not break the experiment's state variant
+    runs = run_experiment("representations", tasks=["door"], scale="paper", dry_run=True, encoder_backend="torch")
+    commands = [r["command"] for r in runs["runs"]]
+    assert "--encoder-backend torch" in commands[0] and "--encoder-backend" not in commands[-1]

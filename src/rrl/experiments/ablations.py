@@ -117,7 +117,10 @@ def variant_config(
 ) -> TrainConfig:
     """The TrainConfig of one (variant, task, seed) at ``scale``; ``extra`` overrides everything (e.g. iterations)."""
     out = root / exp.name / scale / task / f"{variant.slug}_s{seed}"
-    cfg = TrainConfig.from_preset(scale, task, seed=seed, out=str(out), **{**variant.overrides, **extra})
+    settings = {**variant.overrides, **extra}
+    if settings.get("obs", PRESETS[scale](task).get("obs", "state")) == "state":
+        settings.pop("encoder_backend", None)  # a machine setting for the pixel variants; a state run has no encoder
+    cfg = TrainConfig.from_preset(scale, task, seed=seed, out=str(out), **settings)
     if variant.vae and "image_size" not in extra:
         # The VAE learns from whole (uncropped) renders (appendix 7.4), so it gets whole renders here too: no
         # centre crop, which would show it a zoomed-in view it never saw. Its encoder resizes them to 64 px.
