@@ -472,7 +472,7 @@ def add_config_arguments(parser: Any) -> None:
     """
     import argparse
 
-    aliases = {"sampler_backend": ["--backend"]}  # the short name used in the docs of the Ray scale-out
+    aliases = {"sampler_backend": ["--backend"]}  # a short name, kept for older command lines
     for f in dataclasses.fields(TrainConfig):
         flags = ["--" + f.name.replace("_", "-"), *aliases.get(f.name, [])]
         default = f.default

@@ -7,7 +7,8 @@
 An experiment is a list of :class:`Variant` s (a label and the :class:`~rrl.config.TrainConfig` settings that
 differ from RRL); a scale is a preset of :mod:`rrl.config` (``smoke``: tests, ``cpu``: this 2-core machine,
 ``paper``: appendix 7.1 on a GPU box or cluster). Every (variant, seed) is one ordinary run folder under
-``runs/experiments/<experiment>/<scale>/<task>/``; a re-run resumes unfinished folders and skips finished ones.
+``runs/experiments/<experiment>/<scale>/<task>/``; a re-run resumes unfinished folders, extends finished ones to
+a larger ``--iterations`` (else keeps them) and refuses a folder that holds another run.
 The curves go to ``results/<experiment>_<scale>_<task>/`` (:func:`rrl.results.export_results`), so
 ``rrl report`` shows them. A variant whose encoder weights are missing here (the torchvision ResNets offline) is
 reported as skipped, with the command that runs it where the weights are.

@@ -494,7 +494,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Command line: ``python -m rrl.experiments.compute_cost --out DIR [--image-size 224] [--encoders a,b]``."""
     argv = list(sys.argv[1:] if argv is None else argv)
     parser = argparse.ArgumentParser(
-        prog="python -m rrl.experiments.compute_cost",
+        prog="rrl experiment compute_cost",
         description="Encoder compute for 4M environment steps (RRL Fig. 4 left, appendix 7.6): FLOPs per frame, "
         "CPU time per frame at batch 1 and 32, hours for 4M steps.",
     )

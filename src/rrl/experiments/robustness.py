@@ -371,7 +371,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """``python -m rrl.experiments.robustness RUN_DIR [RUN_DIR...] --out DIR [--episodes 75] [--frames]``."""
     argv = list(sys.argv[1:] if argv is None else argv)
     parser = argparse.ArgumentParser(
-        prog="python -m rrl.experiments.robustness",
+        prog="rrl experiment robustness",
         description="Success of frozen pixel policies clean and under visual distractors (RRL Fig. 4 centre/right, "
         "appendix 7.5); --frames / --frames-only render Fig. 11 style example frames.",
     )
