@@ -95,6 +95,12 @@ def cameras_look_up(model: mujoco.MjModel, cameras: tuple[str, ...]) -> bool:
     return bool(forward_z) and float(np.mean(forward_z)) > 0
 
 
+def lights_below_scene(model: mujoco.MjModel) -> tuple[np.ndarray, np.ndarray]:
+    """Positions and directions of the model's lights mirrored through the floor plane (z -> -z): shining up."""
+    flip = np.array([1.0, 1.0, -1.0])
+    return model.light_pos * flip, model.light_dir * flip
+
+
 class LightPosition(Distractor):
     name = "light_position"
 
@@ -104,12 +110,9 @@ class LightPosition(Distractor):
 
     def __init__(self, model: mujoco.MjModel, task: str, **kwargs: Any) -> None:
         super().__init__(model, task, **kwargs)
-        self.origin = model.light_pos.copy()
-        if cameras_look_up(model, self.cameras):  # mirror the lights below the scene, shining up
-            self.origin[:, 2] *= -1
-            self.direction = model.light_dir.copy() * np.array([1.0, 1.0, -1.0])
-        else:
-            self.direction = None
+        self.origin, self.direction = model.light_pos.copy(), None
+        if cameras_look_up(model, self.cameras):
+            self.origin, self.direction = lights_below_scene(model)
 
     def apply(self, rng: np.random.Generator) -> None:
         if self.direction is not None:
@@ -130,9 +133,8 @@ class LightDirection(Distractor):
     def __init__(self, model: mujoco.MjModel, task: str, **kwargs: Any) -> None:
         super().__init__(model, task, **kwargs)
         self.up = cameras_look_up(model, self.cameras)
-        if self.up:  # mirror the lights below the scene (see cameras_look_up)
-            model.light_pos[:, 2] *= -1
-            self.aim = model.light_dir.copy() * np.array([1.0, 1.0, -1.0])
+        if self.up:
+            model.light_pos[:], self.aim = lights_below_scene(model)
 
     def apply(self, rng: np.random.Generator) -> None:
         for i in range(self.model.nlight):

@@ -140,7 +140,7 @@ def _train_vae(task: str, scale: str, seed: int, path: Path) -> None:
 
 #: Settings of how a run executes, not of what it learns: changed on a resumed run, they never make it run again.
 RUNTIME_FIELDS = (
-    "device", "threads", "workers", "n_envs", "n_groups", "encoder_backend", "sampler_backend", "ray_address", "out",
+    "device", "threads", "workers", "n_envs", "n_groups", "encoder_backend", "sampler_backend", "ray_address",
 )  # fmt: skip
 
 
@@ -151,7 +151,7 @@ def _train_or_continue(cfg: TrainConfig) -> None:
     A finished run (``summary.json``) is kept unless ``cfg`` asks for more iterations; an unfinished one is
     resumed. Either way the other settings of ``cfg`` (e.g. ``iterations``, ``device``) apply from there on.
     """
-    from rrl.train import train
+    from rrl.train import resume, train
 
     run_dir = Path(cfg.out)
     if not (run_dir / "config.json").is_file():
@@ -176,8 +176,6 @@ def _train_or_continue(cfg: TrainConfig) -> None:
         if learning:
             print(f"note: {run_dir} is finished and kept; it ran with other {', '.join(learning)}", file=sys.stderr)
         return
-    from rrl.train import resume
-
     resume(run_dir, progress=False, **changed)
 
 
