@@ -27,6 +27,7 @@ IDENTITY_FIELDS = (
 )  # fmt: skip
 BC_STAGE_FIELDS = ("bc_epochs", "bc_batch_size", "bc_lr", "feature_scale_floor")  # used once, before iteration 0
 OBS_MODES = ("state", "rgb+proprio", "rgb")  # rrl.envs.OBS_MODES
+REWARDS = ("sparse", "dense", "rrl_code")  # rrl.envs.rewards.REWARDS (not imported: it loads gymnasium)
 SAMPLER_BACKENDS = ("local", "ray")
 CRITIC_INPUTS = ("policy", "state")  # what the value baseline sees
 PIXEL_FIELDS = ("encoder", "encoder_weights", "encoder_backend", "cameras", "render_size", "image_size")  # not state
@@ -149,8 +150,8 @@ class TrainConfig:
         get_task(self.task)
         if self.algo not in ALGOS:
             raise ValueError(f"unknown algo {self.algo!r}; valid: {', '.join(ALGOS)}")
-        if self.reward not in ("sparse", "dense"):
-            raise ValueError(f"reward must be 'sparse' or 'dense', got {self.reward!r}")
+        if self.reward not in REWARDS:
+            raise ValueError(f"reward must be one of {', '.join(REWARDS)}, got {self.reward!r}")
         if self.demo_weight not in DEMO_WEIGHT_VARIANTS:
             raise ValueError(f"demo_weight must be one of {DEMO_WEIGHT_VARIANTS}, got {self.demo_weight!r}")
         demos = self.demos if self.demos is not None else ("none" if self.algo == "npg" else "expert")
@@ -412,7 +413,8 @@ FLAG_HELP = {
     "iterations": "DAPG/NPG iterations",
     "trajectories": "trajectories sampled per iteration (paper: 200, pen 400)",
     "horizon": "episode length (default: the task's DAPG horizon)",
-    "reward": "sparse (paper) or dense (DAPG shaping)",
+    "reward": "sparse (the paper's text), dense (DAPG shaping) or rrl_code (the reward and goal tests of RRL's "
+    "released code, which trained its published curves; docs/rewards.md)",
     "policy_size": "hidden layer sizes of the Gaussian MLP policy",
     "init_log_std": "initial action log-std (default: log of the demos' action std)",
     "min_log_std": "lower bound of the action log-std",

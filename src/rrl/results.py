@@ -122,7 +122,8 @@ def _log_path(run: str | Path) -> Path:
 
 
 def plot_runs(groups: dict[str, list[Path]], out: str | Path, title: str = "") -> None:
-    """Success (training rollouts, evaluation) against samples: thin line per run, thick line per group mean.
+    """Success (training rollouts, evaluation) and mean training return against samples: thin line per run,
+    thick line per group mean. The return panel shows progress while success is still near 0 (human demos).
 
     Each run is a run folder or the path of a ``log.csv`` copy (an exported run).
     """
@@ -131,16 +132,18 @@ def plot_runs(groups: dict[str, list[Path]], out: str | Path, title: str = "") -
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    legend_rows = -(-len(groups) // 2)  # one legend below both panels, two labels a row: it hides no curve
-    fig, axes = plt.subplots(1, 2, figsize=(11, 3.8 + 0.25 * legend_rows), sharey=True)
+    legend_rows = -(-len(groups) // 2)  # one legend below the panels, two labels a row: it hides no curve
+    fig, axes = plt.subplots(1, 3, figsize=(15, 3.8 + 0.25 * legend_rows))
+    axes[1].sharey(axes[0])
+    panels = (("success_train", 100.0), ("success_eval", 100.0), ("return_train", 1.0))
     colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
     for gi, (label, runs) in enumerate(groups.items()):
         color = colors[gi % len(colors)]
-        for ax, key in zip(axes, ("success_train", "success_eval")):
+        for ax, (key, scale) in zip(axes, panels):
             curves = []
             for run in runs:
                 rows = read_log(_log_path(run))
-                x, y = _col(rows, "samples"), 100 * _col(rows, key)
+                x, y = _col(rows, "samples"), scale * _col(rows, key)
                 ok = np.isfinite(y)
                 ax.plot(x[ok], y[ok], color=color, alpha=0.35, lw=0.8)
                 curves.append((x[ok], y[ok]))
@@ -152,6 +155,7 @@ def plot_runs(groups: dict[str, list[Path]], out: str | Path, title: str = "") -
                 ax.plot(curves[0][0], curves[0][1], color=color, lw=2, label=label, marker="o" if n == 1 else None)
     axes[0].set(title="training rollouts (stochastic)", xlabel="samples", ylabel="success rate (%)", ylim=(-3, 103))
     axes[1].set(title="evaluation (deterministic, mean action)", xlabel="samples")
+    axes[2].set(title="training rollouts: mean return", xlabel="samples", ylabel="return")
     for ax in axes:
         ax.grid(alpha=0.3)
     handles, labels = axes[0].get_legend_handles_labels()

@@ -22,11 +22,11 @@ import numpy as np
 
 from rrl.envs.distractors import DISTRACTORS, VisualDistractor
 from rrl.envs.models import edited_env_class
+from rrl.envs.rewards import REWARDS
 from rrl.envs.wrappers import CameraObservation, StateNoise, TaskReward
 from rrl.tasks import TaskSpec, get_task
 
 OBS_MODES = ("state", "rgb+proprio", "rgb")
-REWARDS = ("sparse", "dense")
 
 
 @dataclass(frozen=True)
@@ -36,7 +36,8 @@ class EnvConfig:
     Attributes:
         task: door, hammer, pen or relocate.
         obs_mode: ``state``, ``rgb+proprio`` or ``rgb``.
-        reward: ``sparse`` (paper) or ``dense`` (DAPG shaping, sign-corrected).
+        reward: ``sparse`` (the paper's text), ``dense`` (DAPG shaping, sign-corrected) or ``rrl_code`` (the
+            reward, goal tests and relocate target of RRL's released code; docs/rewards.md).
         cameras: camera names; ``None`` means the task's RRL camera(s).
         render_size: square render size (paper 256); crop_size: center crop (paper 224, ``None`` = no crop).
         proprio_noise: Gaussian noise std as a fraction of each joint's range (paper 5.4: 0.02).

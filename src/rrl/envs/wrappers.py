@@ -14,28 +14,55 @@ import mujoco
 import numpy as np
 from gymnasium import spaces
 
-from rrl.envs.rewards import dense_reward_terms, sparse_reward
+from rrl.envs.rewards import (
+    REWARDS,
+    RRL_CODE_RELOCATE_TARGET_Z,
+    dense_reward_terms,
+    rrl_code_reward_terms,
+    rrl_code_success,
+    sparse_reward,
+)
 from rrl.rendering import CameraRenderer
 from rrl.tasks import TaskSpec
 
 
 class TaskReward(gym.Wrapper):
-    """Replaces the env reward by rrl's sparse or DAPG-shaped reward and makes ``info["success"]`` a bool."""
+    """Replaces the env reward by rrl's ``sparse``, DAPG-shaped ``dense`` or ``rrl_code`` reward
+    (:mod:`rrl.envs.rewards`) and makes ``info["success"]`` a bool.
+
+    ``sparse`` and ``dense`` keep Gymnasium-Robotics' goal tests; ``rrl_code`` replaces them by those of RRL's
+    released code and, on relocate, fixes the target height at 0.25 on every reset.
+    """
 
     def __init__(self, env: gym.Env, task: TaskSpec, reward: str = "sparse") -> None:
         super().__init__(env)
-        if reward not in ("sparse", "dense"):
-            raise ValueError(f"reward must be 'sparse' or 'dense', got {reward!r}")
+        if reward not in REWARDS:
+            raise ValueError(f"reward must be one of {', '.join(REWARDS)}, got {reward!r}")
         self.task, self.reward_type = task, reward
+
+    def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
+        obs, info = self.env.reset(seed=seed, options=options)
+        if self.reward_type == "rrl_code" and self.task.name == "relocate":
+            base = self.env.unwrapped
+            base.model.site_pos[base.target_obj_site_id, 2] = RRL_CODE_RELOCATE_TARGET_Z
+            mujoco.mj_forward(base.model, base.data)
+            obs = base._get_obs()  # the state observation holds target offsets
+        return obs, info
 
     def step(self, action):
         obs, _, terminated, truncated, info = self.env.step(action)
-        success = bool(info.get("success", False))
+        base = self.env.unwrapped
+        if self.reward_type == "rrl_code":
+            success = rrl_code_success(self.task.name, base)
+        else:
+            success = bool(info.get("success", False))
         info["success"] = success
         if self.reward_type == "sparse":
             reward = sparse_reward(success)
+        elif self.reward_type == "dense":
+            reward = float(sum(dense_reward_terms(self.task.name, base).values()))
         else:
-            reward = float(sum(dense_reward_terms(self.task.name, self.env.unwrapped).values()))
+            reward = float(sum(rrl_code_reward_terms(self.task.name, base).values()))
         return obs, reward, terminated, truncated, info
 
 
