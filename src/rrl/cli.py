@@ -222,6 +222,9 @@ def _add_results(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--root", default="results")
     p.add_argument("--keep-previous", action="store_true",
                    help="keep runs of an earlier export of NAME that are not given again (their folders may be gone)")
+    p.add_argument("--published", metavar="TASK", choices=("door", "hammer", "pen", "relocate"),
+                   help="draw the curve RRL's authors published for TASK (mean and min-max over 3 seeds; read from "
+                   "../shared/rrl_released_logs or $RRL_RELEASED_LOGS_DIR)")
     p.set_defaults(func=_cmd_results)
 
 
@@ -234,9 +237,10 @@ def _cmd_results(args: argparse.Namespace) -> int:
         if not sep or not runs:
             raise ValueError(f"--group wants LABEL=RUN[,RUN...], got {spec!r}")
         groups[label] = [r for r in runs.split(",") if r]
-    print(
-        f"wrote {export_results(args.name, groups, args.root, args.title, args.note, keep_previous=args.keep_previous)}"
+    out = export_results(
+        args.name, groups, args.root, args.title, args.note, keep_previous=args.keep_previous, published=args.published
     )
+    print(f"wrote {out}")
     return 0
 
 

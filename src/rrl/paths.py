@@ -30,6 +30,27 @@ def hand_dapg_dir() -> Path:
     )
 
 
+def released_logs_dir() -> Path:
+    """Folder with RRL's released training logs (``RRL/<task>-v0/<run>/logs/log.csv``).
+
+    Resolution order: ``$RRL_RELEASED_LOGS_DIR``, ``<cwd>/../shared/rrl_released_logs``,
+    ``<repo>/../shared/rrl_released_logs``. Raises FileNotFoundError naming every place tried.
+    """
+    env = os.environ.get("RRL_RELEASED_LOGS_DIR")
+    candidates = [Path(env)] if env else []
+    candidates += [Path.cwd().parent / "shared" / "rrl_released_logs"]
+    candidates += [_REPO_ROOT.parent / "shared" / "rrl_released_logs"]
+    for path in candidates:
+        if (path / "RRL").is_dir():
+            return path
+    tried = ", ".join(str(p) for p in candidates)
+    raise FileNotFoundError(
+        f"RRL's released training logs not found (tried: {tried}). Set RRL_RELEASED_LOGS_DIR to the folder that "
+        "holds RRL/<task>-v0/ (experiment_logs/ of the public facebookresearch/RRL repository), or plot without "
+        "the published curve."
+    )
+
+
 def cache_dir() -> Path:
     """User cache folder (``$RRL_CACHE_DIR`` or ``~/.cache/rrl``), created on demand."""
     path = Path(os.environ.get("RRL_CACHE_DIR", Path.home() / ".cache" / "rrl"))

@@ -121,11 +121,14 @@ def _log_path(run: str | Path) -> Path:
     return Path(run) if _is_exported(run) else Path(run) / "log.csv"
 
 
-def plot_runs(groups: dict[str, list[Path]], out: str | Path, title: str = "") -> None:
+def plot_runs(groups: dict[str, list[Path]], out: str | Path, title: str = "", published: str | None = None) -> None:
     """Success (training rollouts, evaluation) and mean training return against samples: thin line per run,
     thick line per group mean. The return panel shows progress while success is still near 0 (human demos).
 
-    Each run is a run folder or the path of a ``log.csv`` copy (an exported run).
+    Each run is a run folder or the path of a ``log.csv`` copy (an exported run). ``published``: a task whose
+    published RRL curve (:mod:`rrl.published`, mean and min-max over its 3 seeds) is drawn on the training
+    success panel, up to the samples of the longest run (equal samples); skipped with a note where the
+    released logs are absent.
     """
     import matplotlib
 
@@ -153,6 +156,14 @@ def plot_runs(groups: dict[str, list[Path]], out: str | Path, title: str = "") -
                         label=f"{label} (mean of {len(curves)})")  # fmt: skip
             elif n:  # a one-row log (e.g. BC only) is a point
                 ax.plot(curves[0][0], curves[0][1], color=color, lw=2, label=label, marker="o" if n == 1 else None)
+    if published is not None:
+        from rrl.published import draw_published
+
+        longest = max((float(np.nanmax(_col(read_log(_log_path(r)), "samples"))) for rs in groups.values() for r in rs),
+                      default=None)  # fmt: skip
+        if not draw_published(axes[0], published, max_samples=longest):
+            axes[0].text(0.02, 0.97, "published RRL logs not found (RRL_RELEASED_LOGS_DIR)",
+                         transform=axes[0].transAxes, fontsize=7, va="top")  # fmt: skip
     axes[0].set(title="training rollouts (stochastic)", xlabel="samples", ylabel="success rate (%)", ylim=(-3, 103))
     axes[1].set(title="evaluation (deterministic, mean action)", xlabel="samples")
     axes[2].set(title="training rollouts: mean return", xlabel="samples", ylabel="return")
@@ -194,6 +205,7 @@ def export_results(
     note: str = "",
     keep_previous: bool = False,
     drop: Collection[str] = (),
+    published: str | None = None,
 ) -> Path:
     """Copy the logs of ``groups`` (label -> run folders) into ``<out_root>/<name>/`` with a plot and meta.json.
 
@@ -202,12 +214,18 @@ def export_results(
     may be gone, e.g. on another machine) stay in the table and the plot, read from their exported CSV and
     marked ``kept_from_previous_export``; a run given again replaces its earlier entry, also when it is given
     under another label (a relabelled group), and runs named in ``drop`` (run folder names) are not kept.
+    ``published``: a task whose published RRL curve the plot draws (:func:`plot_runs`); recorded in meta.json,
+    and with ``keep_previous`` an earlier export's choice stays when none is given.
     """
     out = Path(out_root) / name
     out.mkdir(parents=True, exist_ok=True)
     earlier = previous_export(out)
     previous = keepable_runs(earlier, out, drop) if keep_previous else {}
+    if published is None and keep_previous and (out / "meta.json").is_file():
+        published = json.loads((out / "meta.json").read_text()).get("published")
     meta: dict[str, Any] = {"name": name, "title": title, "note": note, "groups": {}}
+    if published is not None:
+        meta["published"] = published
     summaries_of = {label: [_summary(run) for run in runs] for label, runs in groups.items()}
     given = {s["run"] for summaries in summaries_of.values() for s in summaries}  # under any label
     for label in dict.fromkeys([*groups, *previous]):
@@ -219,7 +237,7 @@ def export_results(
         if kept or summaries:
             meta["groups"][label] = sorted(kept + summaries, key=lambda s: s["run"])
     curves = {label: [out / f"{s['run']}.csv" for s in runs] for label, runs in meta["groups"].items()}
-    plot_runs(curves, out / "curve.png", title or name)
+    plot_runs(curves, out / "curve.png", title or name, published=published)
     atomic_write(out / "meta.json", lambda f: f.write(json.dumps(meta, indent=2) + "\n"))
     exported = {s["run"] for runs in meta["groups"].values() for s in runs}
     for run in {s["run"] for runs in earlier.values() for s in runs} - exported:
