@@ -59,6 +59,7 @@ import torch
 
 from rrl.algos.dapg import dapg_gradient, demo_weight, policy_advantages
 from rrl.algos.npg import conjugate_gradient, make_fisher_vector_product, mean_kl
+from rrl.checkpoint import read_checkpoint
 from rrl.config import IDENTITY_FIELDS, TrainConfig, add_config_arguments, config_overrides
 from rrl.evaluate import load_run_config
 from rrl.paths import git_commit
@@ -362,7 +363,7 @@ def main(argv: list[str] | None = None) -> int:
         with tempfile.TemporaryDirectory() as tmp:
             trainer = Trainer(cfg, sampler, demos, Path(tmp))
             if args.from_run is not None:
-                trainer.load_state_dict(torch.load(args.from_run / CHECKPOINT, weights_only=True))
+                trainer.load_state_dict(read_checkpoint(args.from_run / CHECKPOINT))
             else:
                 trainer.behavior_clone()
                 trainer.iteration(0)  # one ordinary iteration: the baseline is fitted, as at iteration 1 of a run

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 import torch
 
+from rrl.checkpoint import read_checkpoint
 from rrl.experiments.ablations import EXPERIMENTS, run_experiment
 
 TINY = dict(iterations=1, trajectories=2, horizon=10, eval_episodes=1, n_demos=1, n_envs=2, n_groups=1)
@@ -77,7 +78,7 @@ def test_representations_vae_random_state_and_skipped_resnet(tmp_path: Path) -> 
     assert cfg["image_size"] == cfg["render_size"] == 73
     random_run = next(Path(r["out"]) for r in report["runs"] if r["variant"].startswith("random"))
     assert json.loads((random_run / "config.json").read_text())["config"]["image_size"] == 64
-    assert torch.load(vae_run / "checkpoint.pt", weights_only=True)["policy"]["net.0.weight"].shape[1] == 512 + 24
+    assert read_checkpoint(vae_run / "checkpoint.pt")["policy"]["net.0.weight"].shape[1] == 512 + 24
     meta = json.loads((tmp_path / "results" / "representations_smoke_door" / "meta.json").read_text())
     assert "ResNet-34 (paper)" in meta["note"]
 

@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 import torch
 
+from rrl.checkpoint import read_checkpoint
 from rrl.cli import main
 from rrl.config import TrainConfig
 from rrl.encoders import available_encoders, make_encoder, registry
@@ -121,7 +122,7 @@ def test_installed_encoder_plugin_trains_and_evaluates_from_the_cli(tmp_path):
     done = subprocess.run(train, env=env, capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr[-3000:]
     assert json.loads((run / "config.json").read_text())["config"]["encoder"] == "pixels8"
-    policy = torch.load(run / "checkpoint.pt", map_location="cpu", weights_only=False)["policy"]
+    policy = read_checkpoint(run / "checkpoint.pt")["policy"]
     assert policy["net.0.weight"].shape == (16, 192 + 24)  # 8x8x3 block means + 24 hand joints
     evaluated = subprocess.run([sys.executable, "-m", "rrl.cli", "eval", str(run), "--episodes", "1"], env=env,
                                capture_output=True, text=True, timeout=600)  # fmt: skip

@@ -191,7 +191,9 @@ def test_from_run_starts_from_the_runs_checkpoint(tmp_path: Path) -> None:
     out = tmp_path / "gen.csv"
     assert mod.main(["--label", "from run", "--from-run", str(run), "--batches", "2", "--generalisation",
                      "--cg-damping", "10", "--step-norm", "fisher", "--out", str(out)]) == 0  # fmt: skip
-    ckpt = torch.load(run / CHECKPOINT, weights_only=True)
+    from rrl.checkpoint import read_checkpoint
+
+    ckpt = read_checkpoint(run / CHECKPOINT)
     assert seen["next_iteration"] == 2
     assert seen["policy"].keys() == ckpt["policy"].keys()
     assert all(torch.equal(seen["policy"][k], ckpt["policy"][k]) for k in seen["policy"])

@@ -13,6 +13,7 @@ import torch
 
 import rrl.train as train_mod
 from rrl.algos.npg import NPGStep
+from rrl.checkpoint import read_checkpoint
 from rrl.sampling import DemoData
 from rrl.train import LOG_COLUMNS, TrainConfig, TrainingDivergedError, make_default_sampler, read_log, resume, train
 
@@ -45,7 +46,7 @@ def _rows(run_dir: Path) -> list[dict[str, str]]:
 
 
 def _params(run_dir: Path) -> dict[str, torch.Tensor]:
-    return torch.load(run_dir / "checkpoint.pt", weights_only=True)["policy"]
+    return read_checkpoint(run_dir / "checkpoint.pt")["policy"]
 
 
 def _sha(path: Path) -> str:
@@ -123,8 +124,8 @@ def test_resume_gives_the_same_next_iteration(tmp_path: Path, demos: DemoData, m
     assert walls == sorted(walls) and walls[2] > walls[1]  # the resumed iteration continues the run's clock
     for name, value in _params(full).items():
         assert torch.equal(value, _params(resumed)[name]), name
-    ck_full = torch.load(full / "checkpoint.pt", weights_only=True)
-    ck_res = torch.load(resumed / "checkpoint.pt", weights_only=True)
+    ck_full = read_checkpoint(full / "checkpoint.pt")
+    ck_res = read_checkpoint(resumed / "checkpoint.pt")
     for name, value in ck_full["baseline"]["model"].items():
         assert torch.equal(value, ck_res["baseline"]["model"][name]), name
     # resuming a finished run with more iterations extends it; identity fields cannot change
@@ -150,7 +151,7 @@ def test_run_folder_keeps_its_demos_so_a_moved_run_resumes(tmp_path: Path, exper
     run_dir = train(_cfg(tmp_path / "run", demos=str(source), iterations=1), progress=False)
     own = run_dir / train_mod.RUN_DEMOS
     assert load_demos(own).fingerprint() == expert_demo_set.fingerprint()
-    ckpt = torch.load(run_dir / "checkpoint.pt", weights_only=True)
+    ckpt = read_checkpoint(run_dir / "checkpoint.pt")
     assert ckpt["demo_set_fingerprint"] == expert_demo_set.fingerprint()
 
     save_demos(perturbed(expert_demo_set), source, overwrite=True)  # the source changed under the run
@@ -170,7 +171,7 @@ def test_run_folder_keeps_its_demos_so_a_moved_run_resumes(tmp_path: Path, exper
     assert len(read_log(run_dir / "log.csv")) == 3
 
     # a checkpoint from before run folders kept demos.h5, featurized elsewhere: refused unless adopted
-    ckpt = torch.load(run_dir / "checkpoint.pt", weights_only=True)
+    ckpt = read_checkpoint(run_dir / "checkpoint.pt")
     del ckpt["demo_set_fingerprint"]
     ckpt["demo_fingerprint"] = "features-from-another-device"
     torch.save(ckpt, run_dir / "checkpoint.pt")
@@ -183,7 +184,7 @@ def test_run_folder_keeps_its_demos_so_a_moved_run_resumes(tmp_path: Path, exper
     assert "--adopt-demos" in capsys.readouterr().err
     assert len(read_log(run_dir / "log.csv")) == 4 and load_demos(own).fingerprint() == expert_demo_set.fingerprint()
     assert (
-        torch.load(run_dir / "checkpoint.pt", weights_only=True)["demo_set_fingerprint"]
+        read_checkpoint(run_dir / "checkpoint.pt")["demo_set_fingerprint"]
         == expert_demo_set.fingerprint()
     )
     assert json.loads((run_dir / "config.json").read_text())["resumed_with"][-1]["adopt_demos"] is True
@@ -206,7 +207,7 @@ def test_nan_in_update_stops_and_keeps_last_checkpoint(tmp_path: Path, demos: De
     with pytest.raises(TrainingDivergedError, match="iteration 1.*intact"):
         train(_cfg(run_dir, iterations=3), demos=demos, progress=False)
     assert _sha(run_dir / "checkpoint.pt") == sha_before[0]
-    ckpt = torch.load(run_dir / "checkpoint.pt", weights_only=True)
+    ckpt = read_checkpoint(run_dir / "checkpoint.pt")
     assert ckpt["next_iteration"] == 1
     assert all(torch.isfinite(v).all() for v in ckpt["policy"].values())
     assert len(read_log(run_dir / "log.csv")) == 1
@@ -264,7 +265,7 @@ def test_state_hide_removes_a_part_from_policy_baseline_and_demos(tmp_path: Path
     # the policy's input normalisation was fitted to the demos without the hidden columns (and without noise)
     demo_obs = np.concatenate([t["observations"] for t in expert_demo_set.trajectories])[:, columns]
     np.testing.assert_allclose(state["in_shift"].numpy(), demo_obs.mean(0), rtol=1e-4, atol=1e-5)
-    baseline = torch.load(run_dir / "checkpoint.pt", weights_only=True)["baseline"]
+    baseline = read_checkpoint(run_dir / "checkpoint.pt")["baseline"]
     assert baseline["in_shift"].shape == (35,)
     # the run's sampler reads the states through the noise (training and evaluation rollouts alike)
     sampler = make_default_sampler(cfg)
@@ -317,7 +318,7 @@ def test_state_embed_feeds_random_features_to_policy_baseline_and_demos(tmp_path
     state = _params(run_dir)
     assert state["in_shift"].shape == (88,)
     np.testing.assert_allclose(state["in_shift"].numpy(), feats.mean(0), rtol=1e-4, atol=1e-5)
-    assert torch.load(run_dir / "checkpoint.pt", weights_only=True)["baseline"]["in_shift"].shape == (88,)
+    assert read_checkpoint(run_dir / "checkpoint.pt")["baseline"]["in_shift"].shape == (88,)
     assert evaluate_run(run_dir, episodes=1).episodes == 1  # a raw-state sampler would not fit the 88 inputs
     resume(run_dir, iterations=2, progress=False)
     assert len(read_log(run_dir / "log.csv")) == 2
@@ -369,7 +370,7 @@ def test_privileged_critic_sees_the_state_the_policy_does_not(tmp_path: Path, ex
     # float32 rounding only: the sampler featurizes one step of all envs at a time, this call the whole batch
     np.testing.assert_allclose(state_featurizer(cfg)(batch.critic_observations), batch.observations, atol=1e-5)
     run_dir = train(cfg, progress=False)
-    ck = torch.load(run_dir / "checkpoint.pt", weights_only=True)
+    ck = read_checkpoint(run_dir / "checkpoint.pt")
     assert ck["baseline"]["in_shift"].shape == (39,) and ck["policy"]["in_shift"].shape == (88,)
     assert ck["baseline"]["model"]["0.weight"].shape == (32, 39 + 4)  # state + 4 time features
     assert evaluate_run(run_dir, episodes=1).episodes == 1
@@ -378,7 +379,7 @@ def test_privileged_critic_sees_the_state_the_policy_does_not(tmp_path: Path, ex
     resume(run_dir, iterations=2, progress=False)
     assert len(read_log(run_dir / "log.csv")) == 2
     blind = train(dataclasses.replace(cfg, critic_input="policy", out=str(tmp_path / "blind")), progress=False)
-    assert torch.load(blind / "checkpoint.pt", weights_only=True)["baseline"]["in_shift"].shape == (88,)
+    assert read_checkpoint(blind / "checkpoint.pt")["baseline"]["in_shift"].shape == (88,)
     with pytest.raises(ValueError, match="critic_input must be one of"):
         TrainConfig(critic_input="value")
 
@@ -443,7 +444,8 @@ def test_config_validation_messages() -> None:
      ("max_kl_ratio", 0.5), ("horizon", 0)],
 )  # fmt: skip
 def test_config_rejects_out_of_range_numbers(field: str, value: float) -> None:
-    with pytest.raises(ValueError, match=f"^{field} must be"):
+    flag = "--" + field.replace("_", "-")
+    with pytest.raises(ValueError, match=f"^{flag} \\({field}\\) must be"):
         TrainConfig(**{field: value})
 
 

@@ -10,6 +10,7 @@ import pytest
 import torch
 
 import rrl.train as train_mod
+from rrl.checkpoint import read_checkpoint
 from rrl.config import PRESETS, TrainConfig
 from rrl.train import LOG_COLUMNS, read_log, resume, train
 
@@ -60,7 +61,7 @@ def test_pixel_run_trains_on_encoder_features_and_proprio(pixel_run: Path) -> No
     # 24 samples for ~21k parameters: the Fisher is rank-deficient, the quadratic model of Eq. 6 overshoots
     # and the KL safety net halves the step (at paper scale, 40,000 samples, it does not trigger)
     assert any(int(r["step_backtracks"]) > 0 for r in rows)
-    state = torch.load(pixel_run / "checkpoint.pt", weights_only=True)["policy"]
+    state = read_checkpoint(pixel_run / "checkpoint.pt")["policy"]
     assert state["net.0.weight"].shape == (16, 1280 + 24)  # EfficientNet-Lite0 features + 24 hand joints
     # BC fitted the input scales on the demo features: the proprio block matches the demos' joint spread
     assert torch.all(state["in_scale"][1280:] > 0) and not torch.equal(state["in_shift"], torch.zeros(1304))
@@ -73,8 +74,8 @@ def test_pixel_run_resumes_to_the_same_iteration(pixel_run: Path, tmp_path: Path
     half = train(_cfg(tmp_path / "half", demo_file, iterations=1), progress=False)
     resume(half, progress=False, iterations=2)
     assert _rows(half) == _rows(pixel_run)
-    a = torch.load(half / "checkpoint.pt", weights_only=True)["policy"]
-    b = torch.load(pixel_run / "checkpoint.pt", weights_only=True)["policy"]
+    a = read_checkpoint(half / "checkpoint.pt")["policy"]
+    b = read_checkpoint(pixel_run / "checkpoint.pt")["policy"]
     for name in a:
         assert torch.equal(a[name], b[name]), name
 
@@ -101,7 +102,7 @@ def test_proprio_arm_and_input_pca_shape_the_policy_input(tmp_path: Path, demo_f
     from rrl.evaluate import evaluate_run
 
     run_dir = train(_cfg(tmp_path / "arm", demo_file, iterations=1, proprio_arm=True, input_pca=8), progress=False)
-    state = torch.load(run_dir / "checkpoint.pt", weights_only=True)["policy"]
+    state = read_checkpoint(run_dir / "checkpoint.pt")["policy"]
     assert state["in_shift"].shape == (1280 + 4 + 24,) and state["in_proj"].shape == (1280, 8)
     assert state["net.0.weight"].shape == (16, 8 + 4 + 24)
     # the policy's input shift was fitted to the demos: its proprio block is the demos' mean arm + hand qpos

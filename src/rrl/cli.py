@@ -186,6 +186,10 @@ def _cmd_eval(args: argparse.Namespace) -> int:
 
     from rrl.evaluate import evaluate_run, write_video
 
+    if args.episodes < 0:
+        raise ValueError(f"--episodes must be >= 0 (0: only the video), got {args.episodes}")
+    if args.episodes == 0 and not args.video:
+        raise ValueError("--episodes 0 evaluates nothing; give --video OUT.mp4 too, or --episodes N")
     out: dict = {"run": args.run_dir, "distractor": args.distractor}
     if args.episodes > 0:
         res = evaluate_run(args.run_dir, args.episodes, args.seed, args.distractor, args.n_envs, args.device)
@@ -382,6 +386,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(args.func(args) or 0)
     except (ValueError, FileNotFoundError, KeyError) as err:
         print(f"rrl {args.command}: error: {err}", file=sys.stderr)
+        return 2
+    except OSError as err:  # a read-only folder, a full disk, a path that is a file: what the system said
+        where = f" ({err.filename})" if getattr(err, "filename", None) else ""
+        print(f"rrl {args.command}: error: {err.strerror or err}{where}; free space or fix the permissions and "
+              "run again (a training run continues from its last checkpoint with --resume)",
+              file=sys.stderr)  # fmt: skip
         return 2
 
 

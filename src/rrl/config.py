@@ -6,6 +6,7 @@ Kept free of torch so that ``rrl --help`` stays fast; :mod:`rrl.train` re-export
 from __future__ import annotations
 
 import dataclasses
+import math
 import shlex
 from dataclasses import dataclass
 from pathlib import Path
@@ -164,7 +165,7 @@ class TrainConfig:
         object.__setattr__(self, "vf_size", tuple(int(h) for h in self.vf_size))
         for name in ("iterations", "trajectories", "eval_every", "workers", "n_demos", "cg_iters"):
             if getattr(self, name) < 1:
-                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+                raise ValueError(f"{_flag(name)} must be >= 1, got {getattr(self, name)}")
         self._check_ranges()
         if not 0.0 < self.fvp_sample_frac <= 1.0:
             raise ValueError(f"fvp_sample_frac must be in (0, 1], got {self.fvp_sample_frac}")
@@ -178,7 +179,7 @@ class TrainConfig:
         if self.fvp_precision not in FVP_PRECISIONS:
             raise ValueError(f"fvp_precision must be one of {FVP_PRECISIONS}, got {self.fvp_precision!r}")
         if self.rl_step_size <= 0:
-            raise ValueError(f"rl_step_size must be > 0, got {self.rl_step_size}")
+            raise ValueError(f"{_flag('rl_step_size')} must be > 0, got {self.rl_step_size}")
         if self.obs not in OBS_MODES:
             raise ValueError(f"unknown obs {self.obs!r}; valid: {', '.join(OBS_MODES)}")
         object.__setattr__(self, "state_hide", tuple(str(x) for x in self.state_hide))
@@ -231,8 +232,18 @@ class TrainConfig:
         return self.horizon if self.horizon is not None else self.task_spec.horizon
 
     def _check_ranges(self) -> None:
-        """Numeric fields outside their meaningful range fail here, before anything runs, not mid-training."""
+        """Numeric fields outside their meaningful range (or NaN/inf) fail here, before anything runs, not
+        mid-training; the message names the flag."""
+        for f in dataclasses.fields(self):
+            value = getattr(self, f.name)
+            if isinstance(value, float) and not math.isfinite(value):
+                raise ValueError(f"{_flag(f.name)} must be a finite number, got {value}")
+        for name in ("policy_size", "vf_size"):
+            if any(h < 1 for h in getattr(self, name)):
+                raise ValueError(f"{_flag(name)}: every hidden layer needs >= 1 unit, got {getattr(self, name)}")
         checks = [
+            ("seed", self.seed >= 0, ">= 0"),
+            ("demo_seed", self.demo_seed >= 0, ">= 0"),
             ("bc_batch_size", self.bc_batch_size >= 1, ">= 1"),
             ("vf_batch_size", self.vf_batch_size >= 1, ">= 1"),
             ("bc_epochs", self.bc_epochs >= 0, ">= 0"),
@@ -255,7 +266,7 @@ class TrainConfig:
         ]
         for name, ok, valid in checks:
             if not ok:
-                raise ValueError(f"{name} must be {valid}, got {getattr(self, name)}")
+                raise ValueError(f"{_flag(name)} must be {valid}, got {getattr(self, name)}")
         if self.init_log_std is not None and self.init_log_std < self.min_log_std:
             raise ValueError(f"init_log_std ({self.init_log_std}) must be >= min_log_std ({self.min_log_std})")
 
@@ -335,11 +346,25 @@ class TrainConfig:
 
     @staticmethod
     def from_json(d: dict[str, Any]) -> TrainConfig:
-        known = {f.name for f in dataclasses.fields(TrainConfig)}
-        unknown = set(d) - known
+        """The config a run folder recorded (``config.json``'s ``config``); every value's JSON type is checked
+        against its field, so a hand-edited or damaged file fails with the field's name, not mid-training."""
+        if not isinstance(d, dict):
+            raise ValueError(f"a run's config must be a JSON object of settings, got {type(d).__name__}")
+        fields = {f.name: str(f.type) for f in dataclasses.fields(TrainConfig)}
+        unknown = set(d) - set(fields)
         if unknown:
             raise ValueError(f"config has unknown fields {sorted(unknown)}; was it written by another rrl version?")
+        for name, value in d.items():
+            if not _json_value_fits(fields[name], value):
+                raise ValueError(
+                    f"config field {name!r} must be {fields[name].replace(' | None', ' or null')}, got {value!r}"
+                )
         return TrainConfig(**d)
+
+
+def _flag(name: str) -> str:
+    """A config field as the user sets it: ``--rl-step-size (rl_step_size)``."""
+    return f"--{name.replace('_', '-')} ({name})"
 
 
 # -------------------------------------------------------------------------------------------- presets
@@ -385,6 +410,23 @@ PRESETS = {"paper": paper_preset, "cpu": cpu_preset, "smoke": smoke_preset}
 
 
 # ------------------------------------------------------------------------------------------------ CLI
+def _json_value_fits(type_str: str, value: Any) -> bool:
+    """Whether a JSON value can stand for a :class:`TrainConfig` field of type ``type_str``."""
+    if value is None:
+        return "None" in type_str
+    base = type_str.replace(" | None", "").strip()
+    if base.startswith("tuple"):
+        item = str if base == "tuple[str, ...]" else int
+        return isinstance(value, (list, tuple)) and all(isinstance(v, item) and not isinstance(v, bool) for v in value)
+    if base == "bool":
+        return isinstance(value, bool)
+    if base == "int":
+        return isinstance(value, int) and not isinstance(value, bool)
+    if base == "float":
+        return isinstance(value, (int, float)) and not isinstance(value, bool)
+    return isinstance(value, str)
+
+
 def _field_parser(type_str: str):
     base = type_str.replace(" | None", "").strip()
     if base == "tuple[str, ...]":

@@ -14,27 +14,25 @@ last ``success_eval`` of ``log.csv``: iteration k's row scores the policy before
 from __future__ import annotations
 
 import dataclasses
-import json
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-import torch
 
+from rrl.checkpoint import CHECKPOINT, read_checkpoint, read_run_meta
 from rrl.config import TrainConfig
 from rrl.policy import GaussianMLP
 from rrl.sampling import EvalResult, evaluate_policy
 
 
 def load_run_config(run_dir: str | Path) -> TrainConfig:
-    """The config of the run in ``run_dir``; FileNotFoundError unless it has ``config.json`` and a checkpoint."""
-    from rrl.train import CHECKPOINT
-
+    """The config of the run in ``run_dir``; FileNotFoundError unless it has ``config.json`` and a checkpoint,
+    ValueError (naming the file and field) for a damaged or hand-edited config.json."""
     run_dir = Path(run_dir)
     for p in (run_dir / "config.json", run_dir / CHECKPOINT):
         if not p.is_file():
             raise FileNotFoundError(f"{p} not found: {run_dir} is not a finished-or-running rrl run folder")
-    return TrainConfig.from_json(json.loads((run_dir / "config.json").read_text())["config"])
+    return read_run_meta(run_dir)[1]
 
 
 def load_run(run_dir: str | Path, device: str | None = None) -> tuple[TrainConfig, GaussianMLP]:
@@ -42,17 +40,16 @@ def load_run(run_dir: str | Path, device: str | None = None) -> tuple[TrainConfi
 
     ``device`` replaces the run's encoder device (e.g. ``"cpu"`` for a run trained on a GPU box).
     """
-    from rrl.train import CHECKPOINT, make_policy
+    from rrl.train import make_policy
 
     run_dir = Path(run_dir)
     cfg_path, ckpt = run_dir / "config.json", run_dir / CHECKPOINT
     cfg = load_run_config(run_dir)
     if device is not None:
         cfg = dataclasses.replace(cfg, device=device)
-    try:
-        state = torch.load(ckpt, weights_only=True, map_location="cpu")["policy"]
-    except Exception as err:  # truncated or foreign file
-        raise ValueError(f"cannot read the checkpoint {ckpt}: {err}") from err
+    state = read_checkpoint(ckpt)["policy"]  # checksum, structure, sizes and finite numbers verified
+    if "in_shift" not in state or "out_shift" not in state:
+        raise ValueError(f"the checkpoint {ckpt} holds no rrl policy (no input/output shifts)")
     # The input size depends on the encoder and cameras; the shift buffers carry it (and the action size).
     obs_dim, act_dim = len(state["in_shift"]), len(state["out_shift"])
     policy = make_policy(cfg, obs_dim, act_dim)

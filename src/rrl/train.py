@@ -40,6 +40,14 @@ from rrl.algos.dapg import dapg_gradient, demo_weight, policy_advantages
 from rrl.algos.gae import compute_gae, discounted_returns
 from rrl.algos.npg import mean_kl, npg_step
 from rrl.baseline import ValueBaseline
+from rrl.checkpoint import (
+    CHECKPOINT,
+    CHECKPOINT_FORMAT,
+    identity_mismatch,
+    read_checkpoint,
+    read_run_meta,
+    write_checkpoint,
+)
 from rrl.config import ALGOS, BC_STAGE_FIELDS, IDENTITY_FIELDS, TrainConfig, add_config_arguments, config_overrides
 from rrl.paths import atomic_write
 from rrl.policy import CONSTANT_STD, GaussianMLP
@@ -67,8 +75,6 @@ __all__ = [
     "train",
 ]
 
-CHECKPOINT = "checkpoint.pt"
-CHECKPOINT_FORMAT = 1
 RUN_DEMOS = "demos.h5"  # the run's own copy of its demonstrations (a moved run resumes with exactly these)
 
 LOG_COLUMNS = (
@@ -113,7 +119,10 @@ def load_demo_set(cfg: TrainConfig, run_dir: str | Path | None = None):
         if path.exists():
             demo_set = rd.load_demos(path, task=cfg.task)
         else:
-            demo_set = rd.make_expert_demos(cfg.task, n=cfg.n_demos, seed=cfg.demo_seed)
+            try:
+                demo_set = rd.make_expert_demos(cfg.task, n=cfg.n_demos, seed=cfg.demo_seed)
+            except RuntimeError as err:  # the expert policy failed too often
+                raise ValueError(f"cannot make expert demonstrations for {cfg.task}: {err}") from None
             try:
                 rd.save_demos(demo_set, path)
             except FileExistsError:  # a run started alongside cached the same rollouts meanwhile
@@ -281,6 +290,13 @@ class Trainer:
         """Fit shift/scale (and log-std) to the demos and run BC (Eq. 5). No-op without demos."""
         if self.demos is None:
             return {"bc_losses": []}
+        for what, values in (("observations", self.demos.observations), ("actions", self.demos.actions)):
+            bad = int(np.size(values) - np.count_nonzero(np.isfinite(values)))
+            if bad:
+                raise ValueError(
+                    f"the demonstrations ({self.cfg.demos}) hold {bad} NaN or inf values in their {what}; BC would "
+                    "learn nothing. Remake or replace the demo file"
+                )
         self.policy.fit_to_demos(
             self.demos.observations,
             self.demos.actions,
@@ -296,6 +312,11 @@ class Trainer:
             lr=self.cfg.bc_lr,
             seed=self.cfg.seed,
         )
+        if not all(bool(torch.isfinite(p).all()) for p in self.policy.state_dict().values() if p.is_floating_point()):
+            raise ValueError(
+                f"behaviour cloning gave non-finite policy weights (losses {losses[-3:]}); lower --bc-lr or check "
+                f"the demonstrations ({self.cfg.demos})"
+            )
         return {"bc_losses": losses}
 
     # ------------------------------------------------------------------------------------ iteration
@@ -478,21 +499,41 @@ class Trainer:
             )
 
     def load_state_dict(self, state: dict[str, Any], adopt_demos: bool = False) -> None:
+        """Restore a state from :func:`rrl.checkpoint.read_checkpoint`. The checkpoint's own config is the
+        authority on what the run is: a run-defining field that differs from this run's config (an edited
+        config.json) is an error naming it."""
         if state.get("format") != CHECKPOINT_FORMAT:
             raise ValueError(f"checkpoint format {state.get('format')!r}, this rrl reads {CHECKPOINT_FORMAT}")
+        changed = identity_mismatch(state["config"], self.cfg, IDENTITY_FIELDS)
+        if changed:
+            saved = {f: state["config"][f] for f in changed}
+            raise ValueError(
+                f"{self.run_dir / 'config.json'} disagrees with the run's checkpoint on {changed} (the checkpoint says "
+                f"{saved}); these define the run: restore config.json, or start a new run with the new settings"
+            )
         self._check_demos(state, adopt_demos)
-        self.policy.load_state_dict(state["policy"])
-        self.baseline.load_state_dict(state["baseline"])
+        try:
+            self.policy.load_state_dict(state["policy"])
+            self.baseline.load_state_dict(state["baseline"])
+            rng = state["rng"]
+            torch_rng = rng["torch"]
+            numpy_rng = _numpy_rng_state_from_tensors(rng["numpy"])
+            python_rng = _python_rng_state_from_list(rng["python"])
+        except (RuntimeError, KeyError, TypeError, ValueError, IndexError) as err:
+            reason = str(err).strip().splitlines()[0][:300] if str(err).strip() else type(err).__name__
+            raise ValueError(
+                f"the checkpoint in {self.run_dir} does not fit this run ({reason}); it belongs to another run or is "
+                "damaged: resume from a copy that holds the run's own checkpoint.pt"
+            ) from None
         self.next_iteration = int(state["next_iteration"])
         self.samples = int(state["samples"])
-        torch.set_rng_state(state["rng"]["torch"])
-        np.random.set_state(_numpy_rng_state_from_tensors(state["rng"]["numpy"]))
-        random.setstate(_python_rng_state_from_list(state["rng"]["python"]))
+        torch.set_rng_state(torch_rng)
+        np.random.set_state(numpy_rng)
+        random.setstate(python_rng)
 
     def save_checkpoint(self) -> Path:
-        """Write ``checkpoint.pt`` atomically (temporary file, fsync, rename)."""
-        state = self.state_dict()
-        return atomic_write(self.run_dir / CHECKPOINT, lambda f: torch.save(state, f), binary=True)
+        """Write ``checkpoint.pt`` atomically with its checksum (:func:`rrl.checkpoint.write_checkpoint`)."""
+        return write_checkpoint(self.run_dir / CHECKPOINT, self.state_dict())
 
 
 def input_scale_floor(cfg: TrainConfig, demo_observations: np.ndarray) -> np.ndarray | float:
@@ -668,13 +709,22 @@ def train(
     """Run Algorithm 1 for ``cfg`` in a fresh run folder (``cfg.out``); returns the folder.
 
     ``sampler``/``demos`` default to the state sampler and state demonstrations of ``cfg``; the sampler passed
-    in is not closed. Raises FileExistsError if the folder already holds a checkpoint (use :func:`resume`).
+    in is not closed. Raises FileExistsError if the folder already holds a checkpoint (use :func:`resume`) or
+    anything else: a new run goes into a new or empty folder, so it never overwrites a file.
     """
     run_dir = Path(cfg.out or cfg.default_out())
     if (run_dir / CHECKPOINT).exists():
         raise FileExistsError(
             f"{run_dir} already holds a run; resume it with `rrl train --resume {run_dir}` or pick another --out"
         )
+    if run_dir.exists() and (not run_dir.is_dir() or any(run_dir.iterdir())):
+        entries = sorted(p.name for p in run_dir.iterdir())[:4] if run_dir.is_dir() else []
+        what = f"is not empty ({', '.join(entries)})" if run_dir.is_dir() else "is a file"
+        hint = (
+            f"; it is a run that stopped before its first checkpoint: continue it with `rrl train --resume {run_dir}`"
+            if (run_dir / "config.json").is_file() else ""
+        )
+        raise FileExistsError(f"{run_dir} {what}: a new run needs a new or empty --out folder{hint}")
     # missing weights or demonstrations fail here, before the folder exists (a fresh run never reads the
     # folder's demos.h5; it is replaced below)
     inputs = _load_inputs(cfg, None, sampler, demos, progress)
@@ -708,10 +758,8 @@ def resume(
     """
     run_dir = Path(run_dir)
     cfg_path = run_dir / "config.json"
-    if not cfg_path.exists():
-        raise FileNotFoundError(f"{cfg_path} not found: {run_dir} is not an rrl run folder")
-    meta = json.loads(cfg_path.read_text())
-    cfg = TrainConfig.from_json(meta["config"])
+    meta, cfg = read_run_meta(run_dir)
+    _remove_stale_temporaries(run_dir)
     overrides = {k: v for k, v in overrides.items() if getattr(cfg, k, object()) != v}  # drop what already holds
     bad = sorted(k for k in overrides if k in IDENTITY_FIELDS)
     if bad:
@@ -723,6 +771,7 @@ def resume(
             f"{spent} act in behaviour cloning, before the first iteration, which this run is past; changing them "
             "on resume would do nothing. Start a new run instead"
         )
+    record = None
     if overrides or adopt_demos:
         cfg = dataclasses.replace(cfg, **overrides)
         meta["config"] = cfg.to_json()
@@ -732,8 +781,35 @@ def resume(
             "overrides": overrides, "argv": sys.argv, "commit": git_commit(), "at": time.strftime("%Y-%m-%dT%H:%M:%S")
         }
         meta.setdefault("resumed_with", []).append(entry | ({"adopt_demos": True} if adopt_demos else {}))
-        _write_json(cfg_path, meta)
-    return _run(cfg, run_dir, sampler, demos, progress, fresh=fresh, adopt_demos=adopt_demos)
+
+        def record() -> None:  # once every check has passed: a refused resume changes nothing on disk
+            _write_json(cfg_path, meta)
+
+    return _run(cfg, run_dir, sampler, demos, progress, fresh=fresh, adopt_demos=adopt_demos, on_ready=record)
+
+
+def _remove_stale_temporaries(run_dir: Path) -> None:
+    """Temporary files of :func:`rrl.paths.atomic_write` that a kill during a write left in the run folder."""
+    for tmp in run_dir.glob(".*.tmp"):
+        if tmp.is_file():
+            tmp.unlink(missing_ok=True)
+
+
+def _check_log_covers(run_dir: Path, next_iteration: int) -> None:
+    """The log must hold a row for every iteration the checkpoint has done (it is written before the checkpoint);
+    checked before the log is truncated to them."""
+    path = run_dir / "log.csv"
+    try:
+        logged = {int(r["iteration"]) for r in read_log(path)} if path.is_file() else set()
+    except (KeyError, TypeError, ValueError):
+        raise ValueError(f"{path} is damaged (no readable 'iteration' column); restore it from a copy") from None
+    missing = [k for k in range(next_iteration) if k not in logged]
+    if missing:
+        raise ValueError(
+            f"the checkpoint of {run_dir} has done {next_iteration} iterations but {path} lacks {len(missing)} of "
+            f"them (first: {missing[0]}): log and checkpoint come from different runs or times; restore both from "
+            "one copy of the run folder"
+        )
 
 
 def _load_inputs(
@@ -762,25 +838,32 @@ def _run(
     fresh: bool,
     adopt_demos: bool = False,
     inputs: tuple[Any, Any, DemoData | None] | None = None,
+    on_ready: Any = None,
 ) -> Path:
     """Train in ``run_dir`` (``fresh``: BC first, else from its checkpoint). ``inputs``: ``_load_inputs``'s result
-    when the caller loaded them already."""
+    when the caller loaded them already. ``on_ready()`` runs once the inputs and the checkpoint have passed
+    every check, before the first write to the run folder."""
     from tqdm import tqdm
 
     if cfg.threads is not None:
         torch.set_num_threads(cfg.threads)
     own_sampler = sampler is None
     encoder, demo_set, demos = inputs if inputs is not None else _load_inputs(cfg, run_dir, sampler, demos, progress)
+    state = None if fresh else read_checkpoint(run_dir / CHECKPOINT)  # verified before any environment starts
+    if state is not None:
+        _check_log_covers(run_dir, state["next_iteration"])
     sampler = sampler if sampler is not None else make_default_sampler(cfg, encoder, demo_set=demo_set)
     logger = None
     try:
         trainer = Trainer(cfg, sampler, demos, run_dir)
+        if state is not None:
+            trainer.load_state_dict(state, adopt_demos)
+        if on_ready is not None:
+            on_ready()
         if fresh:
             bc = trainer.behavior_clone()
             _write_json(run_dir / "bc.json", bc)
             atomic_write(run_dir / "bc_policy.pt", lambda f: torch.save(trainer.policy.state_dict(), f), binary=True)
-        else:
-            trainer.load_state_dict(torch.load(run_dir / CHECKPOINT, weights_only=True), adopt_demos)
         if demo_set is not None and not (run_dir / RUN_DEMOS).is_file():  # after the check: only the run's own demos
             from rrl.demos import save_demos
 

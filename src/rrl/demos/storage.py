@@ -179,6 +179,14 @@ def save_demos(demos: DemoSet, path: str | Path, overwrite: bool = False) -> Pat
     missing = [k for k in _CORE_ATTRS if k not in demos.metadata]
     if missing:
         raise ValueError(f"demo metadata lacks {', '.join(missing)}")
+    for i, traj in enumerate(demos.trajectories):
+        for name, arr in _flatten(traj).items():
+            arr = np.asarray(arr)
+            if arr.dtype.kind in "fc" and not np.all(np.isfinite(arr)):
+                raise ValueError(
+                    f"demonstration {i} holds NaN or inf in {name!r}; not writing {path} (the source recording or "
+                    "policy is damaged)"
+                )
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     os.close(fd)
@@ -248,6 +256,10 @@ def _read_attr(v: Any) -> Any:
     return None if v == "none" else v
 
 
+#: Decompressed size a demo file may declare in all (25 door demos at 256 px with frames: about 1 GB).
+MAX_DEMO_BYTES = 16 << 30
+
+
 def load_demos(path: str | Path, task: str | None = None) -> DemoSet:
     """Read a demo set written by :func:`save_demos`.
 
@@ -298,14 +310,30 @@ def load_demos(path: str | Path, task: str | None = None) -> DemoSet:
             if len(names) != n_expected:
                 raise DemoFormatError(f"{path} holds {len(names)} episodes, its header says {n_expected}")
             trajectories, infos = [], []
+            budget = [MAX_DEMO_BYTES]
+
+            def read(dataset: Any, where: str) -> np.ndarray:
+                """A dataset's array, after checking its declared size against what is left of the budget (a
+                small compressed file can declare terabytes)."""
+                if not isinstance(dataset, h5py.Dataset):
+                    raise DemoFormatError(f"{path}: {where} is not a dataset")
+                nbytes = int(np.prod(dataset.shape, dtype=np.float64) * dataset.dtype.itemsize)
+                budget[0] -= nbytes
+                if budget[0] < 0:
+                    raise DemoFormatError(
+                        f"{path}: {where} declares {nbytes:,} bytes, beyond the {MAX_DEMO_BYTES:,} a demo file may "
+                        "hold once decompressed; it is damaged or not a demo file"
+                    )
+                return dataset[()]
+
             for name in names:
                 g = f[_EPISODES][name]
                 traj: dict[str, Any] = {}
                 for key, item in g.items():
                     if isinstance(item, h5py.Group):
-                        traj[key] = {k: item[k][()] for k in item}
+                        traj[key] = {k: read(item[k], f"{name}/{key}/{k}") for k in item}
                     else:
-                        traj[key] = item[()]
+                        traj[key] = read(item, f"{name}/{key}")
                 infos.append({k: _read_attr(v) for k, v in g.attrs.items()})
                 _validate_trajectory(traj, f"{path}: episode {name}")
                 trajectories.append(traj)

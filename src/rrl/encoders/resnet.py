@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import pickle
 import re
 from pathlib import Path
 from typing import ClassVar
@@ -24,11 +23,12 @@ def load_state_dict(path: Path) -> dict[str, torch.Tensor]:
     """A checkpoint saved with ``torch.save(model.state_dict())`` (or a dict holding one under ``state_dict``)."""
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
-    except (pickle.UnpicklingError, RuntimeError, EOFError, ValueError) as err:
-        # weights_only refuses anything but tensors and plain containers: a whole pickled module, a corrupt or
-        # truncated file. Never retry with weights_only=False on a file of unknown origin.
+    except Exception as err:
+        # weights_only refuses anything but tensors and plain containers: a whole pickled module, a corrupt,
+        # empty or truncated file. Never retry with weights_only=False on a file of unknown origin.
+        reason = (str(err).strip().splitlines() or [""])[0][:300]
         raise ValueError(
-            f"{path} is not a readable state dict ({type(err).__name__}: {str(err).splitlines()[0]}). Save weights "
+            f"{path} is not a readable state dict ({type(err).__name__}: {reason}). Save weights "
             "with torch.save(model.state_dict(), PATH); a file saved with torch.save(model) is refused because "
             "loading it would run arbitrary code"
         ) from err
