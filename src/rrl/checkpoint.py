@@ -22,6 +22,7 @@ from typing import Any
 import torch
 
 from rrl.config import TrainConfig
+from rrl.errors import one_line
 from rrl.paths import atomic_write
 
 CHECKPOINT = "checkpoint.pt"
@@ -55,8 +56,7 @@ def _load(source: Any, path: Path) -> Any:
     try:
         return torch.load(source, weights_only=True, map_location="cpu")
     except Exception as err:  # truncated, random bytes, a refused pickle: all the same to the user
-        reason = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
-        raise ValueError(f"cannot read the checkpoint {path}: {reason[:300]}. {_WHAT_TO_DO}") from None
+        raise ValueError(f"cannot read the checkpoint {path}: {one_line(err)}. {_WHAT_TO_DO}") from None
 
 
 def _check_tensors(obj: Any, path: Path, where: str) -> None:

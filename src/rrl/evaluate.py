@@ -21,6 +21,7 @@ import numpy as np
 
 from rrl.checkpoint import CHECKPOINT, read_checkpoint, read_run_meta
 from rrl.config import TrainConfig
+from rrl.errors import one_line
 from rrl.policy import GaussianMLP
 from rrl.sampling import EvalResult, evaluate_policy
 
@@ -56,7 +57,7 @@ def load_run(run_dir: str | Path, device: str | None = None) -> tuple[TrainConfi
     try:
         policy.load_state_dict(state)
     except RuntimeError as err:
-        raise ValueError(f"the checkpoint {ckpt} does not match the policy of {cfg_path}: {err}") from err
+        raise ValueError(f"the checkpoint {ckpt} does not match the policy of {cfg_path}: {one_line(err)}") from None
     return cfg, policy
 
 

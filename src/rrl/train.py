@@ -49,6 +49,7 @@ from rrl.checkpoint import (
     write_checkpoint,
 )
 from rrl.config import ALGOS, BC_STAGE_FIELDS, IDENTITY_FIELDS, TrainConfig, add_config_arguments, config_overrides
+from rrl.errors import one_line
 from rrl.paths import atomic_write
 from rrl.policy import CONSTANT_STD, GaussianMLP
 from rrl.sampling import DemoData, RandomStateFeatures, Sampler, StateFeaturizer, TrajectoryBatch, evaluate_policy
@@ -290,13 +291,7 @@ class Trainer:
         """Fit shift/scale (and log-std) to the demos and run BC (Eq. 5). No-op without demos."""
         if self.demos is None:
             return {"bc_losses": []}
-        for what, values in (("observations", self.demos.observations), ("actions", self.demos.actions)):
-            bad = int(np.size(values) - np.count_nonzero(np.isfinite(values)))
-            if bad:
-                raise ValueError(
-                    f"the demonstrations ({self.cfg.demos}) hold {bad} NaN or inf values in their {what}; BC would "
-                    "learn nothing. Remake or replace the demo file"
-                )
+        check_demos_finite(self.demos, self.cfg.demos)
         self.policy.fit_to_demos(
             self.demos.observations,
             self.demos.actions,
@@ -520,10 +515,9 @@ class Trainer:
             numpy_rng = _numpy_rng_state_from_tensors(rng["numpy"])
             python_rng = _python_rng_state_from_list(rng["python"])
         except (RuntimeError, KeyError, TypeError, ValueError, IndexError) as err:
-            reason = str(err).strip().splitlines()[0][:300] if str(err).strip() else type(err).__name__
             raise ValueError(
-                f"the checkpoint in {self.run_dir} does not fit this run ({reason}); it belongs to another run or is "
-                "damaged: resume from a copy that holds the run's own checkpoint.pt"
+                f"the checkpoint in {self.run_dir} does not fit this run ({one_line(err)}); it belongs to another run "
+                "or is damaged: resume from a copy that holds the run's own checkpoint.pt"
             ) from None
         self.next_iteration = int(state["next_iteration"])
         self.samples = int(state["samples"])
@@ -534,6 +528,17 @@ class Trainer:
     def save_checkpoint(self) -> Path:
         """Write ``checkpoint.pt`` atomically with its checksum (:func:`rrl.checkpoint.write_checkpoint`)."""
         return write_checkpoint(self.run_dir / CHECKPOINT, self.state_dict())
+
+
+def check_demos_finite(demos: DemoData, source: str) -> None:
+    """Demonstrations with NaN or inf would give an all-NaN BC policy: refuse them, naming where they came from."""
+    for what, values in (("observations", demos.observations), ("actions", demos.actions)):
+        bad = int(np.size(values) - np.count_nonzero(np.isfinite(values)))
+        if bad:
+            raise ValueError(
+                f"the demonstrations ({source}) hold {bad} NaN or inf values in their {what}; BC would learn "
+                "nothing. Remake or replace the demo file"
+            )
 
 
 def input_scale_floor(cfg: TrainConfig, demo_observations: np.ndarray) -> np.ndarray | float:
@@ -826,6 +831,8 @@ def _load_inputs(
     if demos is None and cfg.demos != "none":
         demo_set = load_demo_set(cfg, run_dir)
         demos = load_visual_demos(cfg, encoder, progress, demo_set) if cfg.is_pixel else load_state_demos(cfg, demo_set)
+    if demos is not None:
+        check_demos_finite(demos, cfg.demos)
     return encoder, demo_set, demos
 
 

@@ -12,6 +12,7 @@ import torchvision
 from torch import nn
 
 from rrl.encoders.base import Backbone, EncoderArch, existing_file, file_sha256
+from rrl.errors import one_line
 
 
 def hub_checkpoint_dir() -> Path:
@@ -26,9 +27,8 @@ def load_state_dict(path: Path) -> dict[str, torch.Tensor]:
     except Exception as err:
         # weights_only refuses anything but tensors and plain containers: a whole pickled module, a corrupt,
         # empty or truncated file. Never retry with weights_only=False on a file of unknown origin.
-        reason = (str(err).strip().splitlines() or [""])[0][:300]
         raise ValueError(
-            f"{path} is not a readable state dict ({type(err).__name__}: {reason}). Save weights "
+            f"{path} is not a readable state dict ({type(err).__name__}: {one_line(err)}). Save weights "
             "with torch.save(model.state_dict(), PATH); a file saved with torch.save(model) is refused because "
             "loading it would run arbitrary code"
         ) from err
