@@ -263,3 +263,26 @@ def test_write_checkpoint_round_trip(tmp_path):
     inner = torch.load(io.BytesIO(wrapped["payload"].numpy().tobytes()), weights_only=True)
     assert torch.equal(inner["x"], torch.arange(3))
     assert hashlib.sha256(wrapped["payload"].numpy().tobytes()).hexdigest() == wrapped["sha256"]
+
+
+def test_nan_demonstrations_are_never_written(run):
+    from rrl.demos import load_demos, save_demos
+
+    demos = load_demos(run / "demos.h5")
+    demos.trajectories[1]["observations"][5, 0] = np.inf
+    target = run / "nan_demos.h5"
+    with pytest.raises(ValueError, match="demonstration 1 holds NaN or inf in 'observations'"):
+        save_demos(demos, target)
+    assert not target.exists() and not list(run.glob(".*.tmp"))
+
+
+def test_an_expert_that_fails_inside_train_gives_one_line(tmp_path, capsys, monkeypatch):
+    import rrl.demos
+
+    def failing(task, n, seed, **kwargs):
+        raise RuntimeError(f"only 3 of 100 expert episodes of {task} succeeded, {n} needed")
+
+    monkeypatch.setenv("RRL_CACHE_DIR", str(tmp_path / "cache"))  # no cached expert demos
+    monkeypatch.setattr(rrl.demos, "make_expert_demos", failing)
+    _fails_with_one_line(capsys, ["train", *TINY, "--out", str(tmp_path / "new")], "cannot make expert demonstrations")
+    assert not (tmp_path / "new").exists()
