@@ -7,7 +7,6 @@ import shutil
 from pathlib import Path
 
 import pytest
-import torch
 
 from rrl.checkpoint import read_checkpoint
 from rrl.experiments.ablations import EXPERIMENTS, run_experiment
@@ -28,7 +27,7 @@ def test_relocate_three_cameras_concatenate_features(tmp_path: Path) -> None:
     assert [r["variant"] for r in report["runs"]] == ["1 camera (cam1)", "3 cameras"] and not report["skipped"]
     dims = {}
     for r in report["runs"]:
-        state = torch.load(Path(r["out"]) / "checkpoint.pt", weights_only=True)["policy"]
+        state = read_checkpoint(Path(r["out"]) / "checkpoint.pt")["policy"]
         dims[r["variant"]] = state["net.0.weight"].shape[1]
     assert dims == {"1 camera (cam1)": 1280 + 24, "3 cameras": 3 * 1280 + 24}
     out = tmp_path / "results" / "relocate_cameras_smoke_relocate"
@@ -121,7 +120,7 @@ def test_smoke_experiment_runs_each_variant_with_its_setting(name: str, tmp_path
     )
     for r in report["runs"]:
         cfg = json.loads((Path(r["out"]) / "config.json").read_text())["config"]
-        policy = torch.load(Path(r["out"]) / "checkpoint.pt", weights_only=True)["policy"]
+        policy = read_checkpoint(Path(r["out"]) / "checkpoint.pt")["policy"]
         weights = [v for k, v in policy.items() if k.startswith("net.") and k.endswith(".weight")]
         variant = next(v for v in EXPERIMENTS[name].variants if v.label == r["variant"])
         for key, value in variant.overrides.items():

@@ -98,7 +98,7 @@ def test_own_experiment_runs_and_exports(monkeypatch, tmp_path):
     tiny = dict(iterations=1, trajectories=2, horizon=10, eval_episodes=1, n_demos=1, n_envs=2, n_groups=1)
     report = run_experiment(exp, scale="smoke", root=tmp_path / "runs", results_root=tmp_path / "results", **tiny)
     assert [r["variant"] for r in report["runs"]] == ["RRL", "8x8 pixels"] and not report["skipped"]
-    widths = [torch.load(Path(r["out"]) / "checkpoint.pt", weights_only=True)["policy"]["net.0.weight"].shape[1]
+    widths = [read_checkpoint(Path(r["out"]) / "checkpoint.pt")["policy"]["net.0.weight"].shape[1]
               for r in report["runs"]]  # fmt: skip
     assert widths == [1280 + 24, 192 + 24]
     assert Path(report["runs"][1]["out"]) == tmp_path / "runs" / "pixels8" / "smoke" / "door" / "8x8_pixels_s0"

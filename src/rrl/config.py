@@ -14,7 +14,7 @@ from typing import Any
 
 from rrl.tasks import TaskSpec, get_task
 
-ALGOS = ("dapg", "npg", "bc")
+ALGOS = ("dapg", "npg", "bc", "sac")
 DEMO_WEIGHT_VARIANTS = ("paper", "mjrl")  # rrl.algos.dapg
 FVP_PRECISIONS = ("float32", "bfloat16")  # rrl.algos.npg
 STEP_NORMS = ("gradient", "fisher")  # rrl.algos.npg.npg_step
@@ -144,6 +144,14 @@ class TrainConfig:
     sampler_backend: str = "local"
     ray_address: str | None = None
     feature_scale_floor: float = 0.1
+    sac_updates_per_sample: float = 1.0
+    sac_batch_size: int = 128
+    sac_buffer: int = 1_000_000
+    sac_demo_fraction: float = 0.25
+    sac_lr: float = 1e-3
+    sac_tau: float = 0.01
+    sac_gamma: float = 0.99
+    sac_init_temperature: float = 0.1
     preset: str | None = None
     out: str | None = None
 
@@ -156,7 +164,7 @@ class TrainConfig:
         if self.demo_weight not in DEMO_WEIGHT_VARIANTS:
             raise ValueError(f"demo_weight must be one of {DEMO_WEIGHT_VARIANTS}, got {self.demo_weight!r}")
         demos = self.demos if self.demos is not None else ("none" if self.algo == "npg" else "expert")
-        if self.algo in ("dapg", "bc") and demos == "none":
+        if self.algo in ("dapg", "bc", "sac") and demos == "none":
             raise ValueError(f"algo {self.algo!r} needs demonstrations; pass demos='expert', 'human' or a path")
         if demos == "human" and self.task != "door":
             raise ValueError(f"human demonstrations exist for door only, not {self.task!r}; use demos='expert'")
@@ -263,6 +271,14 @@ class TrainConfig:
             ("horizon", self.horizon is None or self.horizon >= 1, ">= 1 (or unset: the task's)"),
             ("multisample", self.multisample >= 0, ">= 0 (0: off)"),
             ("feature_scale_floor", self.feature_scale_floor >= 0, ">= 0"),
+            ("sac_updates_per_sample", self.sac_updates_per_sample > 0, "> 0"),
+            ("sac_batch_size", self.sac_batch_size >= 1, ">= 1"),
+            ("sac_buffer", self.sac_buffer >= 1, ">= 1"),
+            ("sac_demo_fraction", 0 <= self.sac_demo_fraction < 1, "in [0, 1)"),
+            ("sac_lr", self.sac_lr > 0, "> 0"),
+            ("sac_tau", 0 < self.sac_tau <= 1, "in (0, 1]"),
+            ("sac_gamma", 0 <= self.sac_gamma <= 1, "in [0, 1]"),
+            ("sac_init_temperature", self.sac_init_temperature > 0, "> 0"),
         ]
         for name, ok, valid in checks:
             if not ok:
@@ -447,7 +463,8 @@ FLAG_HELP = {
     "the encoder features / state embedding / state instead of all of them; proprioception stays raw (0: off)",
     "critic_input": "what the value baseline sees: policy (its input, the paper) or state (the full env state, "
     "a privileged critic for training only)",
-    "algo": "dapg (Eq. 8-9), npg (Eq. 6-7, no demos) or bc (Eq. 5 only)",
+    "algo": "dapg (Eq. 8-9), npg (Eq. 6-7, no demos), bc (Eq. 5 only) or sac (soft actor-critic with the demos in "
+    "its replay buffer after a BC warm-up; not in the paper, docs/algorithms.md)",
     "demos": "expert, human (door), none, or a demo file path (default: expert for dapg/bc, none for npg)",
     "n_demos": "demonstrations used",
     "demo_seed": "seed of the expert-demo rollouts",
@@ -504,6 +521,14 @@ FLAG_HELP = {
     "sampler_backend": "local (worker processes) or ray (Ray actors)",
     "ray_address": "address of an existing Ray cluster (default: start a local Ray instance)",
     "feature_scale_floor": "each feature's input scale is at least this fraction of the median demo feature std",
+    "sac_updates_per_sample": "sac: gradient updates per environment sample",
+    "sac_batch_size": "sac: minibatch size",
+    "sac_buffer": "sac: replay capacity in transitions",
+    "sac_demo_fraction": "sac: share of each minibatch drawn from the demonstrations' transitions",
+    "sac_lr": "sac: Adam learning rate of actor and critics",
+    "sac_tau": "sac: Polyak rate of the critic targets",
+    "sac_gamma": "sac: discount",
+    "sac_init_temperature": "sac: initial entropy temperature alpha (learned towards entropy -|A|)",
     "preset": "paper, cpu or smoke: fills in settings first; flags given beside it win (default: none)",
     "out": "run folder (default: runs/<task>_<input>_<algo>_<demos>_<reward>_s<seed>)",
 }  # one line of `rrl train --help` per TrainConfig field

@@ -49,6 +49,15 @@ def load_run(run_dir: str | Path, device: str | None = None) -> tuple[TrainConfi
     if device is not None:
         cfg = dataclasses.replace(cfg, device=device)
     state = read_checkpoint(ckpt)["policy"]  # checksum, structure, sizes and finite numbers verified
+    if cfg.algo == "sac":
+        from rrl.train_sac import SACPolicy
+
+        try:
+            return cfg, SACPolicy.from_state(state, cfg.policy_size)
+        except (KeyError, RuntimeError) as err:
+            raise ValueError(
+                f"the checkpoint {ckpt} does not hold the SAC policy of {cfg_path}: {one_line(err)}"
+            ) from None
     if "in_shift" not in state or "out_shift" not in state:
         raise ValueError(f"the checkpoint {ckpt} holds no rrl policy (no input/output shifts)")
     # The input size depends on the encoder and cameras; the shift buffers carry it (and the action size).

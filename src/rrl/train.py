@@ -84,6 +84,7 @@ LOG_COLUMNS = (
     "vf_error_before", "vf_error_after",
     "t_sample", "t_eval", "t_advantages", "t_gradient", "t_cg", "t_step", "t_vf", "t_iteration",
     "wall_time", "rss_peak_mb",
+    "critic_loss", "alpha", "entropy", "updates", "t_update",  # --algo sac
 )  # fmt: skip
 
 
@@ -494,18 +495,9 @@ class Trainer:
             )
 
     def load_state_dict(self, state: dict[str, Any], adopt_demos: bool = False) -> None:
-        """Restore a state from :func:`rrl.checkpoint.read_checkpoint`. The checkpoint's own config is the
-        authority on what the run is: a run-defining field that differs from this run's config (an edited
-        config.json) is an error naming it."""
+        """Restore a state from :func:`rrl.checkpoint.read_checkpoint` (:func:`_check_identity` first)."""
         if state.get("format") != CHECKPOINT_FORMAT:
             raise ValueError(f"checkpoint format {state.get('format')!r}, this rrl reads {CHECKPOINT_FORMAT}")
-        changed = identity_mismatch(state["config"], self.cfg, IDENTITY_FIELDS)
-        if changed:
-            saved = {f: state["config"][f] for f in changed}
-            raise ValueError(
-                f"{self.run_dir / 'config.json'} disagrees with the run's checkpoint on {changed} (the checkpoint says "
-                f"{saved}); these define the run: restore config.json, or start a new run with the new settings"
-            )
         self._check_demos(state, adopt_demos)
         try:
             self.policy.load_state_dict(state["policy"])
@@ -800,6 +792,30 @@ def _remove_stale_temporaries(run_dir: Path) -> None:
             tmp.unlink(missing_ok=True)
 
 
+def _check_identity(state: dict[str, Any], cfg: TrainConfig, run_dir: Path) -> None:
+    """The checkpoint's own config is the authority on what the run is: a run-defining field that differs from
+    ``cfg`` (an edited config.json) is an error naming it."""
+    changed = identity_mismatch(state["config"], cfg, IDENTITY_FIELDS)
+    if changed:
+        saved = {f: state["config"][f] for f in changed}
+        raise ValueError(
+            f"{run_dir / 'config.json'} disagrees with the run's checkpoint on {changed} (the checkpoint says "
+            f"{saved}); these define the run: restore config.json, or start a new run with the new settings"
+        )
+
+
+def make_trainer(cfg: TrainConfig, sampler: Sampler, demos: DemoData | None, run_dir: Path, demo_set: Any = None):
+    """The trainer of ``cfg.algo``: :class:`Trainer` (BC, NPG, DAPG) or :class:`rrl.train_sac.SACTrainer`."""
+    if cfg.algo == "sac":
+        from rrl.train_sac import SACTrainer
+
+        if demos is not None and demo_set is None:
+            raise ValueError("--algo sac recomputes the demonstrations' rewards from their simulator states: give "
+                             "the demonstrations as a demo set (--demos), not as policy inputs alone")  # fmt: skip
+        return SACTrainer(cfg, sampler, demos, run_dir, demo_set)
+    return Trainer(cfg, sampler, demos, run_dir)
+
+
 def _check_log_covers(run_dir: Path, next_iteration: int) -> None:
     """The log must hold a row for every iteration the checkpoint has done (it is written before the checkpoint);
     checked before the log is truncated to them."""
@@ -858,11 +874,12 @@ def _run(
     encoder, demo_set, demos = inputs if inputs is not None else _load_inputs(cfg, run_dir, sampler, demos, progress)
     state = None if fresh else read_checkpoint(run_dir / CHECKPOINT)  # verified before any environment starts
     if state is not None:
+        _check_identity(state, cfg, run_dir)
         _check_log_covers(run_dir, state["next_iteration"])
     sampler = sampler if sampler is not None else make_default_sampler(cfg, encoder, demo_set=demo_set)
     logger = None
     try:
-        trainer = Trainer(cfg, sampler, demos, run_dir)
+        trainer = make_trainer(cfg, sampler, demos, run_dir, demo_set)
         if state is not None:
             trainer.load_state_dict(state, adopt_demos)
         if on_ready is not None:

@@ -26,7 +26,7 @@ import numpy as np
 from rrl.envs import EnvConfig, make_env, worker_env_fn
 from rrl.policy import gaussian_log_prob_numpy
 from rrl.sampling.batch import TrajectoryBatch
-from rrl.sampling.vector import ActingPolicy, Actor, async_vector_env, trajectory_seeds
+from rrl.sampling.vector import ActingPolicy, Actor, async_vector_env, explore, trajectory_seeds
 
 
 class Featurizer(Protocol):
@@ -213,7 +213,6 @@ class PipelinedSampler:
         reset_seeds = [s for s, _ in chunk] + [0] * (n - k)
         gens = [g for _, g in chunk]
         log_std = np.asarray(actor.log_std, dtype=np.float64)
-        std = np.exp(log_std)
         offsets = np.cumsum([0] + [g.n for g in groups])
         obs = [g.reset(reset_seeds[offsets[i] : offsets[i + 1]]) for i, g in enumerate(groups)]
         x = np.zeros((n, horizon, self.obs_dim), np.float32)
@@ -239,17 +238,16 @@ class PipelinedSampler:
                 xg = self.featurizer(obs[gi])
                 mean = actor.mean(xg).astype(np.float64)
                 if deterministic:
-                    a = mean
+                    a, logp[lo:hi, t] = mean, gaussian_log_prob_numpy(mean, log_std, mean)
                 else:
                     noise = np.stack([
                         gens[i].standard_normal(self.act_dim) if i < k else np.zeros(self.act_dim)
                         for i in range(lo, hi)
                     ])
-                    a = mean + std * noise
+                    a, logp[lo:hi, t] = explore(actor, xg, mean, log_std, noise)
                 x[lo:hi, t], acts[lo:hi, t] = xg, a
                 if xc is not None:
                     xc[lo:hi, t] = self.critic_featurizer(obs[gi])
-                logp[lo:hi, t] = gaussian_log_prob_numpy(mean, log_std, a)
                 g.step_async(a.astype(np.float32))
         for gi in range(len(groups)):
             finish(gi, horizon - 1)

@@ -32,6 +32,17 @@ class Actor(Protocol):
     def mean(self, obs: np.ndarray) -> np.ndarray: ...
 
 
+def explore(actor: Actor, x: np.ndarray, mean: np.ndarray, log_std: np.ndarray, noise: np.ndarray):
+    """The stochastic action for standard-normal ``noise`` and its log-probability: an actor with its own
+    ``sample(x, noise)`` (SAC's squashed Gaussian, ``rrl.train_sac``) acts with it and records NaN log-probs
+    (nothing uses them); the Gaussian policies act with ``mean + exp(log_std) * noise``."""
+    sample = getattr(actor, "sample", None)
+    if sample is not None:
+        return np.asarray(sample(x, noise), dtype=np.float64), np.full(len(mean), np.nan)
+    act = mean + np.exp(log_std) * noise
+    return act, gaussian_log_prob_numpy(mean, log_std, act)
+
+
 class ActingPolicy(Protocol):
     """What a sampler needs from a policy: a numpy snapshot to act with (see ``GaussianMLP.numpy_actor``)."""
 
@@ -126,7 +137,6 @@ class VectorEnvSampler:
         seeds = trajectory_seeds(seed, n_trajectories)
         actor = policy.numpy_actor()
         log_std = np.asarray(actor.log_std, dtype=np.float64)
-        std = np.exp(log_std)
         per_traj: list[dict[str, np.ndarray]] = []
         for start in range(0, n_trajectories, w):
             chunk = seeds[start : start + w]
@@ -144,13 +154,12 @@ class VectorEnvSampler:
                 xc = self.critic_featurizer(obs) if self.critic_featurizer is not None else None
                 mean = actor.mean(x).astype(np.float64)
                 if deterministic:
-                    act = mean
+                    act, logp = mean, gaussian_log_prob_numpy(mean, log_std, mean)
                 else:
                     noise = np.zeros_like(mean)
                     for i in np.flatnonzero(active):
                         noise[i] = chunk[i][1].standard_normal(self.act_dim)
-                    act = mean + std * noise
-                logp = gaussian_log_prob_numpy(mean, log_std, act)
+                    act, logp = explore(actor, x, mean, log_std, noise)
                 act32 = act.astype(np.float32)
                 obs, rew, term, trunc, info = self.envs.step(act32)
                 success = _info_flags(info, "success", w)

@@ -1,0 +1,249 @@
+"""Soft actor-critic (Haarnoja et al. 2018, "Soft Actor-Critic Algorithms and Applications"), written to be read
+beside that paper's equations; the off-policy learner of ``--algo sac`` (frozen features + demonstrations in the
+replay buffer) and the RL part of FERM.
+
+Notation: ``Q_1, Q_2`` twin critics with Polyak-averaged targets ``Q'_1, Q'_2``; ``pi`` a tanh-squashed
+Gaussian; ``alpha`` the temperature, learned towards the target entropy ``-|A|``.
+
+- Critic (Eq. 5 there): ``y = r + gamma (1 - done) (min_i Q'_i(s', a') - alpha log pi(a'|s'))``, ``a' ~ pi(s')``;
+  loss ``sum_i mean (Q_i(s, a) - y)^2``.
+- Actor (Eq. 7): ``mean (alpha log pi(a|s) - min_i Q_i(s, a))``, ``a ~ pi(s)`` reparameterised.
+- Temperature (Eq. 18): ``mean -log(alpha) (log pi(a|s) + target_entropy)`` (the gradient acts on
+  ``log alpha``, as in the public implementations).
+- Targets: ``theta' <- tau theta + (1 - tau) theta'``.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+LOG_STD_MIN, LOG_STD_MAX = -10.0, 2.0  # the squashed Gaussian's log-std range (as in the FERM and DrQ code)
+
+
+def mlp(in_dim: int, hidden: tuple[int, ...], out_dim: int) -> nn.Sequential:
+    layers: list[nn.Module] = []
+    for h in hidden:
+        layers += [nn.Linear(in_dim, h), nn.ReLU()]
+        in_dim = h
+    layers.append(nn.Linear(in_dim, out_dim))
+    return nn.Sequential(*layers)
+
+
+class SquashedGaussianActor(nn.Module):
+    """``a = tanh(mu(s) + sigma(s) eps)``; ``log pi`` with the tanh change of variables (SAC appendix C)."""
+
+    def __init__(self, obs_dim: int, act_dim: int, hidden: tuple[int, ...]) -> None:
+        super().__init__()
+        self.net = mlp(obs_dim, hidden, 2 * act_dim)
+        self.act_dim = act_dim
+
+    def distribution(self, obs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        mu, log_std = self.net(obs).chunk(2, dim=-1)
+        log_std = LOG_STD_MIN + 0.5 * (LOG_STD_MAX - LOG_STD_MIN) * (torch.tanh(log_std) + 1)
+        return mu, log_std
+
+    def sample(self, obs: torch.Tensor, generator: torch.Generator | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """A reparameterised action in (-1, 1) and its log-probability (noise from ``generator``)."""
+        mu, log_std = self.distribution(obs)
+        u = mu + log_std.exp() * torch.randn(mu.shape, generator=generator)
+        return squash(u, mu, log_std)
+
+    def deterministic(self, obs: torch.Tensor) -> torch.Tensor:
+        return torch.tanh(self.distribution(obs)[0])
+
+
+def squash(u: torch.Tensor, mu: torch.Tensor, log_std: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """``tanh(u)`` and ``log pi = log N(u; mu, sigma) - sum log(1 - tanh(u)^2)`` (the stable form of the last
+    term: ``2 (log 2 - u - softplus(-2u))``)."""
+    gauss = -0.5 * (((u - mu) / log_std.exp()) ** 2 + 2 * log_std + math.log(2 * math.pi))
+    log_det = 2 * (math.log(2) - u - nn.functional.softplus(-2 * u))
+    return torch.tanh(u), (gauss - log_det).sum(-1)
+
+
+class TwinQ(nn.Module):
+    """Two independent critics ``Q_1, Q_2(s, a)`` (clipped double-Q)."""
+
+    def __init__(self, obs_dim: int, act_dim: int, hidden: tuple[int, ...]) -> None:
+        super().__init__()
+        self.q1 = mlp(obs_dim + act_dim, hidden, 1)
+        self.q2 = mlp(obs_dim + act_dim, hidden, 1)
+
+    def forward(self, obs: torch.Tensor, act: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        x = torch.cat([obs, act], dim=-1)
+        return self.q1(x).squeeze(-1), self.q2(x).squeeze(-1)
+
+
+@dataclass(frozen=True)
+class SACConfig:
+    """SAC settings (defaults: FERM's, i.e. the RAD/CURL code's, except the hidden sizes)."""
+
+    hidden: tuple[int, ...] = (256, 256)
+    gamma: float = 0.99
+    lr: float = 1e-3  # actor and critic
+    alpha_lr: float = 1e-4
+    init_temperature: float = 0.1
+    tau: float = 0.01  # critic target
+    actor_update_every: int = 2  # actor, temperature and target updates every this many critic updates
+    batch_size: int = 128
+
+    def __post_init__(self) -> None:
+        checks = (("gamma", 0 <= self.gamma <= 1), ("lr", self.lr > 0), ("alpha_lr", self.alpha_lr > 0),
+                  ("init_temperature", self.init_temperature > 0), ("tau", 0 < self.tau <= 1),
+                  ("actor_update_every", self.actor_update_every >= 1),
+                  ("batch_size", self.batch_size >= 1))  # fmt: skip
+        for name, ok in checks:
+            if not ok or not math.isfinite(float(getattr(self, name))):
+                raise ValueError(f"SAC setting {name} out of range: {getattr(self, name)}")
+
+
+def critic_target(
+    batch: dict[str, torch.Tensor], actor: SquashedGaussianActor, target: TwinQ, alpha: torch.Tensor, gamma: float,
+    generator: torch.Generator | None = None,
+) -> torch.Tensor:
+    """``y = r + gamma (1 - done) (min_i Q'_i(s', a') - alpha log pi(a'|s'))`` (no gradient)."""
+    with torch.no_grad():
+        next_act, next_logp = actor.sample(batch["next_obs"], generator)
+        q1, q2 = target(batch["next_obs"], next_act)
+        return batch["rew"] + gamma * (1 - batch["done"]) * (torch.min(q1, q2) - alpha * next_logp)
+
+
+def critic_loss(batch: dict[str, torch.Tensor], critic: TwinQ, y: torch.Tensor) -> torch.Tensor:
+    q1, q2 = critic(batch["obs"], batch["act"])
+    return ((q1 - y) ** 2).mean() + ((q2 - y) ** 2).mean()
+
+
+def actor_loss(
+    obs: torch.Tensor, actor: SquashedGaussianActor, critic: TwinQ, alpha: torch.Tensor,
+    generator: torch.Generator | None = None,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """``mean (alpha log pi(a|s) - min_i Q_i(s, a))`` and the log-probabilities (for the temperature)."""
+    act, logp = actor.sample(obs, generator)
+    q1, q2 = critic(obs, act)
+    return (alpha * logp - torch.min(q1, q2)).mean(), logp
+
+
+def temperature_loss(log_alpha: torch.Tensor, logp: torch.Tensor, target_entropy: float) -> torch.Tensor:
+    return -(log_alpha * (logp + target_entropy).detach()).mean()
+
+
+@torch.no_grad()
+def soft_update(target: nn.Module, source: nn.Module, tau: float) -> None:
+    for t, s in zip(target.parameters(), source.parameters()):
+        t.lerp_(s, tau)
+
+
+class SACAgent:
+    """Actor, twin critics and their targets, the temperature, and their Adam optimisers."""
+
+    def __init__(self, obs_dim: int, act_dim: int, cfg: SACConfig, seed: int = 0) -> None:
+        torch.manual_seed(seed)
+        self.cfg = cfg
+        self.actor = SquashedGaussianActor(obs_dim, act_dim, cfg.hidden)
+        self.critic = TwinQ(obs_dim, act_dim, cfg.hidden)
+        self.critic_target = TwinQ(obs_dim, act_dim, cfg.hidden)
+        self.critic_target.load_state_dict(self.critic.state_dict())
+        self.log_alpha = torch.tensor(math.log(cfg.init_temperature), requires_grad=True)
+        self.target_entropy = -float(act_dim)
+        self.actor_opt = torch.optim.Adam(self.actor.parameters(), lr=cfg.lr)
+        self.critic_opt = torch.optim.Adam(self.critic.parameters(), lr=cfg.lr)
+        self.alpha_opt = torch.optim.Adam([self.log_alpha], lr=cfg.alpha_lr)
+        self.updates = 0
+        self.generator = torch.Generator().manual_seed(seed)  # the policy's sampling noise in updates
+
+    @property
+    def alpha(self) -> torch.Tensor:
+        return self.log_alpha.exp()
+
+    def update(self, batch: dict[str, torch.Tensor]) -> dict[str, float]:
+        """One critic step; every ``actor_update_every``-th call also an actor, temperature and target step."""
+        alpha = self.alpha.detach()
+        y = critic_target(batch, self.actor, self.critic_target, alpha, self.cfg.gamma, self.generator)
+        loss_q = critic_loss(batch, self.critic, y)
+        self.critic_opt.zero_grad()
+        loss_q.backward()
+        self.critic_opt.step()
+        out = {"critic_loss": float(loss_q.detach()), "alpha": float(alpha)}
+        self.updates += 1
+        if self.updates % self.cfg.actor_update_every == 0:
+            for p in self.critic.parameters():  # the actor's gradient must not reach the critic
+                p.requires_grad_(False)
+            loss_pi, logp = actor_loss(batch["obs"], self.actor, self.critic, alpha, self.generator)
+            self.actor_opt.zero_grad()
+            loss_pi.backward()
+            self.actor_opt.step()
+            for p in self.critic.parameters():
+                p.requires_grad_(True)
+            loss_alpha = temperature_loss(self.log_alpha, logp, self.target_entropy)
+            self.alpha_opt.zero_grad()
+            loss_alpha.backward()
+            self.alpha_opt.step()
+            soft_update(self.critic_target, self.critic, self.cfg.tau)
+            out.update(actor_loss=float(loss_pi.detach()), entropy=float(-logp.detach().mean()))
+        return out
+
+    def state_dict(self) -> dict[str, Any]:
+        return {
+            "actor": self.actor.state_dict(), "critic": self.critic.state_dict(),
+            "critic_target": self.critic_target.state_dict(), "log_alpha": self.log_alpha.detach().clone(),
+            "actor_opt": self.actor_opt.state_dict(), "critic_opt": self.critic_opt.state_dict(),
+            "alpha_opt": self.alpha_opt.state_dict(), "updates": self.updates,
+            "generator": self.generator.get_state(),
+        }  # fmt: skip
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.actor.load_state_dict(state["actor"])
+        self.critic.load_state_dict(state["critic"])
+        self.critic_target.load_state_dict(state["critic_target"])
+        with torch.no_grad():
+            self.log_alpha.copy_(state["log_alpha"])
+        self.actor_opt.load_state_dict(state["actor_opt"])
+        self.critic_opt.load_state_dict(state["critic_opt"])
+        self.alpha_opt.load_state_dict(state["alpha_opt"])
+        self.updates = int(state["updates"])
+        self.generator.set_state(state["generator"])
+
+
+class ReplayBuffer:
+    """Transitions ``(s, a, r, s', done)`` in preallocated arrays (observations as ``dtype``, float16 for wide
+    frozen features: 1M transitions of 1,304 features take 2 x 2.6 GB), first in first out."""
+
+    def __init__(self, obs_dim: int, act_dim: int, capacity: int, dtype: Any = np.float32) -> None:
+        if capacity < 1:
+            raise ValueError(f"replay capacity must be >= 1, got {capacity}")
+        self.capacity, self.size, self.pos = capacity, 0, 0
+        self.obs = np.zeros((capacity, obs_dim), dtype)
+        self.next_obs = np.zeros((capacity, obs_dim), dtype)
+        self.act = np.zeros((capacity, act_dim), np.float32)
+        self.rew = np.zeros(capacity, np.float32)
+        self.done = np.zeros(capacity, np.float32)
+
+    @property
+    def nbytes(self) -> int:
+        return sum(a.nbytes for a in (self.obs, self.next_obs, self.act, self.rew, self.done))
+
+    def add(self, obs: np.ndarray, act: np.ndarray, rew: np.ndarray, next_obs: np.ndarray, done: np.ndarray) -> None:
+        """Append a batch of transitions (rows), overwriting the oldest when full."""
+        n = len(obs)
+        if n > self.capacity:  # only the last ``capacity`` rows survive
+            obs, act, rew, next_obs, done = (a[n - self.capacity :] for a in (obs, act, rew, next_obs, done))
+            n = self.capacity
+        idx = (self.pos + np.arange(n)) % self.capacity
+        self.obs[idx], self.act[idx], self.rew[idx], self.next_obs[idx], self.done[idx] = obs, act, rew, next_obs, done
+        self.pos = int((self.pos + n) % self.capacity)
+        self.size = min(self.size + n, self.capacity)
+
+    def sample(self, batch_size: int, rng: np.random.Generator) -> dict[str, torch.Tensor]:
+        idx = rng.integers(0, self.size, size=batch_size)
+        return {
+            "obs": torch.from_numpy(self.obs[idx].astype(np.float32)),
+            "act": torch.from_numpy(self.act[idx]),
+            "rew": torch.from_numpy(self.rew[idx]),
+            "next_obs": torch.from_numpy(self.next_obs[idx].astype(np.float32)),
+            "done": torch.from_numpy(self.done[idx]),
+        }

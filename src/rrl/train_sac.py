@@ -1,0 +1,317 @@
+"""``--algo sac``: soft actor-critic on the policy input of any rrl run (frozen encoder features + hand joints,
+or the state), with the demonstrations in the replay buffer. Not in the RRL paper: it uses each sample many
+times where DAPG uses it once.
+
+Stages, in the order :func:`rrl.train._run` calls them:
+
+1. Warm-up on the demonstrations (:meth:`SACTrainer.behavior_clone`): the actor's mean ``tanh(mu(s))`` is fitted
+   to the demonstrated actions by behaviour cloning, the same BC as DAPG's first stage (Rajeswaran et al. 2018;
+   RRL paper Eq. 5), and the demonstrations' transitions, with their rewards under the run's reward
+   recomputed in the simulator (:func:`demo_transitions`), go into a demo buffer kept for the whole run
+   (as in DDPG from demonstrations, Vecerik et al. 2017; VRL3, Wang et al. 2022, keeps them too).
+2. Each iteration: ``trajectories`` episodes with the stochastic actor, their transitions into the replay buffer,
+   then ``sac_updates_per_sample`` SAC updates per new sample (:class:`rrl.algos.sac.SACAgent`), each on a batch
+   of which ``sac_demo_fraction`` comes from the demo buffer.
+
+The replay buffer stores the policy inputs (never frames; float16 for inputs wider than 256), and every
+transition is also appended to ``replay.bin`` in the run folder; the checkpoint records how many, so a resumed
+run rebuilds exactly the buffer it had (rows written after the last checkpoint by a killed iteration are
+dropped). Observations are normalised by the demonstrations' mean and std, fixed at the warm-up.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from rrl.algos.sac import ReplayBuffer, SACAgent, SACConfig, SquashedGaussianActor
+from rrl.config import TrainConfig
+from rrl.sampling import DemoData, Sampler, TrajectoryBatch, evaluate_policy
+
+REPLAY_FILE = "replay.bin"  # raw records of _row_dtype, appended per iteration
+_STREAM_TRAIN, _STREAM_EVAL, _STREAM_REPLAY, _STREAM_BC = 1, 2, 5, 6
+
+
+def _seed(seed: int, iteration: int, stream: int) -> int:
+    from rrl.train import stream_seed
+
+    return stream_seed(seed, iteration, stream)
+
+
+class SACPolicy(nn.Module):
+    """The SAC actor with its fixed input normalisation; acts for the samplers and ``rrl eval``."""
+
+    def __init__(self, obs_dim: int, act_dim: int, hidden: tuple[int, ...]) -> None:
+        super().__init__()
+        self.actor = SquashedGaussianActor(obs_dim, act_dim, hidden)
+        self.register_buffer("in_shift", torch.zeros(obs_dim))
+        self.register_buffer("in_scale", torch.ones(obs_dim))
+
+    def normalize(self, obs: torch.Tensor) -> torch.Tensor:
+        return (obs - self.in_shift) / self.in_scale
+
+    def numpy_actor(self) -> _SACSnapshot:
+        return _SACSnapshot(copy.deepcopy(self).eval())
+
+    @staticmethod
+    def from_state(state: dict[str, torch.Tensor], hidden: tuple[int, ...]) -> SACPolicy:
+        obs_dim, act_dim = len(state["in_shift"]), state["actor.net." + str(2 * len(hidden)) + ".bias"].numel() // 2
+        policy = SACPolicy(obs_dim, act_dim, hidden)
+        policy.load_state_dict(state)
+        return policy
+
+
+class _SACSnapshot:
+    """A frozen copy of the policy for one collection: ``mean`` is the deterministic action ``tanh(mu)``,
+    ``sample`` the squashed Gaussian action for given standard-normal noise (the samplers' noise streams)."""
+
+    def __init__(self, policy: SACPolicy) -> None:
+        self.policy = policy
+        self.log_std = np.zeros(policy.actor.act_dim)  # unused by samplers that call ``sample``
+
+    @torch.no_grad()
+    def mean(self, obs: np.ndarray) -> np.ndarray:
+        x = self.policy.normalize(torch.as_tensor(obs, dtype=torch.float32))
+        return self.policy.actor.deterministic(x).numpy()
+
+    @torch.no_grad()
+    def sample(self, obs: np.ndarray, noise: np.ndarray) -> np.ndarray:
+        mu, log_std = self.policy.actor.distribution(self.policy.normalize(torch.as_tensor(obs, dtype=torch.float32)))
+        return torch.tanh(mu + log_std.exp() * torch.as_tensor(noise, dtype=torch.float32)).numpy()
+
+    def normalize(self, obs: np.ndarray) -> np.ndarray:
+        shift, scale = self.policy.in_shift.numpy(), self.policy.in_scale.numpy()
+        return (obs - shift) / scale
+
+
+def demo_transitions(cfg: TrainConfig, demo_set: Any, demos: DemoData) -> dict[str, np.ndarray]:
+    """The demonstrations as transitions ``(s_t, a_t, r_t, s_{t+1})``, ``t < T - 1``: ``s`` are the run's policy
+    inputs (``demos``), ``r_t`` the run's reward of the step from the recorded simulator state ``t`` with the
+    recorded action (computed in a state environment with ``cfg.reward``)."""
+    from rrl.envs import EnvConfig, make_env, set_sim_state
+
+    env = make_env(EnvConfig(task=cfg.task, obs_mode="state", reward=cfg.reward, horizon=10**9))
+    env.reset(seed=0)
+    obs, act, rew, nxt = [], [], [], []
+    start = 0
+    try:
+        for traj in demo_set.trajectories:
+            n = len(traj["actions"])
+            states = traj["sim_states"]
+            for t in range(n - 1):
+                set_sim_state(env, {k: np.asarray(v[t]) for k, v in states.items()})
+                _, r, *_ = env.step(np.asarray(traj["actions"][t], dtype=np.float32))
+                rew.append(r)
+            obs.append(demos.observations[start : start + n - 1])
+            nxt.append(demos.observations[start + 1 : start + n])
+            act.append(demos.actions[start : start + n - 1])
+            start += n
+    finally:
+        env.close()
+    if start != len(demos.observations):
+        raise ValueError(f"the demo set has {start} steps but the demo inputs {len(demos.observations)}")
+    rewards = np.asarray(rew, dtype=np.float32)
+    return {"obs": np.concatenate(obs), "act": np.clip(np.concatenate(act), -1, 1), "rew": rewards,
+            "next_obs": np.concatenate(nxt), "done": np.zeros(len(rewards), np.float32)}  # fmt: skip
+
+
+def _trajectory_transitions(batch: TrajectoryBatch) -> dict[str, np.ndarray]:
+    """Transitions within each trajectory (its last step has no recorded successor and is left out; ADROIT
+    episodes end by the time limit, never in a terminal state)."""
+    keep, nxt = [], []
+    start = 0
+    for n in batch.lengths:
+        keep.append(np.arange(start, start + n - 1))
+        nxt.append(np.arange(start + 1, start + n))
+        start += n
+    i, j = np.concatenate(keep), np.concatenate(nxt)
+    return {"obs": batch.observations[i], "act": np.clip(batch.actions[i], -1, 1),
+            "rew": batch.rewards[i].astype(np.float32), "next_obs": batch.observations[j],
+            "done": np.zeros(len(i), np.float32)}  # fmt: skip
+
+
+class SACTrainer:
+    """State of one SAC run (agent, buffers, counters); the interface :func:`rrl.train._run` drives."""
+
+    def __init__(
+        self, cfg: TrainConfig, sampler: Sampler, demos: DemoData | None, run_dir: Path, demo_set: Any = None
+    ) -> None:
+        self.cfg, self.sampler, self.demos, self.run_dir = cfg, sampler, demos, Path(run_dir)
+        self.task = cfg.task_spec
+        obs_dim, act_dim = sampler.obs_dim, sampler.act_dim
+        if demos is not None and demos.observations.shape[1] != obs_dim:
+            raise ValueError(f"demo observations have {demos.observations.shape[1]} features, the sampler {obs_dim}")
+        sac = SACConfig(hidden=cfg.policy_size, gamma=cfg.sac_gamma, lr=cfg.sac_lr, tau=cfg.sac_tau,
+                        init_temperature=cfg.sac_init_temperature, batch_size=cfg.sac_batch_size)  # fmt: skip
+        with torch.random.fork_rng(devices=[]):
+            self.agent = SACAgent(obs_dim, act_dim, sac, seed=cfg.seed)
+        self.policy = SACPolicy(obs_dim, act_dim, cfg.policy_size)
+        self.policy.actor = self.agent.actor  # one actor: the policy acts with what the agent learns
+        dtype = np.float16 if obs_dim > 256 else np.float32
+        self.buffer = ReplayBuffer(obs_dim, act_dim, cfg.sac_buffer, dtype)
+        self.demo_buffer: ReplayBuffer | None = None
+        if demos is not None and demo_set is not None:
+            t = demo_transitions(cfg, demo_set, demos)
+            self.demo_buffer = ReplayBuffer(obs_dim, act_dim, len(t["rew"]), dtype)
+            self.demo_buffer.add(t["obs"], t["act"], t["rew"], t["next_obs"], t["done"])
+        self.next_iteration = 0
+        self.samples = 0
+        self.replay_rows = 0  # transitions appended to replay.bin (the checkpoint's count)
+        self.baseline = None  # no value baseline: the critics are in the agent
+
+    # ---------------------------------------------------------------------------------------- warm-up
+    def behavior_clone(self) -> dict[str, Any]:
+        """Normalise inputs by the demos and fit ``tanh(mu(s))`` to the demonstrated actions (Eq. 5's BC)."""
+        if self.demos is None:
+            return {"bc_losses": [], "demo_transitions": 0}
+        obs = torch.as_tensor(self.demos.observations)
+        act = torch.as_tensor(np.clip(self.demos.actions, -1, 1))
+        std = obs.std(0)
+        floor = max(float(std[std > 0].median()) * self.cfg.feature_scale_floor, 1e-6) if (std > 0).any() else 1.0
+        self.policy.in_shift.copy_(obs.mean(0))
+        self.policy.in_scale.copy_(torch.where(std > 0, std.clamp(min=floor), torch.ones_like(std)))
+        actor = self.agent.actor
+        opt = torch.optim.Adam(actor.parameters(), lr=self.cfg.bc_lr)
+        gen = torch.Generator().manual_seed(_seed(self.cfg.seed, 0, _STREAM_BC))
+        x = self.policy.normalize(obs)
+        losses = []
+        for _ in range(self.cfg.bc_epochs):
+            perm = torch.randperm(len(x), generator=gen)
+            total = 0.0
+            for lo in range(0, len(x), self.cfg.bc_batch_size):
+                idx = perm[lo : lo + self.cfg.bc_batch_size]
+                loss = ((actor.deterministic(x[idx]) - act[idx]) ** 2).sum(-1).mean() / 2
+                opt.zero_grad()
+                loss.backward()
+                opt.step()
+                total += float(loss.detach()) * len(idx)
+            losses.append(total / len(x))
+        return {"bc_losses": losses, "demo_transitions": 0 if self.demo_buffer is None else self.demo_buffer.size}
+
+    # -------------------------------------------------------------------------------------- iteration
+    def _append_replay(self, t: dict[str, np.ndarray]) -> None:
+        self.buffer.add(t["obs"], t["act"], t["rew"], t["next_obs"], t["done"])
+        rows = _rows(t, self.buffer)
+        with open(self.run_dir / REPLAY_FILE, "ab") as f:
+            rows.tofile(f)
+        self.replay_rows += len(rows)
+
+    def _batch(self, rng: np.random.Generator) -> dict[str, torch.Tensor]:
+        size = self.cfg.sac_batch_size
+        n_demo = round(self.cfg.sac_demo_fraction * size) if self.demo_buffer is not None else 0
+        parts = [self.buffer.sample(size - n_demo, rng)] + ([self.demo_buffer.sample(n_demo, rng)] if n_demo else [])
+        batch = {k: torch.cat([p[k] for p in parts]) for k in parts[0]}
+        batch["obs"] = self.policy.normalize(batch["obs"])
+        batch["next_obs"] = self.policy.normalize(batch["next_obs"])
+        return batch
+
+    def iteration(self, k: int) -> dict[str, float]:
+        cfg = self.cfg
+        row: dict[str, float] = {"iteration": k}
+        t0 = time.perf_counter()
+        batch = self.sampler.collect(self.policy, cfg.trajectories, _seed(cfg.seed, k, _STREAM_TRAIN))
+        self.samples += batch.n_samples
+        row.update(samples=self.samples, success_train=batch.success_rate(self.task),
+                   return_train=float(batch.trajectory_returns().mean()))  # fmt: skip
+        self._append_replay(_trajectory_transitions(batch))
+        t1 = time.perf_counter()
+        rng = np.random.default_rng(_seed(cfg.seed, k, _STREAM_REPLAY))
+        n_updates = max(1, round(cfg.sac_updates_per_sample * batch.n_samples))
+        stats: dict[str, list[float]] = {}
+        for _ in range(n_updates):
+            for key, value in self.agent.update(self._batch(rng)).items():
+                stats.setdefault(key, []).append(value)
+        if not all(math.isfinite(v) for vs in stats.values() for v in vs):
+            from rrl.train import _raise_diverged
+
+            _raise_diverged(k, "SAC losses", self.run_dir)
+        t2 = time.perf_counter()
+        if cfg.eval_episodes > 0 and (k % cfg.eval_every == 0 or k == cfg.iterations - 1):
+            seed = _seed(cfg.seed, 0, _STREAM_EVAL)
+            ev = evaluate_policy(self.sampler, self.policy, self.task, cfg.eval_episodes, seed)
+            row.update(success_eval=ev.success_rate, return_eval=ev.mean_return)
+        else:
+            row.update(success_eval=math.nan, return_eval=math.nan)
+        mean = {key: float(np.mean(v)) for key, v in stats.items()}
+        row.update(critic_loss=mean.get("critic_loss", math.nan), alpha=float(self.agent.alpha.detach()),
+                   entropy=mean.get("entropy", math.nan), updates=float(self.agent.updates),
+                   t_sample=t1 - t0, t_update=t2 - t1, t_eval=time.perf_counter() - t2,
+                   t_iteration=time.perf_counter() - t0)  # fmt: skip
+        return row
+
+    # ------------------------------------------------------------------------------------- checkpoint
+    def state_dict(self) -> dict[str, Any]:
+        import random
+
+        from rrl.checkpoint import CHECKPOINT_FORMAT
+        from rrl.train import _numpy_rng_state_to_tensors, _python_rng_state_to_list
+
+        return {
+            "format": CHECKPOINT_FORMAT,
+            "next_iteration": self.next_iteration,
+            "samples": self.samples,
+            "policy": self.policy.state_dict(),
+            "baseline": self.agent.state_dict(),  # the critics, targets, temperature and optimisers
+            "replay_rows": self.replay_rows,
+            "demo_fingerprint": self.demos.fingerprint() if self.demos is not None else None,
+            "demo_set_fingerprint": self.demos.source_fingerprint if self.demos is not None else None,
+            "rng": {
+                "torch": torch.get_rng_state(),
+                "numpy": _numpy_rng_state_to_tensors(np.random.get_state()),
+                "python": _python_rng_state_to_list(random.getstate()),
+            },
+            "config": self.cfg.to_json(),
+        }
+
+    def load_state_dict(self, state: dict[str, Any], adopt_demos: bool = False) -> None:
+        import random
+
+        from rrl.train import _numpy_rng_state_from_tensors, _python_rng_state_from_list
+
+        if state.get("demo_fingerprint") != (self.demos.fingerprint() if self.demos is not None else None):
+            raise ValueError("the demonstrations differ from those the SAC run was trained with; start a new run")
+        self.policy.load_state_dict(state["policy"])
+        self.agent.load_state_dict(state["baseline"])
+        self.policy.actor = self.agent.actor
+        rows = int(state.get("replay_rows", 0))
+        path = self.run_dir / REPLAY_FILE
+        need = rows * _row_dtype(self.buffer).itemsize
+        if rows and (not path.is_file() or path.stat().st_size < need):
+            raise ValueError(f"{path} holds fewer than the checkpoint's {rows} transitions; restore the run folder")
+        if rows:
+            data = np.fromfile(path, dtype=_row_dtype(self.buffer), count=rows)
+            self.buffer.add(data["obs"], data["act"], data["rew"], data["next_obs"], data["done"])
+        with open(path, "ab") as f:  # drop rows a killed iteration appended after this checkpoint
+            f.truncate(need)
+        self.replay_rows = rows
+        self.next_iteration = int(state["next_iteration"])
+        self.samples = int(state["samples"])
+        torch.set_rng_state(state["rng"]["torch"])
+        np.random.set_state(_numpy_rng_state_from_tensors(state["rng"]["numpy"]))
+        random.setstate(_python_rng_state_from_list(state["rng"]["python"]))
+
+    def save_checkpoint(self) -> Path:
+        from rrl.checkpoint import CHECKPOINT, write_checkpoint
+
+        return write_checkpoint(self.run_dir / CHECKPOINT, self.state_dict())
+
+
+def _row_dtype(buffer: ReplayBuffer) -> np.dtype:
+    """One transition of ``buffer`` as a record of ``replay.bin``."""
+    obs_dim, act_dim, o = buffer.obs.shape[1], buffer.act.shape[1], buffer.obs.dtype
+    return np.dtype([("obs", o, obs_dim), ("act", np.float32, act_dim), ("rew", np.float32),
+                     ("next_obs", o, obs_dim), ("done", np.float32)])  # fmt: skip
+
+
+def _rows(t: dict[str, np.ndarray], buffer: ReplayBuffer) -> np.ndarray:
+    rows = np.zeros(len(t["rew"]), _row_dtype(buffer))
+    for key in ("obs", "act", "rew", "next_obs", "done"):
+        rows[key] = t[key]
+    return rows
