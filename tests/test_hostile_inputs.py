@@ -286,3 +286,37 @@ def test_an_expert_that_fails_inside_train_gives_one_line(tmp_path, capsys, monk
     monkeypatch.setattr(rrl.demos, "make_expert_demos", failing)
     _fails_with_one_line(capsys, ["train", *TINY, "--out", str(tmp_path / "new")], "cannot make expert demonstrations")
     assert not (tmp_path / "new").exists()
+
+
+@pytest.mark.parametrize("delay", [0.0, 0.35])
+def test_kill_9_during_training_resumes_exactly(tmp_path, delay):
+    """A real ``kill -9`` of ``rrl train`` at two moments after its first checkpoint; the resumed run's log rows and
+    final weights equal an uninterrupted run's."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from rrl.train import read_log
+
+    argv = [sys.executable, "-m", "rrl.cli", "train", *TINY, "--iterations", "4"]
+    reference, killed = tmp_path / "reference", tmp_path / "killed"
+    subprocess.run([*argv, "--out", str(reference)], check=True, capture_output=True)
+    proc = subprocess.Popen([*argv, "--out", str(killed)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 300
+        while not (killed / "checkpoint.pt").is_file() and proc.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.02)
+        time.sleep(delay)
+        proc.send_signal(signal.SIGKILL)
+    finally:
+        proc.wait()
+    assert proc.returncode == -signal.SIGKILL, "the run finished before it could be killed"
+    assert main(["train", "--resume", str(killed), "--no-progress"]) == 0
+    timing = ("t_", "wall_time", "rss_peak_mb")
+    rows = [[{k: v for k, v in r.items() if not k.startswith(timing)} for r in read_log(d / "log.csv")]
+            for d in (reference, killed)]  # fmt: skip
+    assert rows[0] == rows[1] and len(rows[0]) == 4
+    a, b = read_checkpoint(reference / "checkpoint.pt"), read_checkpoint(killed / "checkpoint.pt")
+    for key in a["policy"]:
+        assert torch.equal(a["policy"][key], b["policy"][key]), key
