@@ -56,3 +56,12 @@ def test_sampler_bench() -> None:
     )  # fmt: skip
     for method in ("(a) naive loop", "(b) rrl PipelinedSampler", "(c) ceiling"):
         assert any(line.startswith(f"| {method}") for line in text.splitlines()), text
+
+
+def test_sac_bench(tmp_path: Path) -> None:
+    out = tmp_path / "sac.json"
+    text = _run("sac.py", "--obs-dims", "6,300", "--act-dim", "3", "--hidden", "8,8", "--batch", "8",
+                "--updates", "3", "--buffer", "50", "--threads", "1", "--json", str(out))  # fmt: skip
+    rows = json.loads(out.read_text())["rows"]
+    assert [r["obs_dim"] for r in rows] == [6, 300] and all(r["updates_per_s"] > 0 for r in rows)
+    assert "SAC update: 300 inputs" in text
