@@ -99,13 +99,17 @@ def render_trajectory(env: Any, sim_states: dict[str, np.ndarray], steps: Any = 
 def _encode_all(
     demos: DemoSet, encoder: ViewEncoder, env_config: Any, batch_size: int, progress: Callable[[str], None] | None
 ) -> list[np.ndarray]:
+    from tqdm import tqdm
+
     from rrl.envs import make_env, render_state
 
     env = make_env(env_config)
     env.reset(seed=0)
     out = []
+    total = sum(len(t["sim_states"]["qpos"]) for t in demos.trajectories)
+    bar = tqdm(total=total, desc=f"encoding {len(demos)} demonstrations", unit="frame", disable=progress is None)
     try:
-        for i, traj in enumerate(demos.trajectories):
+        for traj in demos.trajectories:
             states = traj["sim_states"]
             n = len(states["qpos"])
             feats = []
@@ -113,11 +117,13 @@ def _encode_all(
                 steps = range(start, min(n, start + batch_size))
                 frames = np.stack([render_state(env, {k: v[t] for k, v in states.items()}) for t in steps])
                 feats.append(np.asarray(encoder.encode_views(frames), dtype=np.float32))
+                bar.update(len(steps))
             out.append(np.concatenate(feats, axis=0))
-            if progress is not None:
-                progress(f"trajectory {i + 1}/{len(demos)}: {n} frames encoded")
     finally:
+        bar.close()
         env.close()
+    if progress is not None:
+        progress(f"{len(demos)} demonstrations, {total} frames encoded")
     return out
 
 
