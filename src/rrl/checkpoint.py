@@ -16,9 +16,11 @@ import hashlib
 import io
 import json
 import math
+import random
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 
 from rrl.config import TrainConfig
@@ -146,3 +148,47 @@ def identity_mismatch(saved: dict[str, Any], cfg: TrainConfig, fields: tuple[str
         return tuple(norm(x) for x in v) if isinstance(v, (list, tuple)) else v
 
     return [f for f in fields if f in saved and norm(saved[f]) != norm(now.get(f))]
+
+
+def training_state(trainer: Any, **extra: Any) -> dict[str, Any]:
+    """What every trainer's checkpoint holds (counters, policy, demo fingerprints, the global RNG streams, the
+    run's config) plus the trainer's own ``extra`` entries (e.g. ``baseline``)."""
+    demos = trainer.demos
+    return {
+        "format": CHECKPOINT_FORMAT,
+        "next_iteration": trainer.next_iteration,
+        "samples": trainer.samples,
+        "policy": trainer.policy.state_dict(),
+        "demo_fingerprint": demos.fingerprint() if demos is not None else None,
+        "demo_set_fingerprint": demos.source_fingerprint if demos is not None else None,
+        "rng": capture_rng(),
+        "config": trainer.cfg.to_json(),
+        **extra,
+    }
+
+
+def capture_rng() -> dict[str, Any]:
+    """torch's, numpy's and Python's global RNG states in a form ``weights_only`` loading accepts."""
+    name, keys, pos, has_gauss, cached = np.random.get_state()
+    version, internal, gauss = random.getstate()
+    return {
+        "torch": torch.get_rng_state(),
+        "numpy": {"name": name, "keys": torch.as_tensor(keys.astype(np.int64)), "pos": int(pos),
+                  "has_gauss": int(has_gauss), "cached": float(cached)},  # fmt: skip
+        "python": [version, list(internal), gauss],
+    }
+
+
+def parse_rng(rng: dict[str, Any]) -> tuple[torch.Tensor, tuple, tuple]:
+    """The states :func:`capture_rng` recorded, checked enough to set (raises KeyError/TypeError/ValueError)."""
+    n = rng["numpy"]
+    numpy_state = (n["name"], n["keys"].numpy().astype(np.uint32), n["pos"], n["has_gauss"], n["cached"])
+    python_state = (rng["python"][0], tuple(rng["python"][1]), rng["python"][2])
+    return rng["torch"], numpy_state, python_state
+
+
+def set_rng(parsed: tuple[torch.Tensor, tuple, tuple]) -> None:
+    torch_state, numpy_state, python_state = parsed
+    torch.set_rng_state(torch_state)
+    np.random.set_state(numpy_state)
+    random.setstate(python_state)

@@ -25,7 +25,6 @@ import csv
 import dataclasses
 import json
 import math
-import random
 import resource
 import sys
 import time
@@ -44,8 +43,11 @@ from rrl.checkpoint import (
     CHECKPOINT,
     CHECKPOINT_FORMAT,
     identity_mismatch,
+    parse_rng,
     read_checkpoint,
     read_run_meta,
+    set_rng,
+    training_state,
     write_checkpoint,
 )
 from rrl.config import ALGOS, BC_STAGE_FIELDS, IDENTITY_FIELDS, TrainConfig, add_config_arguments, config_overrides
@@ -439,21 +441,7 @@ class Trainer:
 
     # ----------------------------------------------------------------------------------- checkpoint
     def state_dict(self) -> dict[str, Any]:
-        return {
-            "format": CHECKPOINT_FORMAT,
-            "next_iteration": self.next_iteration,
-            "samples": self.samples,
-            "policy": self.policy.state_dict(),
-            "baseline": self.baseline.state_dict(),
-            "demo_fingerprint": self.demos.fingerprint() if self.demos is not None else None,
-            "demo_set_fingerprint": self.demos.source_fingerprint if self.demos is not None else None,
-            "rng": {
-                "torch": torch.get_rng_state(),
-                "numpy": _numpy_rng_state_to_tensors(np.random.get_state()),
-                "python": _python_rng_state_to_list(random.getstate()),
-            },
-            "config": self.cfg.to_json(),
-        }
+        return training_state(self, baseline=self.baseline.state_dict())
 
     def _check_demos(self, state: dict[str, Any], adopt_demos: bool = False) -> None:
         """A resumed run must learn from the demonstrations it started with (the DAPG term, Eq. 8).
@@ -502,10 +490,7 @@ class Trainer:
         try:
             self.policy.load_state_dict(state["policy"])
             self.baseline.load_state_dict(state["baseline"])
-            rng = state["rng"]
-            torch_rng = rng["torch"]
-            numpy_rng = _numpy_rng_state_from_tensors(rng["numpy"])
-            python_rng = _python_rng_state_from_list(rng["python"])
+            rng = parse_rng(state["rng"])
         except (RuntimeError, KeyError, TypeError, ValueError, IndexError) as err:
             raise ValueError(
                 f"the checkpoint in {self.run_dir} does not fit this run ({one_line(err)}); it belongs to another run "
@@ -513,9 +498,7 @@ class Trainer:
             ) from None
         self.next_iteration = int(state["next_iteration"])
         self.samples = int(state["samples"])
-        torch.set_rng_state(torch_rng)
-        np.random.set_state(numpy_rng)
-        random.setstate(python_rng)
+        set_rng(rng)
 
     def save_checkpoint(self) -> Path:
         """Write ``checkpoint.pt`` atomically with its checksum (:func:`rrl.checkpoint.write_checkpoint`)."""
@@ -566,30 +549,6 @@ def _raise_diverged(k: int, what: str, run_dir: Path) -> None:
         f"saved; {last}. Try a smaller rl_step_size or larger cg_damping, then "
         f"`rrl train --resume {run_dir} --rl-step-size ...`."
     )
-
-
-def _numpy_rng_state_to_tensors(state: tuple) -> dict[str, Any]:
-    name, keys, pos, has_gauss, cached = state
-    return {
-        "name": name,
-        "keys": torch.as_tensor(keys.astype(np.int64)),
-        "pos": int(pos),
-        "has_gauss": int(has_gauss),
-        "cached": float(cached),
-    }
-
-
-def _numpy_rng_state_from_tensors(d: dict[str, Any]) -> tuple:
-    return (d["name"], d["keys"].numpy().astype(np.uint32), d["pos"], d["has_gauss"], d["cached"])
-
-
-def _python_rng_state_to_list(state: tuple) -> list:
-    version, internal, gauss = state
-    return [version, list(internal), gauss]
-
-
-def _python_rng_state_from_list(state: list) -> tuple:
-    return (state[0], tuple(state[1]), state[2])
 
 
 # ------------------------------------------------------------------------------------------- logging

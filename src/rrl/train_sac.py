@@ -248,32 +248,13 @@ class SACTrainer:
 
     # ------------------------------------------------------------------------------------- checkpoint
     def state_dict(self) -> dict[str, Any]:
-        import random
+        from rrl.checkpoint import training_state
 
-        from rrl.checkpoint import CHECKPOINT_FORMAT
-        from rrl.train import _numpy_rng_state_to_tensors, _python_rng_state_to_list
-
-        return {
-            "format": CHECKPOINT_FORMAT,
-            "next_iteration": self.next_iteration,
-            "samples": self.samples,
-            "policy": self.policy.state_dict(),
-            "baseline": self.agent.state_dict(),  # the critics, targets, temperature and optimisers
-            "replay_rows": self.replay_rows,
-            "demo_fingerprint": self.demos.fingerprint() if self.demos is not None else None,
-            "demo_set_fingerprint": self.demos.source_fingerprint if self.demos is not None else None,
-            "rng": {
-                "torch": torch.get_rng_state(),
-                "numpy": _numpy_rng_state_to_tensors(np.random.get_state()),
-                "python": _python_rng_state_to_list(random.getstate()),
-            },
-            "config": self.cfg.to_json(),
-        }
+        # "baseline": the critics, their targets, the temperature and the optimisers
+        return training_state(self, baseline=self.agent.state_dict(), replay_rows=self.replay_rows)
 
     def load_state_dict(self, state: dict[str, Any], adopt_demos: bool = False) -> None:
-        import random
-
-        from rrl.train import _numpy_rng_state_from_tensors, _python_rng_state_from_list
+        from rrl.checkpoint import parse_rng, set_rng
 
         if state.get("demo_fingerprint") != (self.demos.fingerprint() if self.demos is not None else None):
             raise ValueError("the demonstrations differ from those the SAC run was trained with; start a new run")
@@ -293,9 +274,7 @@ class SACTrainer:
         self.replay_rows = rows
         self.next_iteration = int(state["next_iteration"])
         self.samples = int(state["samples"])
-        torch.set_rng_state(state["rng"]["torch"])
-        np.random.set_state(_numpy_rng_state_from_tensors(state["rng"]["numpy"]))
-        random.setstate(_python_rng_state_from_list(state["rng"]["python"]))
+        set_rng(parse_rng(state["rng"]))
 
     def save_checkpoint(self) -> Path:
         from rrl.checkpoint import CHECKPOINT, write_checkpoint
