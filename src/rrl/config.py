@@ -152,6 +152,7 @@ class TrainConfig:
     sac_tau: float = 0.01
     sac_gamma: float = 0.99
     sac_init_temperature: float = 0.1
+    sac_critic_layer_norm: bool = True
     preset: str | None = None
     out: str | None = None
 
@@ -529,6 +530,7 @@ FLAG_HELP = {
     "sac_tau": "sac: Polyak rate of the critic targets",
     "sac_gamma": "sac: discount",
     "sac_init_temperature": "sac: initial entropy temperature alpha (learned towards entropy -|A|)",
+    "sac_critic_layer_norm": "sac: LayerNorm in the critics' hidden layers (keeps Q from diverging on demo data)",
     "preset": "paper, cpu or smoke: fills in settings first; flags given beside it win (default: none)",
     "out": "run folder (default: runs/<task>_<input>_<algo>_<demos>_<reward>_s<seed>)",
 }  # one line of `rrl train --help` per TrainConfig field

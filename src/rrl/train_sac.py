@@ -149,7 +149,8 @@ class SACTrainer:
         if demos is not None and demos.observations.shape[1] != obs_dim:
             raise ValueError(f"demo observations have {demos.observations.shape[1]} features, the sampler {obs_dim}")
         sac = SACConfig(hidden=cfg.policy_size, gamma=cfg.sac_gamma, lr=cfg.sac_lr, tau=cfg.sac_tau,
-                        init_temperature=cfg.sac_init_temperature, batch_size=cfg.sac_batch_size)  # fmt: skip
+                        init_temperature=cfg.sac_init_temperature, batch_size=cfg.sac_batch_size,
+                        critic_layer_norm=cfg.sac_critic_layer_norm)  # fmt: skip
         with torch.random.fork_rng(devices=[]):
             self.agent = SACAgent(obs_dim, act_dim, sac, seed=cfg.seed)
         self.policy = SACPolicy(obs_dim, act_dim, cfg.policy_size)

@@ -26,10 +26,11 @@ from torch import nn
 LOG_STD_MIN, LOG_STD_MAX = -10.0, 2.0  # the squashed Gaussian's log-std range (as in the FERM and DrQ code)
 
 
-def mlp(in_dim: int, hidden: tuple[int, ...], out_dim: int) -> nn.Sequential:
+def mlp(in_dim: int, hidden: tuple[int, ...], out_dim: int, layer_norm: bool = False) -> nn.Sequential:
+    """ReLU MLP; ``layer_norm`` puts a LayerNorm after every hidden linear layer."""
     layers: list[nn.Module] = []
     for h in hidden:
-        layers += [nn.Linear(in_dim, h), nn.ReLU()]
+        layers += [nn.Linear(in_dim, h), *([nn.LayerNorm(h)] if layer_norm else []), nn.ReLU()]
         in_dim = h
     layers.append(nn.Linear(in_dim, out_dim))
     return nn.Sequential(*layers)
@@ -67,12 +68,14 @@ def squash(u: torch.Tensor, mu: torch.Tensor, log_std: torch.Tensor) -> tuple[to
 
 
 class TwinQ(nn.Module):
-    """Two independent critics ``Q_1, Q_2(s, a)`` (clipped double-Q)."""
+    """Two independent critics ``Q_1, Q_2(s, a)`` (clipped double-Q). ``layer_norm``: LayerNorm in the hidden
+    layers, which keeps Q from diverging when a large share of the data (here the demonstrations) is off-policy
+    (Ball et al. 2023, "Efficient Online Reinforcement Learning with Offline Data")."""
 
-    def __init__(self, obs_dim: int, act_dim: int, hidden: tuple[int, ...]) -> None:
+    def __init__(self, obs_dim: int, act_dim: int, hidden: tuple[int, ...], layer_norm: bool = False) -> None:
         super().__init__()
-        self.q1 = mlp(obs_dim + act_dim, hidden, 1)
-        self.q2 = mlp(obs_dim + act_dim, hidden, 1)
+        self.q1 = mlp(obs_dim + act_dim, hidden, 1, layer_norm)
+        self.q2 = mlp(obs_dim + act_dim, hidden, 1, layer_norm)
 
     def forward(self, obs: torch.Tensor, act: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         x = torch.cat([obs, act], dim=-1)
@@ -81,7 +84,8 @@ class TwinQ(nn.Module):
 
 @dataclass(frozen=True)
 class SACConfig:
-    """SAC settings (defaults: FERM's, i.e. the RAD/CURL code's, except the hidden sizes)."""
+    """SAC settings (defaults: FERM's, i.e. the RAD/CURL code's, except the hidden sizes and the critics'
+    LayerNorm)."""
 
     hidden: tuple[int, ...] = (256, 256)
     gamma: float = 0.99
@@ -91,6 +95,7 @@ class SACConfig:
     tau: float = 0.01  # critic target
     actor_update_every: int = 2  # actor, temperature and target updates every this many critic updates
     batch_size: int = 128
+    critic_layer_norm: bool = True  # not in FERM; see TwinQ
 
     def __post_init__(self) -> None:
         checks = (("gamma", 0 <= self.gamma <= 1), ("lr", self.lr > 0), ("alpha_lr", self.alpha_lr > 0),
@@ -145,8 +150,8 @@ class SACAgent:
         torch.manual_seed(seed)
         self.cfg = cfg
         self.actor = SquashedGaussianActor(obs_dim, act_dim, cfg.hidden)
-        self.critic = TwinQ(obs_dim, act_dim, cfg.hidden)
-        self.critic_target = TwinQ(obs_dim, act_dim, cfg.hidden)
+        self.critic = TwinQ(obs_dim, act_dim, cfg.hidden, cfg.critic_layer_norm)
+        self.critic_target = TwinQ(obs_dim, act_dim, cfg.hidden, cfg.critic_layer_norm)
         self.critic_target.load_state_dict(self.critic.state_dict())
         self.log_alpha = torch.tensor(math.log(cfg.init_temperature), requires_grad=True)
         self.target_entropy = -float(act_dim)
