@@ -90,7 +90,9 @@ def test_export_draws_and_records_the_published_curve(tmp_path):
                "last_success_eval": 0.97, "max_success_train": 0.97}  # fmt: skip
     (src / "meta.json").write_text(json.dumps({"name": "first", "groups": {"ours": [summary]}}))
     out = export_results("door_ref", {"ours": [src / "r_s0.csv"]}, tmp_path / "results", published="door")
-    assert json.loads((out / "meta.json").read_text())["published"] == "door"
+    meta = json.loads((out / "meta.json").read_text())
+    assert meta["published"] == "door"
+    assert "| ours | 1.0M | 1 | 80.0% (80.0-80.0) | 27.0% | +53.0 points |" in meta["comparison"]  # 24/30
     png = (out / "curve.png").read_bytes()
     export_results("door_ref", {"ours": [src / "r_s0.csv"]}, tmp_path / "results", keep_previous=True)
     assert json.loads((out / "meta.json").read_text())["published"] == "door"
@@ -98,3 +100,22 @@ def test_export_draws_and_records_the_published_curve(tmp_path):
     export_results("door_ref", {"ours": [src / "r_s0.csv"]}, tmp_path / "results")
     assert "published" not in json.loads((out / "meta.json").read_text())
     assert (out / "curve.png").read_bytes() != png  # the band is drawn only when asked for
+
+
+def test_comparison_at_fixed_samples():
+    from rrl.published import compare_at_samples, comparison_markdown
+
+    def log(values: list[float]) -> list[dict[str, str]]:
+        return [{"samples": str(40_000 * (i + 1)), "success_train": str(v)} for i, v in enumerate(values)]
+
+    short, long = log([0.5] * 30), log([0.1] * 25 + [0.3] * 29)  # 1.2M and 2.16M samples
+    rows = compare_at_samples("door", {"both": [short, long], "long": [long]})
+    got = {(r["group"], r["samples"]): r for r in rows}
+    assert set(got) == {("both", 400_000), ("both", 1_000_000), ("long", 400_000), ("long", 1_000_000),
+                        ("long", 2_000_000)}  # fmt: skip  (a mark counts only where every run got there)
+    r = got[("both", 1_000_000)]  # iteration 24 (1.0M): 0.5 and 0.1
+    assert r["ours"] == pytest.approx(0.3) and (r["ours_min"], r["ours_max"]) == (0.1, 0.5)
+    assert r["published"] == pytest.approx(0.27) and r["difference"] == pytest.approx(0.03)
+    assert got[("long", 2_000_000)]["ours"] == pytest.approx(0.3)
+    table = comparison_markdown(rows)
+    assert "| both | 1.0M | 2 | 30.0% (10.0-50.0) | 27.0% | +3.0 points |" in table

@@ -131,3 +131,48 @@ def draw_published(ax, task: str, root: str | Path | None = None, max_samples: f
     ax.fill_between(band.samples[keep], scale * band.min[keep], scale * band.max[keep], color="0.5", alpha=0.25, lw=0)
     ax.plot(band.samples[keep], scale * band.mean[keep], color="0.35", lw=1.5, ls="--", label=PUBLISHED_LABEL)
     return True
+
+
+#: Sample counts at which :func:`compare_at_samples` sets our curves beside the published ones.
+COMPARE_AT = (400_000, 1_000_000, 2_000_000, 4_000_000)
+
+
+def compare_at_samples(
+    task: str, groups: dict[str, list[list[dict[str, str]]]], at: tuple[int, ...] = COMPARE_AT,
+    root: str | Path | None = None,
+) -> list[dict[str, object]]:  # fmt: skip
+    """Training success of each group (label -> the ``log.csv`` rows of its runs) beside the published mean, at
+    the last iteration with at most ``samples`` samples; only where every run of the group got that far.
+    One row per (group, samples): ``ours`` (mean over the group's runs), ``ours_min``, ``ours_max``,
+    ``published`` (mean over its seeds), ``difference`` (ours - published, fractions)."""
+    band = published_band(task, root)
+    rows: list[dict[str, object]] = []
+    for label, runs in groups.items():
+        for samples in at:
+            values = []
+            for log in runs:
+                done = [r for r in log if r.get("samples") not in (None, "") and int(float(r["samples"])) <= samples]
+                if not done or int(float(log[-1]["samples"])) < samples:
+                    break
+                values.append(float(done[-1]["success_train"]))
+            else:
+                published = band.at(samples)
+                if values and published is not None:
+                    mean = float(np.mean(values))
+                    rows.append({"group": label, "samples": samples, "runs": len(values), "ours": mean,
+                                 "ours_min": min(values), "ours_max": max(values), "published": published,
+                                 "difference": mean - published})  # fmt: skip
+    return rows
+
+
+def comparison_markdown(rows: list[dict[str, object]]) -> str:
+    """:func:`compare_at_samples` as a markdown table (percent)."""
+    lines = ["| group | samples | runs | training success here (min-max) | RRL published | difference |",
+             "| --- | --- | --- | --- | --- | --- |"]  # fmt: skip
+    for r in rows:
+        lines.append(
+            f"| {r['group']} | {int(r['samples']) / 1e6:.1f}M | {r['runs']} | {100 * r['ours']:.1f}% "
+            f"({100 * r['ours_min']:.1f}-{100 * r['ours_max']:.1f}) | {100 * r['published']:.1f}% | "
+            f"{100 * r['difference']:+.1f} points |"
+        )
+    return "\n".join(lines)

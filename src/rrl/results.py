@@ -238,6 +238,14 @@ def export_results(
             meta["groups"][label] = sorted(kept + summaries, key=lambda s: s["run"])
     curves = {label: [out / f"{s['run']}.csv" for s in runs] for label, runs in meta["groups"].items()}
     plot_runs(curves, out / "curve.png", title or name, published=published)
+    if published is not None:
+        try:
+            from rrl.published import compare_at_samples, comparison_markdown
+
+            rows = compare_at_samples(published, {k: [read_log(p) for p in v] for k, v in curves.items()})
+            meta["comparison"] = comparison_markdown(rows) if rows else ""
+        except FileNotFoundError:  # the released logs are not on this machine: the plot says so
+            meta["comparison"] = ""
     atomic_write(out / "meta.json", lambda f: f.write(json.dumps(meta, indent=2) + "\n"))
     exported = {s["run"] for runs in meta["groups"].values() for s in runs}
     for run in {s["run"] for runs in earlier.values() for s in runs} - exported:
@@ -308,6 +316,10 @@ def write_report(results_root: str | Path = "results", out: str | Path = "docs/r
                     f"{_pct(s['last_success_eval'])} | {_pct(s['max_success_train'])} | {s['commit']} |"
                 )
                 commands.append(f"    {s['command']}" + "".join(f"\n    {r}" for r in s.get("resumed_with", [])))
+        if meta.get("comparison"):
+            lines += ["", f"Training success beside the curve RRL's authors published for {meta['published']} "
+                      "(ResNet-34, 3 seeds; at the last iteration with at most that many samples):", "",
+                      meta["comparison"]]  # fmt: skip
         lines += ["", "Commands (each run folder's `config.json` records them; resumptions follow their run):", ""]
         lines += commands + [""]
     lines += _not_run(root)
