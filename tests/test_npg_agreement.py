@@ -200,3 +200,19 @@ def test_from_run_starts_from_the_runs_checkpoint(tmp_path: Path) -> None:
     with open(out) as f:
         (row,) = list(csv.DictReader(f))
     assert row["label"] == "from run" and float(row["self_gain"]) > 0 and "--from-run" in row["command"]
+
+
+def test_bc_exploration_probe_runs_on_a_real_run(tmp_path, capsys):
+    """scripts/bc_exploration_probe.py (docs/rewards.md's exploration finding) on a tiny door run from state."""
+    from rrl.config import TrainConfig
+    from rrl.train import train
+
+    run = train(TrainConfig(task="door", demos="human", n_demos=2, iterations=1, trajectories=2, horizon=20,
+                            eval_episodes=1, policy_size=(8, 8), vf_size=(8, 8), out=str(tmp_path / "run")),
+                progress=False)  # fmt: skip
+    spec = importlib.util.spec_from_file_location("probe", ROOT / "scripts" / "bc_exploration_probe.py")
+    probe = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(probe)
+    probe.main([str(run), "--stds", "0.1", "--episodes", "2"])
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert [ln.split()[0] for ln in lines] == ["demos", "std", "std"] and "hinge > 0.2" in lines[-1]
