@@ -169,7 +169,8 @@ class SACTrainer:
 
     # ---------------------------------------------------------------------------------------- warm-up
     def behavior_clone(self) -> dict[str, Any]:
-        """Normalise inputs by the demos and fit ``tanh(mu(s))`` to the demonstrated actions (Eq. 5's BC)."""
+        """Normalise inputs by the demos, start ``mu`` at the mean demonstrated action and fit ``tanh(mu(s))`` to the
+        demonstrated actions (Eq. 5's BC)."""
         if self.demos is None:
             return {"bc_losses": [], "demo_transitions": 0}
         obs = torch.as_tensor(self.demos.observations)
@@ -179,6 +180,7 @@ class SACTrainer:
         self.policy.in_shift.copy_(obs.mean(0))
         self.policy.in_scale.copy_(torch.where(std > 0, std.clamp(min=floor), torch.ones_like(std)))
         actor = self.agent.actor
+        actor.mu_shift.copy_(torch.atanh(act.mean(0).clamp(-0.95, 0.95)))
         opt = torch.optim.Adam(actor.parameters(), lr=self.cfg.bc_lr)
         gen = torch.Generator().manual_seed(_seed(self.cfg.seed, 0, _STREAM_BC))
         x = self.policy.normalize(obs)

@@ -43,9 +43,13 @@ class SquashedGaussianActor(nn.Module):
         super().__init__()
         self.net = mlp(obs_dim, hidden, 2 * act_dim)
         self.act_dim = act_dim
+        # added to mu before the tanh: set to atanh of the demonstrations' mean action before BC, as the DAPG
+        # policy's output shift (rrl.policy.GaussianMLP), so BC starts from the mean demonstrated action
+        self.register_buffer("mu_shift", torch.zeros(act_dim))
 
     def distribution(self, obs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         mu, log_std = self.net(obs).chunk(2, dim=-1)
+        mu = mu + self.mu_shift
         log_std = LOG_STD_MIN + 0.5 * (LOG_STD_MAX - LOG_STD_MIN) * (torch.tanh(log_std) + 1)
         return mu, log_std
 
