@@ -171,6 +171,8 @@ class SACTrainer:
     def behavior_clone(self) -> dict[str, Any]:
         """Normalise inputs by the demos, start ``mu`` at the mean demonstrated action and fit ``tanh(mu(s))`` to the
         demonstrated actions (Eq. 5's BC)."""
+        (self.run_dir / REPLAY_FILE).unlink(missing_ok=True)  # a fresh start: rows of a start killed before its
+        # first checkpoint are not this run's
         if self.demos is None:
             return {"bc_losses": [], "demo_transitions": 0}
         obs = torch.as_tensor(self.demos.observations)
