@@ -140,6 +140,7 @@ def plot_runs(groups: dict[str, list[Path]], out: str | Path, title: str = "", p
     axes[1].sharey(axes[0])
     panels = (("success_train", 100.0), ("success_eval", 100.0), ("return_train", 1.0))
     colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    longest = None  # samples of the longest run: the published curve is drawn up to it (equal samples)
     for gi, (label, runs) in enumerate(groups.items()):
         color = colors[gi % len(colors)]
         for ax, (key, scale) in zip(axes, panels):
@@ -147,6 +148,7 @@ def plot_runs(groups: dict[str, list[Path]], out: str | Path, title: str = "", p
             for run in runs:
                 rows = read_log(_log_path(run))
                 x, y = _col(rows, "samples"), scale * _col(rows, key)
+                longest = max(float(np.nanmax(x)), longest or 0.0) if len(x) else longest
                 ok = np.isfinite(y)
                 ax.plot(x[ok], y[ok], color=color, alpha=0.35, lw=0.8)
                 curves.append((x[ok], y[ok]))
@@ -159,8 +161,6 @@ def plot_runs(groups: dict[str, list[Path]], out: str | Path, title: str = "", p
     if published is not None:
         from rrl.published import draw_published
 
-        longest = max((float(np.nanmax(_col(read_log(_log_path(r)), "samples"))) for rs in groups.values() for r in rs),
-                      default=None)  # fmt: skip
         if not draw_published(axes[0], published, max_samples=longest):
             axes[0].text(0.02, 0.97, "published RRL logs not found (RRL_RELEASED_LOGS_DIR)",
                          transform=axes[0].transAxes, fontsize=7, va="top")  # fmt: skip

@@ -32,17 +32,13 @@ import torch
 from torch import nn
 
 from rrl.algos.sac import ReplayBuffer, SACAgent, SACConfig, SquashedGaussianActor
+from rrl.checkpoint import CHECKPOINT, parse_rng, set_rng, training_state, write_checkpoint
 from rrl.config import TrainConfig
 from rrl.sampling import DemoData, Sampler, TrajectoryBatch, evaluate_policy
+from rrl.train import _STREAM_EVAL, _STREAM_TRAIN, _raise_diverged, stream_seed  # rrl.train imports this lazily
 
 REPLAY_FILE = "replay.bin"  # raw records of _row_dtype, appended per iteration
-_STREAM_TRAIN, _STREAM_EVAL, _STREAM_REPLAY, _STREAM_BC = 1, 2, 5, 6
-
-
-def _seed(seed: int, iteration: int, stream: int) -> int:
-    from rrl.train import stream_seed
-
-    return stream_seed(seed, iteration, stream)
+_STREAM_REPLAY, _STREAM_BC = 5, 6  # beside rrl.train's streams 1-4 (training rollouts and evaluation shared)
 
 
 class SACPolicy(nn.Module):
@@ -184,7 +180,7 @@ class SACTrainer:
         actor = self.agent.actor
         actor.mu_shift.copy_(torch.atanh(act.mean(0).clamp(-0.95, 0.95)))
         opt = torch.optim.Adam(actor.parameters(), lr=self.cfg.bc_lr)
-        gen = torch.Generator().manual_seed(_seed(self.cfg.seed, 0, _STREAM_BC))
+        gen = torch.Generator().manual_seed(stream_seed(self.cfg.seed, 0, _STREAM_BC))
         x = self.policy.normalize(obs)
         losses = []
         for _ in range(self.cfg.bc_epochs):
@@ -221,25 +217,23 @@ class SACTrainer:
         cfg = self.cfg
         row: dict[str, float] = {"iteration": k}
         t0 = time.perf_counter()
-        batch = self.sampler.collect(self.policy, cfg.trajectories, _seed(cfg.seed, k, _STREAM_TRAIN))
+        batch = self.sampler.collect(self.policy, cfg.trajectories, stream_seed(cfg.seed, k, _STREAM_TRAIN))
         self.samples += batch.n_samples
         row.update(samples=self.samples, success_train=batch.success_rate(self.task),
                    return_train=float(batch.trajectory_returns().mean()))  # fmt: skip
         self._append_replay(_trajectory_transitions(batch))
         t1 = time.perf_counter()
-        rng = np.random.default_rng(_seed(cfg.seed, k, _STREAM_REPLAY))
+        rng = np.random.default_rng(stream_seed(cfg.seed, k, _STREAM_REPLAY))
         n_updates = max(1, round(cfg.sac_updates_per_sample * batch.n_samples))
         stats: dict[str, list[float]] = {}
         for _ in range(n_updates):
             for key, value in self.agent.update(self._batch(rng)).items():
                 stats.setdefault(key, []).append(value)
         if not all(math.isfinite(v) for vs in stats.values() for v in vs):
-            from rrl.train import _raise_diverged
-
             _raise_diverged(k, "SAC losses", self.run_dir)
         t2 = time.perf_counter()
         if cfg.eval_episodes > 0 and (k % cfg.eval_every == 0 or k == cfg.iterations - 1):
-            seed = _seed(cfg.seed, 0, _STREAM_EVAL)
+            seed = stream_seed(cfg.seed, 0, _STREAM_EVAL)
             ev = evaluate_policy(self.sampler, self.policy, self.task, cfg.eval_episodes, seed)
             row.update(success_eval=ev.success_rate, return_eval=ev.mean_return)
         else:
@@ -253,14 +247,10 @@ class SACTrainer:
 
     # ------------------------------------------------------------------------------------- checkpoint
     def state_dict(self) -> dict[str, Any]:
-        from rrl.checkpoint import training_state
-
         # "baseline": the critics, their targets, the temperature and the optimisers
         return training_state(self, baseline=self.agent.state_dict(), replay_rows=self.replay_rows)
 
     def load_state_dict(self, state: dict[str, Any], adopt_demos: bool = False) -> None:
-        from rrl.checkpoint import parse_rng, set_rng
-
         if state.get("demo_fingerprint") != (self.demos.fingerprint() if self.demos is not None else None):
             raise ValueError("the demonstrations differ from those the SAC run was trained with; start a new run")
         self.policy.load_state_dict(state["policy"])
@@ -282,8 +272,6 @@ class SACTrainer:
         set_rng(parse_rng(state["rng"]))
 
     def save_checkpoint(self) -> Path:
-        from rrl.checkpoint import CHECKPOINT, write_checkpoint
-
         return write_checkpoint(self.run_dir / CHECKPOINT, self.state_dict())
 
 
