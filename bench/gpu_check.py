@@ -35,9 +35,9 @@ def gl_strings() -> tuple[str, str]:
     import mujoco
     from OpenGL import GL
 
-    from rrl.rendering import _import_triton_before_gl
+    from rrl.rendering import import_triton_before_gl
 
-    _import_triton_before_gl()  # the segfault trap of docs/notes.md: triton after a Mesa EGL context
+    import_triton_before_gl()  # the segfault trap of README.md "Practical notes": triton after a Mesa EGL context
     ctx = mujoco.GLContext(64, 64)
     ctx.make_current()
     try:

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# Issue 5 result runs from state (paper hyper-parameters: 200 trajectories per iteration, (256, 256) policy,
-# sparse reward unless noted). Resumable: re-running continues every run folder from its checkpoint, and a
-# larger ITERS extends finished runs. Run folders go to runs/state/ (not committed); `rrl results NAME --group
-# LABEL=RUN,...` exports their logs to results/NAME/ and `rrl report` rebuilds docs/results.md.
+# The result runs from state (paper hyper-parameters: 200 trajectories per iteration, (256, 256) policy, sparse
+# reward unless noted). Resumable: re-running continues every run folder from its checkpoint, and a larger ITERS
+# extends finished runs. Run folders go to runs/state/ (not committed); `rrl export bc_state dapg_state_door
+# dapg_state_hammer dapg_state_pen_relocate dapg_state_door_human` exports their logs to results/ (the folders are
+# declared in rrl.experiments.exports) and `rrl report` rebuilds docs/results.md.
 #   bash scripts/state_results.sh [bc|dapg|npg|human|pen_relocate]...
 # e.g. DAPG_TASKS=door DAPG_ITERS=25 bash scripts/state_results.sh dapg
 set -uo pipefail

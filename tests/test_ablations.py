@@ -87,7 +87,8 @@ def test_dry_run_lists_paper_commands_and_rejects_unknowns() -> None:
     commands = [r["command"] for r in report["runs"]]
     assert len(commands) == 6 and all(c.startswith("rrl train --task hammer --preset paper") for c in commands)
     assert any("--obs rgb" in c for c in commands) and any("--proprio-noise 0.02" in c for c in commands)
-    assert set(EXPERIMENTS) == {"representations", "proprioception", "rewards", "policy_size", "relocate_cameras"}
+    assert set(EXPERIMENTS) == {"representations", "proprioception", "rewards", "policy_size", "relocate_cameras",
+                                "main"}  # fmt: skip
     with pytest.raises(ValueError, match="unknown experiment"):
         run_experiment("fig99")
     with pytest.raises(ValueError, match="unknown variant"):
@@ -170,3 +171,39 @@ def test_experiment_cli_passes_device_and_sampler_settings(monkeypatch) -> None:
     runs = run_experiment("representations", tasks=["door"], scale="paper", dry_run=True, encoder_backend="torch")
     commands = [r["command"] for r in runs["runs"]]
     assert "--encoder-backend torch" in commands[0] and "--encoder-backend" not in commands[-1]
+
+
+def test_main_experiment_sets_demos_cameras_reward_and_budgets_per_task() -> None:
+    """Fig. 3: door from human demos, the others from expert rollouts, relocate through three cameras (pixel
+    methods only), the RRL-code reward, each method's budget, and a time per run where it was measured."""
+    report = run_experiment("main", scale="cpu", seeds=[0], dry_run=True)
+    runs = {(r["task"], r["variant"]): r for r in report["runs"]}
+    assert len(runs) == 4 * 5 and all("--reward rrl_code" in r["command"] for r in runs.values())
+    assert "--demos human" in runs["door", "RRL"]["command"] and "--demos" not in runs["hammer", "RRL"]["command"]
+    assert "--demos none" in runs["door", "NPG from pixels"]["command"]
+    assert "--cameras cam1,cam2,cam3" in runs["relocate", "FERM"]["command"]
+    assert "--cameras" not in runs["relocate", "DAPG from state"]["command"]
+    assert "--algo ferm" in runs["pen", "FERM"]["command"] and runs["pen", "FERM"]["samples"] == 400_000
+    assert all(runs[t, m]["samples"] == 2_000_000 for t in ("door", "pen") for m in ("DAPG from state",
+                                                                                      "NPG from state"))  # fmt: skip
+    assert runs["door", "RRL"]["samples"] >= 400_000 and all(r["hours"] > 0 for r in runs.values())
+    assert runs["relocate", "RRL"]["hours"] == pytest.approx(3 * runs["hammer", "RRL"]["hours"])  # three renders
+    paper = run_experiment("main", tasks=["door"], scale="paper", seeds=[0], dry_run=True)["runs"]
+    assert [r["hours"] is None for r in paper] == [False, True, False, False, False]  # FERM: not measured
+
+
+def test_main_experiment_exports_the_figure_and_table(tmp_path: Path) -> None:
+    """Two methods of Fig. 3 on door trained for real (tiny state runs); the combined figure, its CSV and the
+    table come out, with the published band where the released logs are."""
+    report = run_experiment("main", tasks=["door"], scale="smoke", seeds=[0, 1], root=tmp_path / "runs",
+                            results_root=tmp_path / "results", variants=["dapg_from_state", "npg_from_state"],
+                            **TINY)  # fmt: skip
+    assert len(report["runs"]) == 4 and str(tmp_path / "results" / "main_smoke") in report["results"]
+    out = tmp_path / "results" / "main_smoke"
+    meta = json.loads((out / "meta.json").read_text())
+    assert "| door | DAPG from state | 2 |" in meta["table"] and "| door | NPG from state | 2 |" in meta["table"]
+    assert (out / "fig3.png").stat().st_size > 10_000
+    rows = (out / "fig3.csv").read_text().splitlines()
+    assert rows[0] == "task,method,run,samples,success_train" and len(rows) == 1 + 4 * TINY["iterations"]
+    per_task = json.loads((tmp_path / "results" / "main_smoke_door" / "meta.json").read_text())
+    assert per_task["published"] == "door"

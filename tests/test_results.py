@@ -8,7 +8,9 @@ from pathlib import Path
 import pytest
 
 from rrl.config import TrainConfig
-from rrl.results import export_results, exported_run_summary, run_summary, write_report
+from rrl.report import paper_figure, write_report
+from rrl.result_folder import write_result_folder
+from rrl.results import export_results, exported_run_summary, run_summary
 from rrl.sampling import DemoData
 from rrl.train import read_log, train
 
@@ -123,3 +125,72 @@ def test_export_combines_runs_exported_elsewhere(run_dirs: list[Path], tmp_path:
     stray.write_text((run_dirs[0] / "log.csv").read_text())
     with pytest.raises(ValueError, match="give a run folder"):
         exported_run_summary(stray)
+
+
+def test_export_catalog_is_well_formed() -> None:
+    from rrl.config import PRESETS
+    from rrl.experiments.definitions import EXPERIMENTS
+    from rrl.experiments.exports import EXPORTS, ExperimentExport
+    from rrl.tasks import TASKS
+
+    names = [entry.name for entry in EXPORTS]
+    assert len(names) == len(set(names)) and all(n and "/" not in n and n != "all" for n in names)
+    for i, entry in enumerate(EXPORTS):
+        if isinstance(entry, ExperimentExport):
+            assert entry.scale in PRESETS and entry.task in EXPERIMENTS[entry.experiment].tasks and entry.seeds
+            continue
+        labels = [label for label, _ in entry.groups]
+        assert entry.title and labels and len(labels) == len(set(labels)), entry.name
+        assert all(label and "=" not in label for label in labels), entry.name  # `rrl results --group LABEL=...`
+        runs = [run for _, group in entry.groups for run in group]
+        assert all(group for _, group in entry.groups) and len(runs) == len(set(runs)), entry.name
+        assert all(run and "," not in run and not Path(run).is_absolute() for run in runs), entry.name
+        # an exported CSV comes from an export that `rrl export all` runs before this one
+        assert all(run.split("/")[0] in names[:i] for run in runs if run.endswith(".csv")), entry.name
+        assert entry.published is None or entry.published in TASKS
+        assert entry.figure is None or entry.figure.startswith("Fig. "), entry.name
+
+
+def test_export_from_the_catalog_is_rrl_results(run_dirs: list[Path], tmp_path: Path, capsys) -> None:
+    from rrl.cli import main
+    from rrl.experiments.exports import Export, export_catalog, seeds
+
+    tiny = Export("tiny", "Tiny door", (("DAPG", seeds("dapg_door", 0, 1)), ("gone", ("dapg_door_s9",))), note="n")
+    gone = Export("gone", "Gone", (("gone", ("nowhere_s0", "elsewhere/x.csv")),))
+    out = export_catalog("all", run_dirs[0].parent, tmp_path / "catalog", catalog=[tiny, gone])
+    assert out == {"tiny": tmp_path / "catalog" / "tiny", "gone": None}
+    assert not (tmp_path / "catalog" / "gone").exists()
+    err = capsys.readouterr().err
+    assert "skipped gone: no run of it is here (2 missing)" in err and "tiny: 1 of 3 runs are not here" in err
+    group = f"DAPG={run_dirs[0]},{run_dirs[1]}"
+    argv = ["results", "tiny", "--keep-previous", "--title", "Tiny door", "--note", "n", "--group", group]
+    assert main([*argv, "--root", str(tmp_path / "direct")]) == 0
+    files = sorted(p.name for p in out["tiny"].iterdir())
+    assert files == sorted(p.name for p in (tmp_path / "direct" / "tiny").iterdir())
+    for name in files:
+        assert (out["tiny"] / name).read_bytes() == (tmp_path / "direct" / "tiny" / name).read_bytes(), name
+    # the command line: real catalog entries whose runs are not here are skipped; unknown names are refused
+    argv = ["export", "bc_state", "rewards_cpu_door", "--runs", str(tmp_path / "no_runs"), "--root", str(tmp_path)]
+    assert main(argv) == 0 and not (tmp_path / "bc_state").exists()
+    err = capsys.readouterr().err
+    assert "skipped bc_state: no run of it is here" in err and "skipped rewards_cpu_door" in err
+    assert main(["export", "no_such_export"]) == 2 and "unknown export no_such_export" in capsys.readouterr().err
+
+
+def test_report_lists_paper_figures_in_paper_order_then_further_studies(run_dirs: list[Path], tmp_path: Path) -> None:
+    results = tmp_path / "results"
+    export_results("rewards_cpu_door", {"RRL sparse": run_dirs}, results, title="rewards: door (cpu)")  # Fig. 7
+    write_result_folder(results / "robustness_door", title="Robustness, door", command="rrl experiment robustness",
+                        files={"robustness.csv": "run,condition,success\n"})  # Fig. 4, though later by name
+    export_results("bc_state", {"door": run_dirs[:1]}, results, title="BC only")  # a catalog export, no figure
+    write_result_folder(results / "probe_door", title="A probe", command="probe", table="| a |\n| --- |")
+    report = write_report(results, tmp_path / "docs" / "results.md").read_text()
+    headings = [line for line in report.splitlines() if line.startswith("#")]
+    assert headings == [
+        "# Results", "## Paper figures", "### Fig. 4: Robustness, door", "### Fig. 7: rewards: door (cpu)",
+        "## Further studies", "### BC only", "### A probe", "## The paper's experiments: where they stand",
+    ]  # fmt: skip
+    assert "| RRL sparse | dapg_door_s0 | 0 |" in report and "| a |" in report
+    assert paper_figure("main_cpu", {}) == "Fig. 3" and paper_figure("main_cpu_door", {}) == "Fig. 3"
+    assert paper_figure("robustness_frames", {}) == "Fig. 11" and paper_figure("compute_cost_h200", {}) == "Fig. 4"
+    assert paper_figure("rrl_code_pen", {}) == "Fig. 3" and paper_figure("pixels8_cpu_door", {"groups": {}}) is None

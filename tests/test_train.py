@@ -79,14 +79,16 @@ def test_dapg_two_iterations_on_door_are_repeatable(tmp_path: Path, demos: DemoD
 def test_training_loop_weights_demos_by_eq9(tmp_path: Path, demos: DemoData, monkeypatch) -> None:
     """The loop passes iteration k and its advantages to Eq. 9: w_k = lam_0 lam_1^k max(A_k), decaying in k."""
     calls = []
-    real = train_mod.demo_weight
+    import rrl.algos.dapg as dapg_mod
+
+    real = dapg_mod.demo_weight
 
     def spy(adv, k, lam_0, lam_1, variant):
         w = real(adv, k, lam_0, lam_1, variant)
         calls.append((k, float(np.max(adv)), w))
         return w
 
-    monkeypatch.setattr(train_mod, "demo_weight", spy)
+    monkeypatch.setattr(dapg_mod, "demo_weight", spy)
     run = train(_cfg(tmp_path / "w", iterations=3, eval_episodes=0), demos=demos, progress=False)
     assert [k for k, _, _ in calls] == [0, 1, 2]
     for (k, max_adv, w), row in zip(calls, read_log(run / "log.csv")):
@@ -193,7 +195,9 @@ def test_run_folder_keeps_its_demos_so_a_moved_run_resumes(tmp_path: Path, exper
 def test_nan_in_update_stops_and_keeps_last_checkpoint(tmp_path: Path, demos: DemoData, monkeypatch) -> None:
     run_dir = tmp_path / "nan"
     calls, sha_before = [], []
-    original = train_mod.npg_step
+    import rrl.algos.dapg as dapg_mod
+
+    original = dapg_mod.npg_step
 
     def nan_on_second_update(policy, *args, **kwargs):
         step = original(policy, *args, **kwargs)
@@ -203,7 +207,7 @@ def test_nan_in_update_stops_and_keeps_last_checkpoint(tmp_path: Path, demos: De
             return NPGStep(step.direction * float("nan"), step.step_size, step.new_params * float("nan"))
         return step
 
-    monkeypatch.setattr(train_mod, "npg_step", nan_on_second_update)
+    monkeypatch.setattr(dapg_mod, "npg_step", nan_on_second_update)
     with pytest.raises(TrainingDivergedError, match="iteration 1.*intact"):
         train(_cfg(run_dir, iterations=3), demos=demos, progress=False)
     assert _sha(run_dir / "checkpoint.pt") == sha_before[0]
@@ -212,7 +216,7 @@ def test_nan_in_update_stops_and_keeps_last_checkpoint(tmp_path: Path, demos: De
     assert all(torch.isfinite(v).all() for v in ckpt["policy"].values())
     assert len(read_log(run_dir / "log.csv")) == 1
     # the kept checkpoint is usable: resuming without the fault finishes the run
-    monkeypatch.setattr(train_mod, "npg_step", original)
+    monkeypatch.setattr(dapg_mod, "npg_step", original)
     resume(run_dir, demos=demos, progress=False)
     assert len(read_log(run_dir / "log.csv")) == 3
 

@@ -192,3 +192,25 @@ def set_rng(parsed: tuple[torch.Tensor, tuple, tuple]) -> None:
     torch.set_rng_state(torch_state)
     np.random.set_state(numpy_state)
     random.setstate(python_state)
+
+
+class TrainingDivergedError(RuntimeError):
+    """A non-finite value appeared in an update; the last good checkpoint was left untouched."""
+
+
+def raise_diverged(k: int, what: str, run_dir: Path, advice: str | None = None) -> None:
+    """Raise :class:`TrainingDivergedError` for iteration ``k`` of the run in ``run_dir`` (``what``: the non-finite
+    quantity), saying whether its last checkpoint is intact and how to resume (``advice``: what to change; default
+    the natural-gradient step's settings)."""
+    ckpt = Path(run_dir) / CHECKPOINT
+    last = (
+        f"the last good checkpoint {ckpt} (after iteration {k - 1}) is intact"
+        if ckpt.exists()
+        else "no checkpoint was written yet"
+    )
+    raise TrainingDivergedError(
+        f"non-finite {what} in the update of iteration {k}: the run stopped and nothing of iteration {k} was "
+        f"saved; {last}. "
+        + (advice or f"Try a smaller rl_step_size or larger cg_damping, then `rrl train --resume {run_dir} "
+           "--rl-step-size ...`.")
+    )

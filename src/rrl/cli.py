@@ -17,7 +17,7 @@ def _add_tasks(sub: argparse._SubParsersAction) -> None:
 
 
 def _cmd_tasks(args: argparse.Namespace) -> int:
-    from rrl.tasks import describe_tasks
+    from rrl.envs import describe_tasks
 
     print(describe_tasks())
     return 0
@@ -73,8 +73,7 @@ def _add_tour(sub: argparse._SubParsersAction) -> None:
 
 
 def _cmd_tour(args: argparse.Namespace) -> int:
-    from rrl.envs import camera_contact_sheet
-    from rrl.tasks import describe_tasks
+    from rrl.envs import camera_contact_sheet, describe_tasks
 
     print(describe_tasks())
     print(f"wrote {camera_contact_sheet(args.out, size=args.size)} (rows: door, hammer, pen, relocate)")
@@ -178,6 +177,7 @@ def _add_eval(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--video", default=None, metavar="OUT.mp4", help="write one deterministic episode (mp4 or gif)")
     p.add_argument("--json", action="store_true", help="print the result as JSON")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(func=_cmd_eval)
 
 
@@ -192,7 +192,10 @@ def _cmd_eval(args: argparse.Namespace) -> int:
         raise ValueError("--episodes 0 evaluates nothing; give --video OUT.mp4 too, or --episodes N")
     out: dict = {"run": args.run_dir, "distractor": args.distractor}
     if args.episodes > 0:
-        res = evaluate_run(args.run_dir, args.episodes, args.seed, args.distractor, args.n_envs, args.device)
+        res = evaluate_run(
+            args.run_dir, args.episodes, args.seed, args.distractor, args.n_envs, args.device,
+            progress=not args.no_progress,
+        )  # fmt: skip
         out.update(episodes=res.episodes, success_rate=res.success_rate, mean_return=res.mean_return,
                    input_shift=res.input_shift, input_max=res.input_max)
     if args.video:
@@ -248,6 +251,35 @@ def _cmd_results(args: argparse.Namespace) -> int:
     return 0
 
 
+def _add_export(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "export",
+        help="rebuild results folders declared in rrl.experiments.exports (`rrl results` from the catalog)",
+        description="Example: rrl export all && rrl report. Runs not here are left out (runs exported earlier stay); "
+        "an export none of whose runs is here is skipped with a note.",
+    )
+    p.add_argument("names", nargs="*", metavar="NAME", help="exports of the catalog, or all (see --list)")
+    p.add_argument("--runs", default="runs", help="folder the catalog's run folders are relative to")
+    p.add_argument("--root", default="results", help="results folder (exported CSVs are read from it too)")
+    p.add_argument("--list", action="store_true", help="print the catalog's exports and their titles")
+    p.set_defaults(func=_cmd_export)
+
+
+def _cmd_export(args: argparse.Namespace) -> int:
+    from rrl.experiments.exports import EXPORTS, export_catalog
+
+    if args.list:
+        for entry in EXPORTS:
+            print(f"{entry.name}: {entry.title}")
+        return 0
+    if not args.names:
+        raise ValueError("name an export of the catalog, or all (rrl export --list shows them)")
+    for out in export_catalog(args.names, args.runs, args.root).values():
+        if out is not None:
+            print(f"wrote {out}")
+    return 0
+
+
 def _add_experiment(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "experiment",
@@ -277,14 +309,14 @@ def _cmd_experiment(args: argparse.Namespace) -> int:
 
 
 def _add_report(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("report", help="collect results/*/meta.json into docs/results.md (one table per result)")
+    p = sub.add_parser("report", help="collect results/*/meta.json into docs/results.md (paper figures first)")
     p.add_argument("--root", default="results")
     p.add_argument("--out", default="docs/results.md")
     p.set_defaults(func=_cmd_report)
 
 
 def _cmd_report(args: argparse.Namespace) -> int:
-    from rrl.results import write_report
+    from rrl.report import write_report
 
     print(f"wrote {write_report(args.root, args.out)}")
     return 0
@@ -368,7 +400,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
     for add in (
         _add_tasks, _add_encoders, _add_render, _add_tour, _add_demos, _add_train, _add_eval, _add_results,
-        _add_experiment, _add_report, _add_explain, _add_vae,
+        _add_export, _add_experiment, _add_report, _add_explain, _add_vae,
     ):
         add(sub)
     # [subcommands registered by other modules go above this line, one `_add_*` per command group]

@@ -14,7 +14,7 @@ from typing import Any
 
 from rrl.tasks import TaskSpec, get_task
 
-ALGOS = ("dapg", "npg", "bc", "sac")
+ALGOS = ("dapg", "npg", "bc", "sac", "ferm")
 DEMO_WEIGHT_VARIANTS = ("paper", "mjrl")  # rrl.algos.dapg
 FVP_PRECISIONS = ("float32", "bfloat16")  # rrl.algos.npg
 STEP_NORMS = ("gradient", "fisher")  # rrl.algos.npg.npg_step
@@ -24,7 +24,7 @@ IDENTITY_FIELDS = (
     "task", "obs", "state_hide", "state_noise", "state_embed", "state_embed_keep", "algo", "demos", "n_demos",
     "demo_seed", "seed", "trajectories", "horizon", "reward", "policy_size", "input_pca", "critic_input",
     "vf_size", "init_log_std", "min_log_std", "encoder", "encoder_weights", "cameras",
-    "render_size", "image_size", "proprio_noise", "proprio_arm", "multisample",
+    "render_size", "image_size", "proprio_noise", "proprio_arm", "multisample", "ferm_feature_dim",
 )  # fmt: skip
 BC_STAGE_FIELDS = ("bc_epochs", "bc_batch_size", "bc_lr", "feature_scale_floor")  # used once, before iteration 0
 OBS_MODES = ("state", "rgb+proprio", "rgb")  # rrl.envs.OBS_MODES
@@ -153,6 +153,9 @@ class TrainConfig:
     sac_gamma: float = 0.99
     sac_init_temperature: float = 0.1
     sac_critic_layer_norm: bool = True
+    ferm_curl_updates: int = 1600
+    ferm_feature_dim: int = 50
+    ferm_encoder_tau: float = 0.05
     preset: str | None = None
     out: str | None = None
 
@@ -223,6 +226,8 @@ class TrainConfig:
             raise ValueError(
                 f"proprio_arm adds arm joints to the proprioception of obs='rgb+proprio', not {self.obs!r}"
             )
+        if self.algo == "ferm" and not self.is_pixel:
+            raise ValueError("--algo ferm learns from pixels: add --obs rgb+proprio (or rgb), or --preset cpu|paper")
         if self.preset is not None and self.preset not in PRESETS:
             raise ValueError(f"unknown preset {self.preset!r}; valid: {', '.join(PRESETS)}")
         if self.cameras is not None:
@@ -280,6 +285,9 @@ class TrainConfig:
             ("sac_tau", 0 < self.sac_tau <= 1, "in (0, 1]"),
             ("sac_gamma", 0 <= self.sac_gamma <= 1, "in [0, 1]"),
             ("sac_init_temperature", self.sac_init_temperature > 0, "> 0"),
+            ("ferm_curl_updates", self.ferm_curl_updates >= 0, ">= 0"),
+            ("ferm_feature_dim", self.ferm_feature_dim >= 1, ">= 1"),
+            ("ferm_encoder_tau", 0 < self.ferm_encoder_tau <= 1, "in (0, 1]"),
         ]
         for name, ok, valid in checks:
             if not ok:
@@ -327,7 +335,8 @@ class TrainConfig:
         return len(spec.hand_joints) + (len(spec.arm_joints) if self.proprio_arm else 0)
 
     def default_out(self) -> str:
-        what = self.obs if not self.is_pixel else f"{self.obs.replace('+', '_')}_{self.encoder.replace(':', '-')}"
+        encoder = "conv" if self.algo == "ferm" else self.encoder.replace(":", "-")  # FERM trains its own
+        what = self.obs if not self.is_pixel else f"{self.obs.replace('+', '_')}_{encoder}"
         return f"runs/{self.task}_{what}_{self.algo}_{Path(self.demos).stem}_{self.reward}_s{self.seed}"
 
     @staticmethod
@@ -337,7 +346,7 @@ class TrainConfig:
         if preset is not None:
             if preset not in PRESETS:
                 raise ValueError(f"unknown preset {preset!r}; valid: {', '.join(PRESETS)}")
-            base = PRESETS[preset](task)
+            base = (FERM_PRESETS if overrides.get("algo") == "ferm" else PRESETS)[preset](task)
         cfg = TrainConfig(**{**base, "task": task, "preset": preset, **overrides})
         unused = [f"--{k.replace('_', '-')}" for k in PIXEL_FIELDS if overrides.get(k) is not None]
         if not cfg.is_pixel and unused:
@@ -349,8 +358,10 @@ class TrainConfig:
 
     def command_line(self) -> str:
         """An ``rrl train`` command that reproduces this config from its preset (flags for the fields that differ)."""
-        base = TrainConfig.from_preset(self.preset, self.task)
+        ferm = self.algo == "ferm" and self.preset is not None  # FERM's presets are their own
+        base = TrainConfig.from_preset(self.preset, self.task, **({"algo": "ferm"} if ferm else {}))
         args = ["rrl", "train", "--task", self.task] + (["--preset", self.preset] if self.preset else [])
+        args += ["--algo", "ferm"] if ferm else []
         differ = {
             f.name: getattr(self, f.name)
             for f in dataclasses.fields(TrainConfig)
@@ -426,6 +437,45 @@ def smoke_preset(task: str) -> dict[str, Any]:
 PRESETS = {"paper": paper_preset, "cpu": cpu_preset, "smoke": smoke_preset}
 
 
+def ferm_paper_preset(task: str) -> dict[str, Any]:
+    """FERM as its public code runs it (``--algo ferm --preset paper``): 100-pixel renders randomly cropped to
+    84, (1024, 1024) actor and critics, batch 128, one update per sample, 100k-step replay that the demos fill
+    first, 1600 CURL warm-up updates, one episode per iteration, 1M samples; 10 evaluation episodes every 10k
+    samples."""
+    horizon = get_task(task).horizon
+    return dict(
+        obs="rgb+proprio", algo="ferm", render_size=100, image_size=84, policy_size=(1024, 1024), trajectories=1,
+        iterations=1_000_000 // horizon, sac_batch_size=128, sac_updates_per_sample=1.0, sac_buffer=100_000,
+        sac_demo_fraction=0.0, sac_lr=1e-3, sac_tau=0.01, sac_gamma=0.99, sac_init_temperature=0.1,
+        sac_critic_layer_norm=False, ferm_curl_updates=1600, eval_episodes=10, eval_every=10_000 // horizon,
+        n_envs=1, n_groups=1,
+    )  # fmt: skip
+
+
+def ferm_cpu_preset(task: str) -> dict[str, Any]:
+    """FERM sized for a 2-core CPU (docs/algorithms.md): 76-pixel renders randomly cropped to 64 (the paper's
+    84/100 ratio), batch 64, one update per 4 samples, 100k-step replay, two episodes per iteration, 100k
+    samples; 10 evaluation episodes every 4k samples. The rest as ``paper``."""
+    horizon = get_task(task).horizon
+    return {
+        **ferm_paper_preset(task), "render_size": 76, "image_size": 64, "sac_batch_size": 64,
+        "sac_updates_per_sample": 0.25, "trajectories": 2, "iterations": 100_000 // (2 * horizon),
+        "eval_every": 4_000 // (2 * horizon), "n_envs": 2,
+    }  # fmt: skip
+
+
+def ferm_smoke_preset(task: str) -> dict[str, Any]:
+    """A FERM run of about a minute through every stage (tests, a first look)."""
+    return {
+        **ferm_paper_preset(task), "render_size": 40, "image_size": 32, "policy_size": (64, 64), "sac_batch_size": 16,
+        "sac_updates_per_sample": 0.05, "sac_buffer": 10_000, "ferm_curl_updates": 5, "trajectories": 2,
+        "iterations": 2, "eval_episodes": 2, "eval_every": 1, "n_envs": 2, "n_demos": 2,
+    }  # fmt: skip
+
+
+FERM_PRESETS = {"paper": ferm_paper_preset, "cpu": ferm_cpu_preset, "smoke": ferm_smoke_preset}  # --algo ferm
+
+
 # ------------------------------------------------------------------------------------------------ CLI
 def _json_value_fits(type_str: str, value: Any) -> bool:
     """Whether a JSON value can stand for a :class:`TrainConfig` field of type ``type_str``."""
@@ -464,8 +514,9 @@ FLAG_HELP = {
     "the encoder features / state embedding / state instead of all of them; proprioception stays raw (0: off)",
     "critic_input": "what the value baseline sees: policy (its input, the paper) or state (the full env state, "
     "a privileged critic for training only)",
-    "algo": "dapg (Eq. 8-9), npg (Eq. 6-7, no demos), bc (Eq. 5 only) or sac (soft actor-critic with the demos in "
-    "its replay buffer after a BC warm-up; not in the paper, docs/algorithms.md)",
+    "algo": "dapg (Eq. 8-9), npg (Eq. 6-7, no demos), bc (Eq. 5 only), sac (soft actor-critic with the demos in "
+    "its replay buffer after a BC warm-up; not in the paper) or ferm (the paper's FERM baseline: SAC with an "
+    "encoder trained from pixels, CURL warm-up; --preset picks FERM's settings); docs/algorithms.md",
     "demos": "expert, human (door), none, or a demo file path (default: expert for dapg/bc, none for npg)",
     "n_demos": "demonstrations used",
     "demo_seed": "seed of the expert-demo rollouts",
@@ -513,7 +564,7 @@ FLAG_HELP = {
     "device": "torch device of the encoder (cpu, cuda)",
     "cameras": "camera names, comma-separated (default: the task's RRL camera); several are concatenated",
     "render_size": "square render size in pixels (paper 256)",
-    "image_size": "center crop fed to the encoder (paper 224)",
+    "image_size": "center crop fed to the encoder (paper 224; ferm: a random crop in training, FERM 84)",
     "proprio_noise": "Gaussian joint-encoder noise, fraction of each joint's range (paper 5.4: 0.02)",
     "proprio_arm": "add the arm joints to the 24 hand joints (not in the paper)",
     "multisample": "MSAA samples of the renders (0: off)",
@@ -522,15 +573,18 @@ FLAG_HELP = {
     "sampler_backend": "local (worker processes) or ray (Ray actors)",
     "ray_address": "address of an existing Ray cluster (default: start a local Ray instance)",
     "feature_scale_floor": "each feature's input scale is at least this fraction of the median demo feature std",
-    "sac_updates_per_sample": "sac: gradient updates per environment sample",
-    "sac_batch_size": "sac: minibatch size",
-    "sac_buffer": "sac: replay capacity in transitions",
-    "sac_demo_fraction": "sac: share of each minibatch drawn from the demonstrations' transitions",
-    "sac_lr": "sac: Adam learning rate of actor and critics",
-    "sac_tau": "sac: Polyak rate of the critic targets",
-    "sac_gamma": "sac: discount",
-    "sac_init_temperature": "sac: initial entropy temperature alpha (learned towards entropy -|A|)",
-    "sac_critic_layer_norm": "sac: LayerNorm in the critics' hidden layers (keeps Q from diverging on demo data)",
+    "sac_updates_per_sample": "sac, ferm: gradient updates per environment sample",
+    "sac_batch_size": "sac, ferm: minibatch size",
+    "sac_buffer": "sac, ferm: replay capacity in transitions",
+    "sac_demo_fraction": "sac, ferm: share of each minibatch drawn from the demonstrations' transitions",
+    "sac_lr": "sac, ferm: Adam learning rate of actor and critics",
+    "sac_tau": "sac, ferm: Polyak rate of the critic targets",
+    "sac_gamma": "sac, ferm: discount",
+    "sac_init_temperature": "sac, ferm: initial entropy temperature alpha (learned towards entropy -|A|)",
+    "sac_critic_layer_norm": "sac, ferm: LayerNorm in the critics' hidden layers (keeps Q from diverging on demo data)",
+    "ferm_curl_updates": "ferm: CURL updates on the demo-filled buffer before RL (FERM: 1600)",
+    "ferm_feature_dim": "ferm: output size of the learned encoder (FERM: 50)",
+    "ferm_encoder_tau": "ferm: Polyak rate of the target (CURL key) encoder",
     "preset": "paper, cpu or smoke: fills in settings first; flags given beside it win (default: none)",
     "out": "run folder (default: runs/<task>_<input>_<algo>_<demos>_<reward>_s<seed>)",
 }  # one line of `rrl train --help` per TrainConfig field

@@ -3,6 +3,7 @@
 >>> from rrl.evaluate import evaluate_run
 >>> result = evaluate_run("runs/door", episodes=75)                           # clean
 >>> result = evaluate_run("runs/door", episodes=75, distractor="light_position")  # paper Fig. 4 / appendix 7.5
+>>> result = evaluate_run("runs/door", episodes=75, progress=True)               # a tqdm bar on stderr
 >>> write_video("runs/door", "door.mp4")
 
 The policy is frozen (the last checkpoint of the run); episodes use the mean action and the task's success rule,
@@ -14,6 +15,7 @@ last ``success_eval`` of ``log.csv``: iteration k's row scores the policy before
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -49,14 +51,17 @@ def load_run(run_dir: str | Path, device: str | None = None) -> tuple[TrainConfi
     if device is not None:
         cfg = dataclasses.replace(cfg, device=device)
     state = read_checkpoint(ckpt)["policy"]  # checksum, structure, sizes and finite numbers verified
-    if cfg.algo == "sac":
+    if cfg.algo in ("sac", "ferm"):
+        from rrl.train_ferm import FERMPolicy
         from rrl.train_sac import SACPolicy
 
         try:
+            if cfg.algo == "ferm":
+                return cfg, FERMPolicy.from_state(state, cfg)
             return cfg, SACPolicy.from_state(state, cfg.policy_size)
         except (KeyError, RuntimeError) as err:
             raise ValueError(
-                f"the checkpoint {ckpt} does not hold the SAC policy of {cfg_path}: {one_line(err)}"
+                f"the checkpoint {ckpt} does not hold the {cfg.algo.upper()} policy of {cfg_path}: {one_line(err)}"
             ) from None
     if "in_shift" not in state or "out_shift" not in state:
         raise ValueError(f"the checkpoint {ckpt} holds no rrl policy (no input/output shifts)")
@@ -84,6 +89,70 @@ def _sampler(cfg: TrainConfig, run_dir: str | Path, distractor: str | None, n_en
     return make_default_sampler(cfg, make_run_encoder(cfg), distractor=distractor)
 
 
+class _CountingActor:
+    """The policy's numpy actor; every ``mean`` call also reports how many environments it acted for."""
+
+    def __init__(self, actor: Any, count: Callable[[int], None]) -> None:
+        self._actor, self._count = actor, count
+
+    def mean(self, x: np.ndarray) -> np.ndarray:
+        out = self._actor.mean(x)
+        self._count(len(x))
+        return out
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("_"):
+            raise AttributeError(name)
+        return getattr(self._actor, name)
+
+
+class _CountingPolicy:
+    """A policy whose numpy actors are :class:`_CountingActor`; everything else is the wrapped policy's."""
+
+    def __init__(self, policy: Any, count: Callable[[int], None]) -> None:
+        self._policy, self._count = policy, count
+
+    def numpy_actor(self) -> _CountingActor:
+        return _CountingActor(self._policy.numpy_actor(), self._count)
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("_"):
+            raise AttributeError(name)
+        return getattr(self._policy, name)
+
+
+class _EpisodeBar:
+    """A tqdm bar (stderr) over the ``episodes`` of one collection, advanced by environment steps.
+
+    The samplers run the episodes in rounds of ``width`` environments of ``horizon`` steps each (the last round
+    may keep fewer than ``width``); :meth:`steps` takes the number of environments that just took one step and
+    moves the bar by the share of the current round's episodes that this completes.
+    """
+
+    def __init__(self, episodes: int, width: int, horizon: int, desc: str) -> None:
+        from tqdm import tqdm
+
+        self.episodes, self.width, self.horizon = episodes, max(1, width), max(1, horizon)
+        self.env_steps = 0
+        self.bar = tqdm(total=episodes, desc=desc, unit="episode")
+
+    def steps(self, n: int) -> None:
+        self.env_steps += n
+        per_round = self.width * self.horizon
+        rounds, within = divmod(self.env_steps, per_round)
+        done = rounds * self.width
+        if done < self.episodes:
+            done += min(self.width, self.episodes - done) * within // per_round
+        self.bar.update(min(done, self.episodes) - self.bar.n)
+
+    def finish(self) -> None:
+        """Fill the bar: episodes that end before the horizon leave it short."""
+        self.bar.update(self.episodes - self.bar.n)
+
+    def close(self) -> None:
+        self.bar.close()
+
+
 def evaluate_run(
     run_dir: str | Path,
     episodes: int = 75,
@@ -91,22 +160,35 @@ def evaluate_run(
     distractor: str | None = None,
     n_envs: int | None = None,
     device: str | None = None,
+    progress: bool = False,
 ) -> EvalResult:
     """Deterministic success of the run's policy on ``episodes`` episodes (``distractor``: see ``rrl.envs``).
 
     ``seed=None`` uses the training loop's evaluation seed. ``n_envs`` overrides the run's number of envs,
     ``device`` its encoder device (features then differ by rounding, so success can differ slightly).
+    ``progress``: a tqdm bar over the episodes on stderr (the result does not depend on it).
     """
-    from rrl.train import _STREAM_EVAL, stream_seed
+    from rrl.seeding import STREAM_EVAL, stream_seed
 
     if episodes < 1:
         raise ValueError(f"episodes must be >= 1, got {episodes}")
     cfg, policy = load_run(run_dir, device)
-    seed = stream_seed(cfg.seed, 0, _STREAM_EVAL) if seed is None else seed
+    seed = stream_seed(cfg.seed, 0, STREAM_EVAL) if seed is None else seed
     sampler = _sampler(cfg, run_dir, distractor, n_envs)
+    bar = None
     try:
-        return evaluate_policy(sampler, policy, cfg.task_spec, episodes, seed)
+        if progress:
+            width = (n_envs or cfg.n_envs) if cfg.is_pixel else cfg.workers
+            desc = f"eval {cfg.task}" + (f" ({distractor})" if distractor else "")
+            bar = _EpisodeBar(episodes, width, cfg.effective_horizon, desc)
+            policy = _CountingPolicy(policy, bar.steps)
+        result = evaluate_policy(sampler, policy, cfg.task_spec, episodes, seed)
+        if bar is not None:
+            bar.finish()
+        return result
     finally:
+        if bar is not None:
+            bar.close()
         sampler.close()
 
 

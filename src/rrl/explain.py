@@ -22,6 +22,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from rrl.encoders import Backbone, Encoder
+from rrl.result_folder import write_file
 
 # Activations whose backward pass guided backpropagation changes (gates such as Sigmoid in SE blocks are kept).
 _ACTIVATIONS = (nn.ReLU, nn.ReLU6, nn.LeakyReLU, nn.ELU, nn.SiLU, nn.GELU, nn.Hardswish, nn.Mish)
@@ -164,7 +165,7 @@ def explanation_figure(expl: Explanation, out: str | Path, title: str | None = N
     from matplotlib.figure import Figure
 
     n = len(expl.frames)
-    fig = Figure(figsize=(2.4 * n, 7.6), layout="constrained")
+    fig = Figure(figsize=(2.4 * n, 7.6), dpi=100, layout="constrained")
     axes = fig.subplots(3, n, squeeze=False)
     jet = colormaps["jet"]
     for i in range(n):
@@ -180,10 +181,7 @@ def explanation_figure(expl: Explanation, out: str | Path, title: str | None = N
         axes[row, 0].set_ylabel(label)
     if title:
         fig.suptitle(title)
-    out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(out, dpi=100)
-    return out
+    return write_file(out, fig)  # atomically: an interrupted run leaves no half-written image
 
 
 def task_frames(

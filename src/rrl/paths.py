@@ -76,6 +76,13 @@ def git_commit(path: str | Path | None = None) -> str:
     return sha.stdout.strip() + ("+dirty" if dirty.stdout.strip() else "")
 
 
+def current_umask() -> int:
+    """The process's file mode creation mask (reading it means setting it, so it is set back at once)."""
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
 def atomic_write(path: str | os.PathLike, write: Callable[[IO[Any]], Any], binary: bool = False) -> Path:
     """Call ``write(file)`` on a temporary file beside ``path``, then rename it into place.
 
@@ -90,9 +97,7 @@ def atomic_write(path: str | os.PathLike, write: Callable[[IO[Any]], Any], binar
             write(f)
             f.flush()
             os.fsync(f.fileno())
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)
+        os.chmod(tmp, 0o666 & ~current_umask())
         os.replace(tmp, path)
     finally:
         if os.path.exists(tmp):

@@ -12,7 +12,7 @@ import mujoco
 import numpy as np
 
 
-def _import_triton_before_gl() -> None:
+def import_triton_before_gl() -> None:
     """Import triton (if installed) before the first GL context exists.
 
     With the CUDA build of torch used here, importing triton lazily (torch.optim does) after a Mesa EGL context
@@ -73,7 +73,7 @@ class CameraRenderer:
             self._camera_ids.append(cam_id)
         self.size, self.crop = size, crop
         self._model = model
-        _import_triton_before_gl()
+        import_triton_before_gl()
         _check_headless_backend()
         self._renderer = mujoco.Renderer(model, height=size, width=size)
         flags = self._renderer.scene.flags

@@ -91,7 +91,7 @@ class TaskSpec:
     def state_columns(self, hide: tuple[str, ...] = ()) -> np.ndarray:
         """Indices of the state vector that remain after hiding the parts named in ``hide``
         (:meth:`state_part_columns` names). Used to ask what a state policy needs to know (``--state-hide``;
-        docs/human_demos.md)."""
+        docs/findings.md, "Which parts of the state are needed")."""
         hidden = {i for part in hide for i in self.state_part_columns(part)}
         return np.array([i for i in range(self.state_dim) if i not in hidden], dtype=np.int64)
 
@@ -215,28 +215,3 @@ def get_task(name: str) -> TaskSpec:
         return TASKS[name]
     except KeyError:
         raise ValueError(f"unknown task {name!r}; valid tasks: {', '.join(TASKS)}") from None
-
-
-def describe_tasks() -> str:
-    """A table of the tasks with their dimensions (builds each environment once)."""
-    from rrl.envs import EnvConfig, make_env
-
-    rows = [("task", "env id", "horizon", "success", "state dim", "action dim", "proprio", "cameras (RRL first)")]
-    for spec in TASKS.values():
-        env = make_env(EnvConfig(task=spec.name, obs_mode="state"))
-        cams = list(spec.default_cameras) + [c for c in spec.camera_names if c not in spec.default_cameras]
-        rows.append(
-            (
-                spec.name,
-                spec.env_id,
-                str(spec.horizon),
-                f">{spec.success_threshold} steps",
-                str(env.observation_space.shape[0]),
-                str(env.action_space.shape[0]),
-                str(len(spec.hand_joints)),
-                ",".join(cams),
-            )
-        )
-        env.close()
-    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
-    return "\n".join("  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in rows)

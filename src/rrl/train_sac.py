@@ -32,13 +32,13 @@ import torch
 from torch import nn
 
 from rrl.algos.sac import ReplayBuffer, SACAgent, SACConfig, SquashedGaussianActor
-from rrl.checkpoint import CHECKPOINT, parse_rng, set_rng, training_state, write_checkpoint
+from rrl.checkpoint import CHECKPOINT, parse_rng, raise_diverged, set_rng, training_state, write_checkpoint
 from rrl.config import TrainConfig
 from rrl.sampling import DemoData, Sampler, TrajectoryBatch, evaluate_policy
-from rrl.train import _STREAM_EVAL, _STREAM_TRAIN, _raise_diverged, stream_seed  # rrl.train imports this lazily
+from rrl.seeding import STREAM_BC, STREAM_EVAL, STREAM_REPLAY, STREAM_TRAIN, stream_seed
 
 REPLAY_FILE = "replay.bin"  # raw records of _row_dtype, appended per iteration
-_STREAM_REPLAY, _STREAM_BC = 5, 6  # beside rrl.train's streams 1-4 (training rollouts and evaluation shared)
+SAC_DIVERGED_ADVICE = "Try a smaller --sac-lr, then `rrl train --resume {run_dir} --sac-lr ...`."
 
 
 class SACPolicy(nn.Module):
@@ -87,33 +87,41 @@ class _SACSnapshot:
         return (obs - shift) / scale
 
 
-def demo_transitions(cfg: TrainConfig, demo_set: Any, demos: DemoData) -> dict[str, np.ndarray]:
-    """The demonstrations as transitions ``(s_t, a_t, r_t, s_{t+1})``, ``t < T - 1``: ``s`` are the run's policy
-    inputs (``demos``), ``r_t`` the run's reward of the step from the recorded simulator state ``t`` with the
-    recorded action (computed in a state environment with ``cfg.reward``)."""
+def demo_rewards(cfg: TrainConfig, demo_set: Any) -> list[np.ndarray]:
+    """The run's reward of each demonstrated step ``t < T - 1`` (per trajectory), recomputed in a state environment
+    with ``cfg.reward`` from the recorded simulator state ``t`` and the recorded action."""
     from rrl.envs import EnvConfig, make_env, set_sim_state
 
     env = make_env(EnvConfig(task=cfg.task, obs_mode="state", reward=cfg.reward, horizon=10**9))
     env.reset(seed=0)
-    obs, act, rew, nxt = [], [], [], []
-    start = 0
+    out = []
     try:
         for traj in demo_set.trajectories:
-            n = len(traj["actions"])
-            states = traj["sim_states"]
-            for t in range(n - 1):
+            states, rew = traj["sim_states"], []
+            for t in range(len(traj["actions"]) - 1):
                 set_sim_state(env, {k: np.asarray(v[t]) for k, v in states.items()})
                 _, r, *_ = env.step(np.asarray(traj["actions"][t], dtype=np.float32))
                 rew.append(r)
-            obs.append(demos.observations[start : start + n - 1])
-            nxt.append(demos.observations[start + 1 : start + n])
-            act.append(demos.actions[start : start + n - 1])
-            start += n
+            out.append(np.asarray(rew, dtype=np.float32))
     finally:
         env.close()
+    return out
+
+
+def demo_transitions(cfg: TrainConfig, demo_set: Any, demos: DemoData) -> dict[str, np.ndarray]:
+    """The demonstrations as transitions ``(s_t, a_t, r_t, s_{t+1})``, ``t < T - 1``: ``s`` are the run's policy
+    inputs (``demos``), ``r_t`` from :func:`demo_rewards`."""
+    obs, act, nxt = [], [], []
+    start = 0
+    for traj in demo_set.trajectories:
+        n = len(traj["actions"])
+        obs.append(demos.observations[start : start + n - 1])
+        nxt.append(demos.observations[start + 1 : start + n])
+        act.append(demos.actions[start : start + n - 1])
+        start += n
     if start != len(demos.observations):
         raise ValueError(f"the demo set has {start} steps but the demo inputs {len(demos.observations)}")
-    rewards = np.asarray(rew, dtype=np.float32)
+    rewards = np.concatenate(demo_rewards(cfg, demo_set))
     return {"obs": np.concatenate(obs), "act": np.clip(np.concatenate(act), -1, 1), "rew": rewards,
             "next_obs": np.concatenate(nxt), "done": np.zeros(len(rewards), np.float32)}  # fmt: skip
 
@@ -180,7 +188,7 @@ class SACTrainer:
         actor = self.agent.actor
         actor.mu_shift.copy_(torch.atanh(act.mean(0).clamp(-0.95, 0.95)))
         opt = torch.optim.Adam(actor.parameters(), lr=self.cfg.bc_lr)
-        gen = torch.Generator().manual_seed(stream_seed(self.cfg.seed, 0, _STREAM_BC))
+        gen = torch.Generator().manual_seed(stream_seed(self.cfg.seed, 0, STREAM_BC))
         x = self.policy.normalize(obs)
         losses = []
         for _ in range(self.cfg.bc_epochs):
@@ -197,14 +205,16 @@ class SACTrainer:
         return {"bc_losses": losses, "demo_transitions": 0 if self.demo_buffer is None else self.demo_buffer.size}
 
     # -------------------------------------------------------------------------------------- iteration
-    def _append_replay(self, t: dict[str, np.ndarray]) -> None:
+    def store(self, batch: TrajectoryBatch, k: int) -> None:
+        """The iteration's transitions into the replay buffer and appended to ``replay.bin``."""
+        t = _trajectory_transitions(batch)
         self.buffer.add(t["obs"], t["act"], t["rew"], t["next_obs"], t["done"])
         rows = _rows(t, self.buffer)
         with open(self.run_dir / REPLAY_FILE, "ab") as f:
             rows.tofile(f)
         self.replay_rows += len(rows)
 
-    def _batch(self, rng: np.random.Generator) -> dict[str, torch.Tensor]:
+    def replay_batch(self, rng: np.random.Generator) -> dict[str, torch.Tensor]:
         size = self.cfg.sac_batch_size
         n_demo = round(self.cfg.sac_demo_fraction * size) if self.demo_buffer is not None else 0
         parts = [self.buffer.sample(size - n_demo, rng)] + ([self.demo_buffer.sample(n_demo, rng)] if n_demo else [])
@@ -217,23 +227,23 @@ class SACTrainer:
         cfg = self.cfg
         row: dict[str, float] = {"iteration": k}
         t0 = time.perf_counter()
-        batch = self.sampler.collect(self.policy, cfg.trajectories, stream_seed(cfg.seed, k, _STREAM_TRAIN))
+        batch = self.sampler.collect(self.policy, cfg.trajectories, stream_seed(cfg.seed, k, STREAM_TRAIN))
         self.samples += batch.n_samples
         row.update(samples=self.samples, success_train=batch.success_rate(self.task),
                    return_train=float(batch.trajectory_returns().mean()))  # fmt: skip
-        self._append_replay(_trajectory_transitions(batch))
+        self.store(batch, k)
         t1 = time.perf_counter()
-        rng = np.random.default_rng(stream_seed(cfg.seed, k, _STREAM_REPLAY))
+        rng = np.random.default_rng(stream_seed(cfg.seed, k, STREAM_REPLAY))
         n_updates = max(1, round(cfg.sac_updates_per_sample * batch.n_samples))
         stats: dict[str, list[float]] = {}
         for _ in range(n_updates):
-            for key, value in self.agent.update(self._batch(rng)).items():
+            for key, value in self.agent.update(self.replay_batch(rng)).items():
                 stats.setdefault(key, []).append(value)
         if not all(math.isfinite(v) for vs in stats.values() for v in vs):
-            _raise_diverged(k, "SAC losses", self.run_dir)
+            raise_diverged(k, f"{cfg.algo} losses", self.run_dir, SAC_DIVERGED_ADVICE.format(run_dir=self.run_dir))
         t2 = time.perf_counter()
         if cfg.eval_episodes > 0 and (k % cfg.eval_every == 0 or k == cfg.iterations - 1):
-            seed = stream_seed(cfg.seed, 0, _STREAM_EVAL)
+            seed = stream_seed(cfg.seed, 0, STREAM_EVAL)
             ev = evaluate_policy(self.sampler, self.policy, self.task, cfg.eval_episodes, seed)
             row.update(success_eval=ev.success_rate, return_eval=ev.mean_return)
         else:

@@ -31,6 +31,8 @@ from typing import Any
 
 import numpy as np
 
+from rrl.paths import current_umask
+
 FORMAT_NAME = "rrl-demos"
 FORMAT_VERSION = 1
 REQUIRED_KEYS = ("observations", "actions", "rewards", "successes")
@@ -215,19 +217,13 @@ def save_demos(demos: DemoSet, path: str | Path, overwrite: bool = False) -> Pat
             f.flush()
         with open(tmp, "rb") as fh:
             os.fsync(fh.fileno())
-        os.chmod(tmp, 0o666 & ~_current_umask())  # mkstemp creates 0600; give the file the usual mode
+        os.chmod(tmp, 0o666 & ~current_umask())  # mkstemp creates 0600; give the file the usual mode
         os.replace(tmp, path)
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
     demos.path = path
     return path
-
-
-def _current_umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
 
 
 def _attr_value(v: Any) -> Any:

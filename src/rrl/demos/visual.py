@@ -11,15 +11,14 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Protocol
 
 import numpy as np
 
-from rrl.demos.storage import DemoSet, _current_umask
+from rrl.demos.storage import DemoSet
+from rrl.paths import atomic_write
 
 CACHE_VERSION = 1
 
@@ -142,16 +141,8 @@ def _load_cache(path: Path, key: str, n: int) -> list[np.ndarray] | None:
 
 
 def _save_cache(path: Path, key: str, feats: list[np.ndarray]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            np.savez(f, key=np.array(key), n=np.array(len(feats)), **{f"traj_{i:06d}": a for i, a in enumerate(feats)})
-        os.chmod(tmp, 0o666 & ~_current_umask())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    arrays = {f"traj_{i:06d}": a for i, a in enumerate(feats)}
+    atomic_write(path, lambda f: np.savez(f, key=np.array(key), n=np.array(len(feats)), **arrays), binary=True)
 
 
 def visual_features(

@@ -24,7 +24,7 @@ from rrl.envs.distractors import DISTRACTORS, VisualDistractor
 from rrl.envs.models import edited_env_class
 from rrl.envs.rewards import REWARDS
 from rrl.envs.wrappers import CameraObservation, StateNoise, TaskReward
-from rrl.tasks import TaskSpec, get_task
+from rrl.tasks import TASKS, TaskSpec, get_task
 
 OBS_MODES = ("state", "rgb+proprio", "rgb")
 
@@ -244,8 +244,6 @@ def camera_contact_sheet(out: str | Path, size: int = 128, seed: int = 0) -> Pat
     """One PNG with a row per task showing every RRL camera after reset (a tour of the suite)."""
     import imageio.v3 as iio
 
-    from rrl.tasks import TASKS
-
     rows = []
     width = max(len(s.default_cameras) + 2 for s in TASKS.values())
     for spec in TASKS.values():
@@ -260,3 +258,26 @@ def camera_contact_sheet(out: str | Path, size: int = 128, seed: int = 0) -> Pat
     path.parent.mkdir(parents=True, exist_ok=True)
     iio.imwrite(path, np.concatenate(rows, axis=0))
     return path
+
+
+def describe_tasks() -> str:
+    """A table of the tasks with their dimensions (builds each environment once)."""
+    rows = [("task", "env id", "horizon", "success", "state dim", "action dim", "proprio", "cameras (RRL first)")]
+    for spec in TASKS.values():
+        env = make_env(EnvConfig(task=spec.name, obs_mode="state"))
+        cams = list(spec.default_cameras) + [c for c in spec.camera_names if c not in spec.default_cameras]
+        rows.append(
+            (
+                spec.name,
+                spec.env_id,
+                str(spec.horizon),
+                f">{spec.success_threshold} steps",
+                str(env.observation_space.shape[0]),
+                str(env.action_space.shape[0]),
+                str(len(spec.hand_joints)),
+                ",".join(cams),
+            )
+        )
+        env.close()
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    return "\n".join("  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in rows)

@@ -2,7 +2,8 @@
 
 Each wrapper changes one thing: :class:`TaskReward` the reward (sparse or correctly shaped dense),
 :class:`CameraObservation` the observation (camera frames and/or hand proprioception, paper Eq. 10),
-:class:`StateNoise` the precision of a state observation (not in the paper; docs/human_demos.md).
+:class:`StateNoise` the precision of a state observation (not in the paper; docs/findings.md, "How precisely the
+positions are needed").
 """
 
 from __future__ import annotations

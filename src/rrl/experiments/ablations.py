@@ -21,89 +21,11 @@ import dataclasses
 import json
 import sys
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from rrl.config import IDENTITY_FIELDS, PRESETS, TrainConfig
-
-
-@dataclass(frozen=True)
-class Variant:
-    """One curve of a figure: ``overrides`` are the TrainConfig settings that differ from the scale's preset."""
-
-    label: str
-    overrides: dict[str, Any] = field(default_factory=dict)
-    vae: bool = False  # needs a VAE trained on the task's frames first (appendix 7.4)
-
-    @property
-    def slug(self) -> str:
-        return "".join(c if c.isalnum() else "_" for c in self.label.lower()).strip("_")
-
-
-@dataclass(frozen=True)
-class Experiment:
-    name: str
-    figure: str
-    question: str
-    variants: tuple[Variant, ...]
-    tasks: tuple[str, ...] = ("door", "hammer", "pen", "relocate")
-
-
-RRL = Variant("RRL")  # the scale's preset: ResNet-34 at paper scale, EfficientNet-Lite0 at cpu and smoke
-EXPERIMENTS: dict[str, Experiment] = {
-    e.name: e
-    for e in (
-        Experiment(
-            "representations",
-            "Fig. 5",
-            "Which representation? ImageNet ResNets vs a VAE trained on task frames vs no pretraining, and RL "
-            "without demonstrations or without pixels",
-            (
-                Variant("EfficientNet-Lite0", {"encoder": "efficientnet_lite0"}),
-                Variant("ResNet-18", {"encoder": "resnet18"}),
-                Variant("ResNet-34 (paper)", {"encoder": "resnet34"}),
-                Variant("ResNet-50", {"encoder": "resnet50"}),
-                Variant("random ResNet-34 (no pretraining)", {"encoder": "random:resnet34"}),
-                Variant("VAE", {"encoder": "vae"}, vae=True),
-                Variant("NPG from pixels (no demos)", {"algo": "npg", "demos": "none"}),
-                Variant("DAPG from state", {"obs": "state"}),
-            ),
-        ),
-        Experiment(
-            "proprioception",
-            "Fig. 6",
-            "Does the policy need the joint encoders, and does 2% sensor noise hurt?",
-            (
-                RRL,
-                Variant("RRL_vision (images only)", {"obs": "rgb"}),
-                Variant("RRL_noise (2% joint noise)", {"proprio_noise": 0.02}),
-            ),
-        ),
-        Experiment(
-            "rewards",
-            "Fig. 7",
-            "Sparse (the paper's) versus dense (DAPG shaping, sign-corrected) reward",
-            (Variant("RRL sparse"), Variant("RRL dense", {"reward": "dense"})),
-        ),
-        Experiment(
-            "policy_size",
-            "Fig. 7",
-            "Policy network size",
-            tuple(Variant(f"policy {h},{h}", {"policy_size": (h, h)}) for h in (32, 64, 256, 512)),
-        ),
-        Experiment(
-            "relocate_cameras",
-            "Fig. 9",
-            "Relocate from one camera versus three (features concatenated)",
-            (
-                Variant("1 camera (cam1)", {"cameras": ("cam1",)}),
-                Variant("3 cameras", {"cameras": ("cam1", "cam2", "cam3")}),
-            ),
-            tasks=("relocate",),
-        ),
-    )
-}
+from rrl.config import IDENTITY_FIELDS, PIXEL_FIELDS, PRESETS, TrainConfig
+from rrl.experiments.definitions import EXPERIMENTS, RRL, Experiment, Variant  # noqa: F401 (defined there)
 
 # VAE training per scale (appendix 7.4: 1M frames, 10 epochs, latent 512, 64x64).
 VAE_SCALE = {
@@ -118,9 +40,13 @@ def variant_config(
 ) -> TrainConfig:
     """The TrainConfig of one (variant, task, seed) at ``scale``; ``extra`` overrides everything (e.g. iterations)."""
     out = root / exp.name / scale / task / f"{variant.slug}_s{seed}"
-    settings = {**variant.overrides, **extra}
+    settings = {
+        **(exp.per_task(task, scale) if exp.per_task else {}), **variant.overrides,
+        **(variant.per_task(task, scale) if variant.per_task else {}), **extra,
+    }  # fmt: skip
     if settings.get("obs", PRESETS[scale](task).get("obs", "state")) == "state":
-        settings.pop("encoder_backend", None)  # a machine setting for the pixel variants; a state run has no encoder
+        for name in PIXEL_FIELDS:  # the experiment's cameras, a machine's encoder backend: a state run has no encoder
+            settings.pop(name, None)
     cfg = TrainConfig.from_preset(scale, task, seed=seed, out=str(out), **settings)
     if variant.vae and "image_size" not in extra:
         # The VAE learns from whole (uncropped) renders (appendix 7.4), so it gets whole renders here too: no
@@ -232,7 +158,9 @@ def run_experiment(
                         f"rrl vae train --task {task} {vae_args} --seed {seed} --out {vae_path} && {cfg.command_line()}"
                     )
                 if dry_run:
-                    report["runs"].append(entry)
+                    from rrl.experiments.main_figure import estimate
+
+                    report["runs"].append({**entry, **estimate(cfg, scale)})
                     continue
                 if export_only:
                     if (Path(cfg.out) / "log.csv").is_file():
@@ -269,9 +197,15 @@ def run_experiment(
                 note += f" No run folder (not run here) for: {', '.join(missing)}."
             out = export_results(
                 result, groups, results_root, title=f"{exp.figure} {name}: {task} ({scale})", note=note,
-                keep_previous=True, drop=selected - given,
+                keep_previous=True, drop=selected - given, published=task if exp.combined else None,
             )  # fmt: skip
             report["results"].append(str(out))
+    if exp.combined and not dry_run and report["results"]:
+        from rrl.experiments.main_figure import main_figure
+
+        combined = main_figure(name, scale, list(tasks or exp.tasks), results_root)
+        if combined is not None:
+            report["results"].append(str(combined))
     return report
 
 
@@ -323,7 +257,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         **extra,
     )
     for r in report["runs"]:
-        print(r["command"])
+        if "samples" in r:  # --dry-run: what each run costs
+            hours = "time not measured" if r["hours"] is None else f"~{r['hours']:.1f} h"
+            print(f"{r['command']}  # {r['samples'] / 1e6:.2f}M samples, {hours} ({r['source']})")
+        else:
+            print(r["command"])
+    if args.dry_run and report["runs"] and all(r["hours"] is not None for r in report["runs"]):
+        total = sum(r["hours"] for r in report["runs"])
+        print(f"# {len(report['runs'])} runs, about {total:.0f} h in all (one at a time at the rates above)")
     summary = {k: [(s["variant"], s["task"], s["seed"]) for s in report[k]] for k in ("skipped", "missing")}
     print(json.dumps({"results": report["results"], **summary}))
     return 0

@@ -34,10 +34,7 @@ Run::
 from __future__ import annotations
 
 import argparse
-import csv
-import datetime as _dt
 import gc
-import json
 import os
 import platform
 import shlex
@@ -45,7 +42,7 @@ import sys
 import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
@@ -54,7 +51,10 @@ from torch.utils.flop_counter import FlopCounterMode
 from rrl.encoders import available_encoders, make_encoder
 from rrl.encoders import registry as _registry
 from rrl.encoders.backends import available_cores, onnxruntime_available
-from rrl.paths import atomic_write
+from rrl.result_folder import csv_file, utc_now, write_result_folder
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 STEPS = 4_000_000  # appendix 7.6: same sample complexity for every method
 BATCHES = (1, 32)  # 1 = the paper's "no parallel processing"; 32 = batched encoding
@@ -273,16 +273,7 @@ def columns(backends: Sequence[str]) -> list[str]:
 # Outputs
 
 
-def write_csv(rows: Sequence[Mapping[str, Any]], path: Path, backends: Sequence[str]) -> None:
-    def write(f: Any) -> None:
-        writer = csv.DictWriter(f, fieldnames=columns(backends), extrasaction="ignore")
-        writer.writeheader()
-        writer.writerows(rows)
-
-    atomic_write(path, write)
-
-
-def plot(rows: Sequence[Mapping[str, Any]], path: Path, image_size: int, where: str | None = None) -> None:
+def figure(rows: Sequence[Mapping[str, Any]], image_size: int, where: str | None = None) -> Figure:
     """Log-scale bars of encoder hours for 4M steps per encoder, batch 1 vs batch 32 (best backend of each)."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg  # Agg explicitly, no pyplot global state
     from matplotlib.figure import Figure
@@ -329,31 +320,7 @@ def plot(rows: Sequence[Mapping[str, Any]], path: Path, image_size: int, where: 
     ax.grid(axis="y", which="both", alpha=0.3)
     ax.legend(fontsize=8, loc="upper left")
     fig.tight_layout()
-    atomic_write(path, lambda f: fig.savefig(f, format="png"), binary=True)
-
-
-def _git_commit() -> str:
-    from rrl.paths import git_commit
-
-    return git_commit()
-
-
-def _versions() -> dict[str, str | None]:
-    try:
-        import onnxruntime
-
-        ort_version: str | None = onnxruntime.__version__
-    except ImportError:
-        ort_version = None
-    import matplotlib
-
-    return {
-        "python": platform.python_version(),
-        "torch": torch.__version__,
-        "onnxruntime": ort_version,
-        "numpy": np.__version__,
-        "matplotlib": matplotlib.__version__,
-    }
+    return fig
 
 
 def format_table(rows: Sequence[Mapping[str, Any]], backends: Sequence[str]) -> str:
@@ -429,7 +396,7 @@ def run(
             f"repeats={repeats}, backends={backends!r}, threads={threads!r}, device={device!r})"
         )
     load_before = os.getloadavg()
-    started = _dt.datetime.now(_dt.UTC).astimezone()
+    started = utc_now()
     t0 = time.perf_counter()
     rows, details = [], {}
     for name in names:
@@ -439,13 +406,8 @@ def run(
     rows.append(state_row(image_size, backends))
     elapsed = time.perf_counter() - t0
 
-    write_csv(rows, out / "compute_cost.csv", backends)
     where = torch.cuda.get_device_name(torch.device(device)) if on_gpu else None
-    plot(rows, out / "compute_cost.png", image_size, where)
     meta = {
-        "command": command,
-        "date": started.isoformat(timespec="seconds"),
-        "commit": _git_commit(),
         "elapsed_s": round(elapsed, 1),
         "image_size": image_size,
         "steps": STEPS,
@@ -467,7 +429,6 @@ def run(
         "flops": FLOP_CONVENTION,
         "weights_note": RANDOM_NOTE,
         "per_encoder": details,
-        "versions": _versions(),
         "cpu_count": os.cpu_count(),
         "available_cores": available_cores(),
         "torch_threads": torch.get_num_threads(),
@@ -476,7 +437,15 @@ def run(
         "load_average_before": [round(v, 2) for v in load_before],
         "load_average_after": [round(v, 2) for v in os.getloadavg()],
     }
-    atomic_write(out / "meta.json", lambda f: f.write(json.dumps(meta, indent=2) + "\n"))
+    write_result_folder(
+        out,
+        title=f"Encoder compute for 4M steps (paper Fig. 4 left, appendix 7.6): {where or 'CPU'}, {image_size} px",
+        command=command,
+        files={"compute_cost.csv": csv_file(rows, columns(backends)),
+               "compute_cost.png": figure(rows, image_size, where)},  # fmt: skip
+        extra_meta=meta,
+        date=started,
+    )
     return rows
 
 

@@ -16,7 +16,7 @@ A representation is ``ENCODER@SIZE`` (e.g. ``efficientnet_lite0@128``, the ``cpu
 ``proprio`` (``proprio+arm``: with the arm joints) or ``pixels8@SIZE``. ``--palm`` adds the palm's position
 (where the hand is) to the quantities: a pixel policy gets the hand joints only, so the arm's pose, too, must
 come from the frames. Outputs (each written atomically): ``probe.csv`` (one row per representation
-and quantity), ``probe.png`` (held-out R^2 bars) and ``meta.json`` (command, commit, date, settings, table).
+and quantity), ``probe.png`` (held-out R^2 bars) and ``meta.json`` (command, commit, date, versions, settings, table).
 
 Run::
 
@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import argparse
 import csv
-import datetime as _dt
 import json
 import shlex
 import sys
@@ -37,12 +36,15 @@ import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from rrl.paths import atomic_write
+from rrl.result_folder import csv_file, write_file, write_meta, write_result_folder
 from rrl.tasks import get_task
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 DEFAULT_REPRESENTATIONS = (
     "efficientnet_lite0@128", "efficientnet_lite0@224", "random:efficientnet_lite0@128", "pixels8@128", "proprio",
@@ -313,7 +315,7 @@ def format_table(rows: Sequence[Mapping[str, Any]]) -> str:
     return "\n".join(lines)
 
 
-def plot(rows: Sequence[Mapping[str, Any]], path: Path, title: str) -> None:
+def figure(rows: Sequence[Mapping[str, Any]], title: str) -> Figure:
     """Grouped bars: x = representation, one bar per randomised quantity, height = held-out R^2."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
@@ -337,7 +339,7 @@ def plot(rows: Sequence[Mapping[str, Any]], path: Path, title: str) -> None:
     ax.set_title(title, fontsize=9)
     ax.grid(axis="y", alpha=0.3, zorder=0)
     ax.legend(fontsize=8, title="quantity", title_fontsize=8, loc="upper center", ncol=len(quantities))
-    atomic_write(path, lambda f: fig.savefig(f, format="png"), binary=True)
+    return fig
 
 
 def _title(meta: Mapping[str, Any]) -> str:
@@ -363,36 +365,23 @@ def replot(out_dir: str | Path) -> Path:
     with open(out / "probe.csv") as f:
         rows = [{**r, "r2": float(r["r2"])} for r in csv.DictReader(f)]
     meta = json.loads((out / "meta.json").read_text())
-    plot(rows, out / "probe.png", _title(meta))
-    meta["title"] = _meta_title(meta)
-    atomic_write(out / "meta.json", lambda f: f.write(json.dumps(meta, indent=2) + "\n"))
+    write_file(out / "probe.png", figure(rows, _title(meta)))
+    write_meta(out, {**meta, "title": _meta_title(meta)})  # the run's command, commit and date stay
     return out / "probe.png"
 
 
 def write_outputs(rows: Sequence[Mapping[str, Any]], out_dir: str | Path, command: str, **extra: Any) -> Path:
-    """Write ``probe.csv``, ``probe.png`` and ``meta.json``; returns the folder."""
-    from rrl.paths import git_commit
-
-    out = Path(out_dir)
-
-    def write_csv(f: Any) -> None:
-        writer = csv.DictWriter(f, fieldnames=list(COLUMNS))
-        writer.writeheader()
-        writer.writerows(rows)
-
-    atomic_write(out / "probe.csv", write_csv)
-    plot(rows, out / "probe.png", _title(extra))
-    meta = {
-        "title": _meta_title(extra),
-        "command": command,
-        "commit": git_commit(),
-        "date": _dt.datetime.now(_dt.UTC).astimezone().isoformat(timespec="seconds"),
-        "table": format_table(rows),
-        "note": "cells: held-out R^2 (RMSE / target std); a probe no better than the training mean scores about 0",
-        **extra,
-    }
-    atomic_write(out / "meta.json", lambda f: f.write(json.dumps(meta, indent=2) + "\n"))
-    return out
+    """Write ``probe.csv``, ``probe.png`` and ``meta.json`` (:func:`rrl.result_folder.write_result_folder`, with
+    ``extra`` as the settings); returns the folder."""
+    return write_result_folder(
+        out_dir,
+        title=_meta_title(extra),
+        command=command,
+        note="cells: held-out R^2 (RMSE / target std); a probe no better than the training mean scores about 0",
+        table=format_table(rows),
+        files={"probe.csv": csv_file(rows, COLUMNS), "probe.png": figure(rows, _title(extra))},
+        extra_meta=extra,
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -11,8 +11,8 @@ of the run), so every condition replays the same initial states and only the pix
 
 Outputs of :func:`write_outputs` (each written atomically): ``robustness.csv`` (one row per run and condition),
 ``robustness.png`` (Fig. 4 style grouped bars: mean success over runs per condition, dots = runs, error bars =
-std over runs) and ``meta.json`` (command, git commit, date, episodes, runs). :func:`frames_figure` renders the
-Fig. 11 style example frames.
+std over runs) and ``meta.json`` (command, git commit, date, versions, episodes, runs). :func:`frames_figure`
+renders the Fig. 11 style example frames.
 
 Run::
 
@@ -24,9 +24,6 @@ Run::
 from __future__ import annotations
 
 import argparse
-import csv
-import datetime as _dt
-import json
 import math
 import os
 import shlex
@@ -34,12 +31,15 @@ import sys
 import time
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from rrl.envs.distractors import DISTRACTORS
-from rrl.paths import atomic_write
+from rrl.result_folder import csv_file, write_file, write_result_folder
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 CLEAN = "clean"
 COLUMNS = (
@@ -183,20 +183,7 @@ def format_table(rows: Sequence[Mapping[str, Any]]) -> str:
     return "\n".join(lines)
 
 
-def write_csv(rows: Sequence[Mapping[str, Any]], path: Path) -> None:
-    def write(f: Any) -> None:
-        writer = csv.DictWriter(f, fieldnames=list(COLUMNS), extrasaction="ignore")
-        writer.writeheader()
-        writer.writerows(rows)
-
-    atomic_write(path, write)
-
-
-def _save_figure(fig: Any, path: Path) -> None:
-    atomic_write(path, lambda f: fig.savefig(f, format="png"), binary=True)
-
-
-def plot(rows: Sequence[Mapping[str, Any]], path: Path) -> None:
+def figure(rows: Sequence[Mapping[str, Any]]) -> Figure:
     """Fig. 4 (centre/right) style bars: x = condition, bar = mean success over runs, dots = runs, error = std."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg  # Agg explicitly, no pyplot global state
     from matplotlib.figure import Figure
@@ -239,31 +226,22 @@ def plot(rows: Sequence[Mapping[str, Any]], path: Path) -> None:
     )
     ax.grid(axis="y", alpha=0.3, zorder=0)
     ax.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.08), ncol=min(n_groups, 3), frameon=False)
-    _save_figure(fig, path)
+    return fig
 
 
 def write_outputs(rows: Sequence[Mapping[str, Any]], out_dir: str | os.PathLike, command: str, **extra: Any) -> Path:
-    """Write ``robustness.csv``, ``robustness.png`` and ``meta.json`` (command, commit, date, episodes, runs).
-
-    ``extra`` entries are added to ``meta.json``. Returns the output folder.
+    """Write ``robustness.csv``, ``robustness.png`` and ``meta.json`` (:func:`rrl.result_folder.write_result_folder`:
+    command, commit, date, versions; episodes, runs, summary). ``extra`` entries are added to ``meta.json``.
+    Returns the output folder.
     """
-    from rrl.paths import git_commit
-
     if not rows:
         raise ValueError("no rows to write")
-    out = Path(out_dir)
-    write_csv(rows, out / "robustness.csv")
-    plot(rows, out / "robustness.png")
     runs: list[dict[str, Any]] = []
     for r in rows:
         if all(x["run_dir"] != r["run_dir"] for x in runs):
             runs.append({k: r[k] for k in ("run", "run_dir", "seed", "task", "encoder", "obs")})
     tasks = ", ".join(dict.fromkeys(r["task"] for r in rows))
     meta = {
-        "title": f"Robustness to visual distractors, {tasks} (paper Fig. 4 centre/right, appendix 7.5)",
-        "command": command,
-        "commit": git_commit(),
-        "date": _dt.datetime.now(_dt.UTC).astimezone().isoformat(timespec="seconds"),
         "episodes": sorted({int(r["episodes"]) for r in rows}),
         "conditions": _conditions(rows),
         "runs": runs,
@@ -273,16 +251,21 @@ def write_outputs(rows: Sequence[Mapping[str, Any]], out_dir: str | os.PathLike,
         ),
         "summary": {label: {c: {"mean": float(np.mean(v)), "per_run": v} for c, v in conds.items()}
                     for label, conds in summarize(rows).items()},  # fmt: skip
-        "table": format_table(rows),
-        "note": (
+        **extra,
+    }
+    return write_result_folder(
+        out_dir,
+        title=f"Robustness to visual distractors, {tasks} (paper Fig. 4 centre/right, appendix 7.5)",
+        command=command,
+        note=(
             "input shift: mean |z| of the policy's inputs normalised by the demonstrations' mean and (floored) "
             "std, at most 1 on the demonstrations themselves: how far each condition moves the frozen features "
             "from what the policy was fitted on"
         ),
-        **extra,
-    }
-    atomic_write(out / "meta.json", lambda f: f.write(json.dumps(meta, indent=2) + "\n"))
-    return out
+        table=format_table(rows),
+        files={"robustness.csv": csv_file(rows, COLUMNS), "robustness.png": figure(rows)},
+        extra_meta=meta,
+    )
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -343,7 +326,7 @@ def frames_figure(
     n_rows, n_cols, h, w, _ = frames.shape
     mosaic = frames.transpose(0, 2, 1, 3, 4).reshape(n_rows * h, n_cols * w, 3)
     out = Path(out_png)
-    atomic_write(out, lambda f: f.write(iio.imwrite("<bytes>", mosaic, extension=".png")), binary=True)
+    write_file(out, iio.imwrite("<bytes>", mosaic, extension=".png"))
 
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
@@ -359,7 +342,7 @@ def frames_figure(
     ax.tick_params(length=0)
     ax.set_title(f"{task}: visual distractors, resampled at every reset (RRL Fig. 11, appendix 7.5)", fontsize=9)
     fig.tight_layout()
-    _save_figure(fig, out.with_name(f"{out.stem}_labelled.png"))
+    write_file(out.with_name(f"{out.stem}_labelled.png"), fig)
     return out
 
 

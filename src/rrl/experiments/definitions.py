@@ -1,0 +1,139 @@
+"""The paper's comparisons and ablations as data (Fig. 5, 6, 7, 9): which curves each figure compares.
+
+:mod:`rrl.experiments.ablations` runs them; ``rrl report`` lists those without results. Only dataclasses here,
+so that both can import it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+#: ``(task, scale) -> TrainConfig settings``: what a variant or an experiment sets per task and scale
+PerTask = Callable[[str, str], dict[str, Any]]
+
+
+@dataclass(frozen=True)
+class Variant:
+    """One curve of a figure: ``overrides`` are the TrainConfig settings that differ from the scale's preset."""
+
+    label: str
+    overrides: dict[str, Any] = field(default_factory=dict)
+    vae: bool = False  # needs a VAE trained on the task's frames first (appendix 7.4)
+    per_task: PerTask | None = None  # settings that depend on the task and scale (e.g. a sample budget)
+
+    @property
+    def slug(self) -> str:
+        return "".join(c if c.isalnum() else "_" for c in self.label.lower()).strip("_")
+
+
+@dataclass(frozen=True)
+class Experiment:
+    """A figure's comparison: its variants on its tasks. ``per_task``: settings of every variant that depend on
+    the task and scale (a variant's own settings win over them). ``combined``: besides one results folder per
+    task, one figure with a panel per task (``rrl.experiments.main_figure``)."""
+
+    name: str
+    figure: str
+    question: str
+    variants: tuple[Variant, ...]
+    tasks: tuple[str, ...] = ("door", "hammer", "pen", "relocate")
+    per_task: PerTask | None = None
+    combined: bool = False
+
+
+def main_task_settings(task: str, scale: str) -> dict[str, Any]:
+    """Fig. 3 per task: the reward of RRL's released code (which trained its published curves), door from the 25
+    human demonstrations, hammer, pen and relocate from 25 expert rollouts (no human demonstrations of them can be
+    had here), relocate through its three cameras."""
+    return {"reward": "rrl_code", "demos": "human" if task == "door" else "expert",
+            **({"cameras": ("cam1", "cam2", "cam3")} if task == "relocate" else {})}  # fmt: skip
+
+
+def state_budget(task: str, scale: str) -> dict[str, Any]:
+    """DAPG and NPG from state: the paper's batch (200 trajectories, pen 400: 40k samples an iteration), 2M
+    samples at ``cpu``, the pixel preset's iterations at ``paper``; a tiny batch at ``smoke``."""
+    if scale == "smoke":
+        return {"trajectories": 4, "iterations": 2}
+    if scale == "cpu":
+        return {"trajectories": 400 if task == "pen" else 200, "iterations": 50, "workers": 2}
+    return {"trajectories": 400 if task == "pen" else 200, "iterations": 300 if task in ("pen", "relocate") else 200}
+
+
+def ferm_budget(task: str, scale: str) -> dict[str, Any]:
+    """FERM: 0.4M samples at ``cpu`` (two episodes an iteration), its preset's otherwise."""
+    from rrl.tasks import get_task
+
+    return {"iterations": 400_000 // (2 * get_task(task).horizon)} if scale == "cpu" else {}
+
+
+RRL = Variant("RRL")  # the scale's preset: ResNet-34 at paper scale, EfficientNet-Lite0 at cpu and smoke
+EXPERIMENTS: dict[str, Experiment] = {
+    e.name: e
+    for e in (
+        Experiment(
+            "representations",
+            "Fig. 5",
+            "Which representation? ImageNet ResNets vs a VAE trained on task frames vs no pretraining, and RL "
+            "without demonstrations or without pixels",
+            (
+                Variant("EfficientNet-Lite0", {"encoder": "efficientnet_lite0"}),
+                Variant("ResNet-18", {"encoder": "resnet18"}),
+                Variant("ResNet-34 (paper)", {"encoder": "resnet34"}),
+                Variant("ResNet-50", {"encoder": "resnet50"}),
+                Variant("random ResNet-34 (no pretraining)", {"encoder": "random:resnet34"}),
+                Variant("VAE", {"encoder": "vae"}, vae=True),
+                Variant("NPG from pixels (no demos)", {"algo": "npg", "demos": "none"}),
+                Variant("DAPG from state", {"obs": "state"}),
+            ),
+        ),
+        Experiment(
+            "proprioception",
+            "Fig. 6",
+            "Does the policy need the joint encoders, and does 2% sensor noise hurt?",
+            (
+                RRL,
+                Variant("RRL_vision (images only)", {"obs": "rgb"}),
+                Variant("RRL_noise (2% joint noise)", {"proprio_noise": 0.02}),
+            ),
+        ),
+        Experiment(
+            "rewards",
+            "Fig. 7",
+            "Sparse (the paper's) versus dense (DAPG shaping, sign-corrected) reward",
+            (Variant("RRL sparse"), Variant("RRL dense", {"reward": "dense"})),
+        ),
+        Experiment(
+            "policy_size",
+            "Fig. 7",
+            "Policy network size",
+            tuple(Variant(f"policy {h},{h}", {"policy_size": (h, h)}) for h in (32, 64, 256, 512)),
+        ),
+        Experiment(
+            "main",
+            "Fig. 3",
+            "Does RRL from pixels learn the four tasks, and how does it compare with FERM, NPG from pixels, DAPG and "
+            "NPG from state, and with the curves RRL's authors published",
+            (
+                RRL,
+                Variant("FERM", {"algo": "ferm"}, per_task=ferm_budget),
+                Variant("NPG from pixels", {"algo": "npg", "demos": "none"}),
+                Variant("DAPG from state", {"obs": "state"}, per_task=state_budget),
+                Variant("NPG from state", {"obs": "state", "algo": "npg", "demos": "none"}, per_task=state_budget),
+            ),
+            per_task=main_task_settings,
+            combined=True,
+        ),
+        Experiment(
+            "relocate_cameras",
+            "Fig. 9",
+            "Relocate from one camera versus three (features concatenated)",
+            (
+                Variant("1 camera (cam1)", {"cameras": ("cam1",)}),
+                Variant("3 cameras", {"cameras": ("cam1", "cam2", "cam3")}),
+            ),
+            tasks=("relocate",),
+        ),
+    )
+}

@@ -1,0 +1,168 @@
+"""The paper's Fig. 3 from ``rrl experiment main``: a panel per task (training success against samples, a line per
+method with its band over seeds, the curve RRL's authors published), a table of success at fixed sample counts,
+and the time each run would take (``--dry-run``).
+
+The per-task results folders (``results/main_<scale>_<task>/``, written by :func:`rrl.results.export_results`)
+are the data; this module only reads them, so ``rrl experiment main --export-only`` rebuilds the figure from runs
+stopped anywhere.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from rrl.config import TrainConfig
+from rrl.paths import atomic_write
+
+TABLE_AT = (400_000, 1_000_000, 2_000_000)
+
+#: Seconds per environment sample of one run, by (scale, kind), with where the number comes from. ``None``: not
+#: measured. ``cpu``: this 2-core machine with 2-4 runs at once; ``paper``: a 16-core GPU box (docs/benchmarks.md).
+SECONDS_PER_SAMPLE: dict[tuple[str, str], tuple[float | None, str]] = {
+    ("cpu", "pixels"): (84 / 8000, "docs/benchmarks.md: cpu preset, 84 s per 8,000-sample iteration on 2 cores"),
+    ("cpu", "ferm"): (1 / 16.3, "docs/benchmarks.md: bench/ferm.py, cpu preset, 16.3 samples/s on one core"),
+    ("cpu", "state"): (1.2e-3, "results/rrl_code_door: DAPG from state, 1.1-1.6 ms per sample on one worker"),
+    ("paper", "pixels"): (8.8 / 8000, "docs/benchmarks.md: H100 box, cpu-preset runs two at once, 8.8 s per "
+                                      "8,000 samples; ResNet-34 at 256 px not measured there: a lower bound"),
+    ("paper", "ferm"): (None, "FERM's paper preset is not measured on a GPU box"),
+    ("paper", "state"): (1.2e-3, "this 2-core machine's state rate (one worker); a 16-core box is faster"),
+}
+
+
+def run_kind(cfg: TrainConfig) -> str:
+    """``state``, ``ferm`` or ``pixels`` (DAPG/NPG/BC on frozen features)."""
+    return "state" if not cfg.is_pixel else "ferm" if cfg.algo == "ferm" else "pixels"
+
+
+def planned_samples(cfg: TrainConfig) -> int:
+    """Environment samples of the whole run (training rollouts; evaluation not counted)."""
+    return cfg.iterations * cfg.trajectories * cfg.effective_horizon
+
+
+def estimate(cfg: TrainConfig, scale: str) -> dict[str, Any]:
+    """The run's samples and its estimated hours at ``scale`` (``None`` where the rate is not measured)."""
+    seconds, source = SECONDS_PER_SAMPLE.get((scale, run_kind(cfg)), (None, "no measurement at this scale"))
+    cams = len(cfg.cameras) if cfg.cameras and cfg.is_pixel else 1  # every camera is rendered (and encoded)
+    samples = planned_samples(cfg)
+    hours = None if seconds is None else samples * seconds * cams / 3600
+    return {"samples": samples, "hours": hours, "source": source + (f"; x{cams} cameras" if cams > 1 else "")}
+
+
+def describe(config: dict[str, Any]) -> str:
+    """What a legend says about a run: the input, its image size and its batch."""
+    cfg = TrainConfig.from_json(config)
+    if not cfg.is_pixel:
+        return f"state, {cfg.trajectories} traj/it"
+    cams = f", {len(cfg.cameras)} cameras" if cfg.cameras and len(cfg.cameras) > 1 else ""
+    if cfg.algo == "ferm":
+        return f"learned conv, {cfg.render_size}->{cfg.image_size} px{cams}, {cfg.trajectories} ep/it"
+    return f"{cfg.encoder}, {cfg.image_size} px{cams}, {cfg.trajectories} traj/it"
+
+
+def _curves(folder: Path, runs: list[dict[str, Any]]) -> tuple[np.ndarray, np.ndarray]:
+    """Samples and training success (runs x iterations, cut to the shortest run) of one group."""
+    from rrl.results import read_log
+
+    logs = [read_log(folder / f"{r['run']}.csv") for r in runs]
+    n = min(len(rows) for rows in logs)
+    x = np.array([float(r["samples"]) for r in logs[0][:n]])
+    y = np.array([[float(r["success_train"]) for r in rows[:n]] for rows in logs])
+    return x, y
+
+
+def _at(x: np.ndarray, y: np.ndarray, samples: int) -> float | None:
+    """Mean success over runs at the last iteration with at most ``samples`` (None if the runs stop earlier)."""
+    if len(x) == 0 or x[-1] < samples:
+        return None
+    return float(y[:, np.searchsorted(x, samples, side="right") - 1].mean())
+
+
+def main_figure(name: str, scale: str, tasks: list[str], results_root: str | Path = "results") -> Path | None:
+    """``results/<name>_<scale>/``: ``fig3.png``, ``fig3.csv`` and ``meta.json`` with the table, from the tasks'
+    results folders; None when none exists yet."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from rrl.paths import git_commit
+    from rrl.published import draw_published
+
+    root = Path(results_root)
+    metas = {t: json.loads((root / f"{name}_{scale}_{t}" / "meta.json").read_text()) for t in tasks
+             if (root / f"{name}_{scale}_{t}" / "meta.json").is_file()}  # fmt: skip
+    if not metas:
+        return None
+    out = root / f"{name}_{scale}"
+    out.mkdir(parents=True, exist_ok=True)
+    fig, axes = plt.subplots(1, len(metas), figsize=(4.2 * len(metas), 4.6), squeeze=False)
+    colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    labels = sorted({g for m in metas.values() for g in m["groups"]}, key=_method_order)
+    table = ["| task | method | runs | " + " | ".join(f"{s / 1e6:g}M" for s in TABLE_AT)
+             + " | first >= 80% (per seed) | commit |", "| --- | --- | --- |" + " --- |" * (len(TABLE_AT) + 2)]
+    rows_csv = ["task,method,run,samples,success_train"]
+    handles: dict[str, Any] = {}
+    for ax, (task, meta) in zip(axes[0], metas.items()):
+        folder = root / f"{name}_{scale}_{task}"
+        longest = 0.0
+        for label, runs in sorted(meta["groups"].items(), key=lambda kv: _method_order(kv[0])):
+            color = colors[labels.index(label) % len(colors)]
+            x, y = _curves(folder, runs)
+            if len(x) == 0:
+                continue
+            longest = max(longest, float(x[-1]))
+            legend = f"{label} ({describe(runs[0]['config'])})"
+            (line,) = ax.plot(x, 100 * y.mean(0), color=color, lw=1.8)
+            if len(runs) > 1:
+                ax.fill_between(x, 100 * y.min(0), 100 * y.max(0), color=color, alpha=0.18, lw=0)
+            handles.setdefault(legend, line)
+            firsts = [_first_at(run) for run in runs]
+            cells = [_pct(_at(x, y, s)) for s in TABLE_AT]
+            commits = sorted({str(r.get("commit")) for r in runs})
+            table.append(f"| {task} | {label} | {len(runs)} | " + " | ".join(cells)
+                         + f" | {', '.join(firsts)} | {', '.join(commits)} |")  # fmt: skip
+            for r, ys in zip(runs, y):
+                rows_csv += [f"{task},{label},{r['run']},{int(s)},{v}" for s, v in zip(x, ys)]
+        if draw_published(ax, task, max_samples=longest or None):
+            handles.setdefault("RRL, published (ResNet-34, 3 seeds)", ax.get_lines()[-1])
+        demos = {r["config"].get("demos") for runs in meta["groups"].values() for r in runs} - {"none"}
+        ax.set(title=f"{task} ({', '.join(sorted(demos))} demos)", xlabel="samples", ylim=(-3, 103))
+        ax.grid(alpha=0.3)
+    axes[0][0].set_ylabel("training success (%)")
+    fig.legend(list(handles.values()), list(handles), loc="lower center", ncol=2, fontsize=7, frameon=False)
+    fig.suptitle(f"Fig. 3 at {scale} scale: training success, mean over seeds, band min-max; reward rrl_code")
+    fig.tight_layout(rect=(0, 0.06 + 0.025 * math.ceil(len(handles) / 2), 1, 1))
+    atomic_write(out / "fig3.png", lambda f: fig.savefig(f, format="png", dpi=100), binary=True)
+    plt.close(fig)
+    atomic_write(out / "fig3.csv", lambda f: f.write("\n".join(rows_csv) + "\n"))
+    note = ("Training success (stochastic rollouts) of every method, mean of the seeds at the last iteration with at "
+            "most that many samples (only where every seed got there). Door learns from the 25 human "
+            "demonstrations, hammer, pen and relocate from 25 expert rollouts (no human demonstrations of them can "
+            "be had here); the published RRL curves used human demonstrations on every task. Each run's command: "
+            f"the per-task sections ({', '.join(f'{name}_{scale}_{t}' for t in metas)}).")  # fmt: skip
+    meta_out = {"title": f"Fig. 3: the main comparison at `{scale}` scale", "command":
+                f"rrl experiment {name} --scale {scale} --export-only", "commit": git_commit(), "note": note,
+                "table": "\n".join(table)}  # fmt: skip
+    atomic_write(out / "meta.json", lambda f: f.write(json.dumps(meta_out, indent=2) + "\n"))
+    return out
+
+
+_ORDER = ("RRL", "FERM", "NPG from pixels", "DAPG from state", "NPG from state")
+
+
+def _method_order(label: str) -> tuple[int, str]:
+    return (_ORDER.index(label) if label in _ORDER else len(_ORDER), label)
+
+
+def _first_at(run: dict[str, Any]) -> str:
+    first = run.get("first_train_ge_80")
+    return "-" if first is None else f"{first['samples'] / 1e6:.2f}M"
+
+
+def _pct(v: float | None) -> str:
+    return "-" if v is None else f"{100 * v:.0f}%"

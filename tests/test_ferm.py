@@ -1,0 +1,173 @@
+"""FERM (rrl.algos.ferm, rrl.train_ferm): CURL, the encoder's gradient paths, the frame replay, runs from real
+MuJoCo frames, exact resume and evaluation."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from rrl.algos.ferm import (
+    FERMAgent,
+    FERMConfig,
+    FrameFlattener,
+    FrameReplay,
+    center_crop,
+    curl_loss,
+    random_crop,
+    split_observation,
+)
+from rrl.algos.sac import SACConfig
+
+pytestmark = pytest.mark.usefixtures("isolated_caches")
+
+SMALL = FERMConfig(sac=SACConfig(hidden=(32, 32), critic_layer_norm=False, batch_size=16), image_size=32,
+                   feature_dim=16)  # fmt: skip
+
+
+def _door_frames(n: int, size: int = 40, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """``n`` real door frames (N, 3, size, size) and proprioception after random actions."""
+    from rrl.envs import EnvConfig, make_env
+
+    env = make_env(EnvConfig(task="door", obs_mode="rgb+proprio", render_size=size, crop_size=None))
+    obs, _ = env.reset(seed=seed)
+    env.action_space.seed(seed)
+    frames, proprio = [], []
+    for _ in range(n):
+        frames.append(obs["pixels"][0].transpose(2, 0, 1))
+        proprio.append(obs["proprio"])
+        obs, *_ = env.step(env.action_space.sample())
+    env.close()
+    return np.stack(frames), np.stack(proprio).astype(np.float32)
+
+
+def test_crops_and_observation_split_are_exact():
+    frames = torch.arange(2 * 3 * 6 * 6, dtype=torch.uint8).reshape(2, 3, 6, 6)
+    out = random_crop(frames, 4, torch.Generator().manual_seed(0))
+    for i in range(2):  # every crop is a window of its own frame stack, same offset on every channel
+        hits = [(r, c) for r in range(3) for c in range(3) if torch.equal(frames[i, :, r : r + 4, c : c + 4], out[i])]
+        assert len(hits) == 1
+    assert torch.equal(center_crop(frames, 4), frames[..., 1:5, 1:5])
+    pixels = np.random.default_rng(0).integers(0, 256, size=(5, 2, 8, 8, 3), dtype=np.uint8)  # 2 cameras
+    flat = np.concatenate([FrameFlattener(8).encode_views(pixels), np.ones((5, 24), np.float32)], axis=1)
+    stacks, proprio = split_observation(flat, n_cameras=2, size=8)
+    assert stacks.dtype == np.uint8 and stacks.shape == (5, 6, 8, 8) and proprio.shape == (5, 24)
+    np.testing.assert_array_equal(stacks[:, 3:6].transpose(0, 2, 3, 1), pixels[:, 1])  # camera 2's RGB
+
+
+def test_curl_loss_falls_on_a_fixed_batch_of_real_frames():
+    """32 door frames of different episodes (40 px, cropped to 32): InfoNCE starts at chance (log 32) and falls
+    once the encoder tells the frames apart (after about 250 updates here)."""
+    from rrl.envs import EnvConfig, make_env
+
+    env = make_env(EnvConfig(task="door", obs_mode="rgb", render_size=40, crop_size=None))
+    stacks = []
+    for s in range(32):
+        obs, _ = env.reset(seed=s)
+        stacks.append(obs["pixels"][0].transpose(2, 0, 1))
+    env.close()
+    agent = FERMAgent(3, 24, 28, SMALL, seed=0)
+    batch = torch.from_numpy(np.stack(stacks))
+    losses = [agent.update_curl(batch) for _ in range(400)]
+    assert abs(losses[0] - np.log(32)) < 0.2
+    assert np.mean(losses[-20:]) < 0.85 * np.log(32)
+    z = torch.randn(8, 16)  # the positive pair scores highest -> the loss is lowest
+    assert curl_loss(z, z, torch.eye(16)) < curl_loss(z, torch.randn(8, 16), torch.eye(16))
+
+
+def test_critic_trains_the_encoder_and_the_actor_does_not():
+    frames, proprio = _door_frames(20)
+    agent = FERMAgent(3, 24, 28, SMALL, seed=0)
+    replay = FrameReplay(100, (3, 40, 40), 24, 28)
+    rng = np.random.default_rng(0)
+    replay.add_trajectory(frames, proprio, rng.uniform(-1, 1, (20, 28)).astype(np.float32), np.ones(20, np.float32))
+    trunk0 = [p.detach().clone() for p in agent.trunk.parameters()]
+    target0 = [p.detach().clone() for p in agent.target_trunk.parameters()]
+    actor_proj0 = [p.detach().clone() for p in agent.actor.proj.parameters()]
+    agent.update(replay.sample(16, rng))  # critic only (actor every 2nd update)
+    trunk1 = [p.detach().clone() for p in agent.trunk.parameters()]
+    assert any(not torch.equal(a, b) for a, b in zip(trunk0, trunk1))  # the critic loss trains the conv trunk
+    assert all(torch.equal(a, b) for a, b in zip(actor_proj0, agent.actor.proj.parameters()))
+    assert all(torch.equal(a, b) for a, b in zip(target0, agent.target_trunk.parameters()))
+    stats = agent.update(replay.sample(16, rng))  # critic, then actor, temperature and targets
+    assert "actor_loss" in stats and np.isfinite(stats["actor_loss"])
+    assert any(not torch.equal(a, b) for a, b in zip(actor_proj0, agent.actor.proj.parameters()))
+    assert agent.actor.trunk is agent.trunk  # acting uses the critic's conv weights
+    for t0, t, s in zip(target0, agent.target_trunk.parameters(), agent.trunk.parameters()):  # Polyak, tau 0.05
+        torch.testing.assert_close(t, 0.95 * t0 + 0.05 * s.detach())
+
+
+def test_frame_replay_keeps_successors_within_trajectories_across_the_wrap():
+    replay = FrameReplay(10, (1, 2, 2), 1, 1)
+    for traj, n in enumerate((4, 4, 4)):  # 12 steps into 10: the third trajectory wraps around
+        ids = np.full(n, traj * 10, np.float32) + np.arange(n, dtype=np.float32)
+        replay.add_trajectory(np.zeros((n, 1, 2, 2), np.uint8), ids[:, None], ids[:, None], ids)
+    assert replay.size == 10 and replay.pos == 2 and replay.written == 12
+    batch = replay.sample(500, np.random.default_rng(0))
+    # every transition's successor is the same trajectory's next step
+    np.testing.assert_array_equal(batch["next_proprio"][:, 0], batch["proprio"][:, 0] + 1)
+    assert {int(x) // 10 for x in batch["proprio"][:, 0]} == {0, 1, 2}
+    assert FrameReplay.bytes_per_step((3, 84, 84), 24, 28) == 3 * 84 * 84 + 4 * 53 + 1
+
+
+def test_first_needed_replay_file():
+    from rrl.train_ferm import _first_needed
+
+    assert _first_needed([400, 400, 400], 1000) == 0  # every file still has steps in the buffer
+    assert _first_needed([400, 400, 400, 400], 800) == 2  # the last two files fill it; files 0 and 1 are gone
+    assert _first_needed([400, 400, 400, 400], 801) == 1
+    assert _first_needed([], 10) == 0
+
+
+TINY_FERM = dict(task="door", algo="ferm", obs="rgb+proprio", demos="expert", n_demos=2, render_size=40,
+                 image_size=32, policy_size=(32, 32), ferm_feature_dim=16, trajectories=2, horizon=100,
+                 sac_batch_size=16, sac_updates_per_sample=0.1, sac_buffer=500, sac_demo_fraction=0.0,
+                 ferm_curl_updates=3,
+                 eval_episodes=2, n_envs=2, n_groups=1, seed=0)  # fmt: skip
+
+
+def test_ferm_run_resumes_exactly_and_evaluates(tmp_path):
+    """The demos (2 x 200 steps) fill a 500-step buffer first, then 200 steps per iteration: at the 4th checkpoint
+    the first iteration's file is overwritten and deleted, and the resumed run reloads only the files still held."""
+    from rrl.checkpoint import read_checkpoint
+    from rrl.config import TrainConfig
+    from rrl.evaluate import evaluate_run
+    from rrl.train import read_log, resume, train
+
+    full = train(TrainConfig(**TINY_FERM, iterations=5, out=str(tmp_path / "full")), progress=False)
+    part = train(TrainConfig(**TINY_FERM, iterations=4, out=str(tmp_path / "part")), progress=False)
+    (part / "replay" / "000004.npz").write_bytes(b"a killed iteration's file")
+    assert sorted(p.name for p in (part / "replay").glob("*.npz")) == [f"00000{k}.npz" for k in (1, 2, 3, 4)]
+    resume(part, progress=False, iterations=5)
+    timing = ("t_", "wall_time", "rss_peak_mb")
+    rows = [[{k: v for k, v in r.items() if not k.startswith(timing)} for r in read_log(d / "log.csv")]
+            for d in (full, part)]  # fmt: skip
+    assert rows[0] == rows[1] and len(rows[0]) == 5
+    a, b = read_checkpoint(full / "checkpoint.pt"), read_checkpoint(part / "checkpoint.pt")
+    assert a["replay_chunk_steps"] == b["replay_chunk_steps"] == [200] * 5
+    for key in a["policy"]:
+        torch.testing.assert_close(a["policy"][key], b["policy"][key], rtol=0, atol=0)
+    for key in ("trunk", "critic", "target_trunk"):
+        for name in a["baseline"][key]:
+            torch.testing.assert_close(a["baseline"][key][name], b["baseline"][key][name], rtol=0, atol=0)
+    assert sorted(p.name for p in (part / "replay").glob("*.npz")) == [f"00000{k}.npz" for k in (2, 3, 4)]
+    bc = (full / "bc.json").read_text()
+    assert '"curl_losses"' in bc and '"demo_transitions": 398' in bc  # the last step of each demo has no successor
+    result = evaluate_run(full, episodes=2)
+    assert result.episodes == 2 and 0.0 <= result.success_rate <= 1.0
+
+
+def test_ferm_config_errors_and_presets():
+    from rrl.config import TrainConfig
+
+    with pytest.raises(ValueError, match="--algo ferm learns from pixels"):
+        TrainConfig(task="door", algo="ferm")
+    paper = TrainConfig.from_preset("paper", "door", algo="ferm")
+    assert (paper.render_size, paper.image_size, paper.policy_size) == (100, 84, (1024, 1024))
+    assert paper.sac_batch_size == 128
+    assert paper.ferm_curl_updates == 1600 and paper.sac_demo_fraction == 0 and not paper.sac_critic_layer_norm
+    assert paper.iterations * paper.trajectories * 200 == 1_000_000
+    cpu = TrainConfig.from_preset("cpu", "pen", algo="ferm")
+    assert cpu.iterations * cpu.trajectories * 100 == 100_000
+    assert cpu.command_line() == "rrl train --task pen --preset cpu --algo ferm"
+    assert TrainConfig.from_preset("cpu", "door").algo == "dapg"  # RRL's preset is untouched
