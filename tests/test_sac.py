@@ -219,3 +219,36 @@ def test_sac_run_resumes_exactly_and_evaluates(tmp_path):
     assert (full / "replay.bin").read_bytes() == (part / "replay.bin").read_bytes()
     result = evaluate_run(full, episodes=2)
     assert result.episodes == 2 and 0.0 <= result.success_rate <= 1.0
+
+
+def test_bc_term_pulls_the_actor_to_the_demo_actions_by_hand():
+    """actor_loss's BC term: weight * mean|Q| * mean over the marked rows of ||tanh(mu(s)) - a||^2."""
+    from rrl.algos.sac import SquashedGaussianActor, actor_loss
+
+    torch.manual_seed(0)
+    actor = SquashedGaussianActor(obs_dim=1, act_dim=1, hidden=(4,))
+    critic = _linear_twin_q([1.0, 0.0], [2.0, 0.0])  # Q_i = w_i . [s, a]: Q1 = s, Q2 = 2 s
+    obs = torch.tensor([[1.0], [2.0]])
+    demo_act = torch.tensor([[0.5], [-0.5]])
+    mask = torch.tensor([False, True])
+    gen = torch.Generator().manual_seed(1)
+    plain, _ = actor_loss(obs, actor, critic, torch.tensor(0.1), torch.Generator().manual_seed(1))
+    with_bc, _ = actor_loss(obs, actor, critic, torch.tensor(0.1), gen, bc=(mask, demo_act, 0.4))
+    mean_abs_q = (1.0 + 2.0) / 2  # min(Q1, Q2) = s for s > 0
+    err = float(((actor.deterministic(obs[1:]) - demo_act[1:]) ** 2).sum())
+    assert float(with_bc - plain) == pytest.approx(0.4 * mean_abs_q * err, rel=1e-5)
+
+
+def test_offline_updates_on_the_demos_before_interaction(tmp_path):
+    import json
+
+    from rrl.checkpoint import read_checkpoint
+    from rrl.config import TrainConfig
+    from rrl.train import train
+
+    run = train(TrainConfig(**TINY_SAC, iterations=1, sac_offline_updates=6, sac_bc_weight=0.4,
+                            out=str(tmp_path / "run")), progress=False)  # fmt: skip
+    bc = json.loads((run / "bc.json").read_text())
+    assert len(bc["offline_critic_losses"]) == 6 and all(math.isfinite(v) for v in bc["offline_critic_losses"])
+    online = max(1, round(0.5 * 2 * 29))  # updates per sample x the iteration's stored transitions' samples
+    assert read_checkpoint(run / "checkpoint.pt")["baseline"]["updates"] in (6 + online, 6 + round(0.5 * 60))

@@ -351,7 +351,7 @@ def test_input_pca_run_trains_evaluates_and_resumes(tmp_path: Path, expert_demo_
     assert pixel.raw_input_tail == pixel.proprio_dim == 28  # 24 hand + 4 arm joints of door
     assert make_policy(pixel, 1280 + 28, 28).net[0].in_features == 16 + 28
     assert make_policy(TrainConfig(input_pca=16), 39, 28).net[0].in_features == 16  # plain state: all of it
-    with pytest.raises(ValueError, match="input_pca must be >= 0"):
+    with pytest.raises(ValueError, match="input_pca\\) must be >= 0"):
         TrainConfig(input_pca=-1)
     with pytest.raises(ValueError, match="input_pca fits its projection on the demonstrations; it needs --demos"):
         TrainConfig(algo="npg", input_pca=8)
@@ -408,7 +408,7 @@ def test_input_scale_floor_covers_features_not_raw_measurements() -> None:
 
 
 def test_state_embed_validation_messages() -> None:
-    with pytest.raises(ValueError, match="state_embed must be >= 0"):
+    with pytest.raises(ValueError, match="state_embed\\) must be >= 0"):
         TrainConfig(state_embed=-1)
     with pytest.raises(ValueError, match="obs='state' runs only"):
         TrainConfig(obs="rgb+proprio", state_embed=8)

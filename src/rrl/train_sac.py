@@ -154,7 +154,7 @@ class SACTrainer:
             raise ValueError(f"demo observations have {demos.observations.shape[1]} features, the sampler {obs_dim}")
         sac = SACConfig(hidden=cfg.policy_size, gamma=cfg.sac_gamma, lr=cfg.sac_lr, tau=cfg.sac_tau,
                         init_temperature=cfg.sac_init_temperature, batch_size=cfg.sac_batch_size,
-                        critic_layer_norm=cfg.sac_critic_layer_norm)  # fmt: skip
+                        critic_layer_norm=cfg.sac_critic_layer_norm, bc_weight=cfg.sac_bc_weight)  # fmt: skip
         with torch.random.fork_rng(devices=[]):
             self.agent = SACAgent(obs_dim, act_dim, sac, seed=cfg.seed)
         self.policy = SACPolicy(obs_dim, act_dim, cfg.policy_size)
@@ -202,7 +202,27 @@ class SACTrainer:
                 opt.step()
                 total += float(loss.detach()) * len(idx)
             losses.append(total / len(x))
-        return {"bc_losses": losses, "demo_transitions": 0 if self.demo_buffer is None else self.demo_buffer.size}
+        offline = self._offline_updates()
+        return {"bc_losses": losses, "demo_transitions": 0 if self.demo_buffer is None else self.demo_buffer.size,
+                "offline_critic_losses": offline}  # fmt: skip
+
+    def _offline_updates(self) -> list[float]:
+        """``sac_offline_updates`` SAC updates on the demonstrations alone before any interaction (the critic learns
+        the demonstrations' values while the BC term, if any, holds the actor at them; VRL3's offline stage, Wang
+        et al. 2022, without its conservative term)."""
+        if self.demo_buffer is None or self.cfg.sac_offline_updates == 0:
+            return []
+        rng = np.random.default_rng(stream_seed(self.cfg.seed, 1, STREAM_BC))
+        losses = []
+        for _ in range(self.cfg.sac_offline_updates):
+            batch = self.demo_buffer.sample(self.cfg.sac_batch_size, rng)
+            batch["is_demo"] = torch.ones(self.cfg.sac_batch_size, dtype=torch.bool)
+            for key in ("obs", "next_obs"):
+                batch[key] = self.policy.normalize(batch[key])
+            losses.append(self.agent.update(batch)["critic_loss"])
+        if not all(math.isfinite(v) for v in losses):
+            raise_diverged(0, "offline SAC losses", self.run_dir, SAC_DIVERGED_ADVICE.format(run_dir=self.run_dir))
+        return losses
 
     # -------------------------------------------------------------------------------------- iteration
     def store(self, batch: TrajectoryBatch, k: int) -> None:
@@ -219,6 +239,7 @@ class SACTrainer:
         n_demo = round(self.cfg.sac_demo_fraction * size) if self.demo_buffer is not None else 0
         parts = [self.buffer.sample(size - n_demo, rng)] + ([self.demo_buffer.sample(n_demo, rng)] if n_demo else [])
         batch = {k: torch.cat([p[k] for p in parts]) for k in parts[0]}
+        batch["is_demo"] = torch.arange(size) >= size - n_demo  # the demo rows come last
         batch["obs"] = self.policy.normalize(batch["obs"])
         batch["next_obs"] = self.policy.normalize(batch["next_obs"])
         return batch

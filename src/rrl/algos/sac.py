@@ -100,12 +100,13 @@ class SACConfig:
     actor_update_every: int = 2  # actor, temperature and target updates every this many critic updates
     batch_size: int = 128
     critic_layer_norm: bool = True  # not in FERM; see TwinQ
+    bc_weight: float = 0.0  # see actor_loss: the demonstrations' BC term, relative to the critic's scale
 
     def __post_init__(self) -> None:
         checks = (("gamma", 0 <= self.gamma <= 1), ("lr", self.lr > 0), ("alpha_lr", self.alpha_lr > 0),
                   ("init_temperature", self.init_temperature > 0), ("tau", 0 < self.tau <= 1),
                   ("actor_update_every", self.actor_update_every >= 1),
-                  ("batch_size", self.batch_size >= 1))  # fmt: skip
+                  ("batch_size", self.batch_size >= 1), ("bc_weight", self.bc_weight >= 0))  # fmt: skip
         for name, ok in checks:
             if not ok or not math.isfinite(float(getattr(self, name))):
                 raise ValueError(f"SAC setting {name} out of range: {getattr(self, name)}")
@@ -129,12 +130,23 @@ def critic_loss(batch: dict[str, torch.Tensor], critic: TwinQ, y: torch.Tensor) 
 
 def actor_loss(
     obs: torch.Tensor, actor: SquashedGaussianActor, critic: TwinQ, alpha: torch.Tensor,
-    generator: torch.Generator | None = None,
+    generator: torch.Generator | None = None, bc: tuple[torch.Tensor, torch.Tensor, float] | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """``mean (alpha log pi(a|s) - min_i Q_i(s, a))`` and the log-probabilities (for the temperature)."""
+    """``mean (alpha log pi(a|s) - min_i Q_i(s, a))`` and the log-probabilities (for the temperature).
+
+    ``bc = (mask, actions, weight)``: plus ``weight * mean|Q| * mean_{mask} ||tanh(mu(s)) - a||^2``, a behaviour-
+    cloning term on the rows ``mask`` marks (the demonstrations'), scaled by the batch's mean ``|Q|`` (detached)
+    so that its weight does not depend on the reward's scale: TD3+BC's normalisation (Fujimoto & Gu 2021, whose
+    ``alpha = 2.5`` is ``weight = 0.4`` here)."""
     act, logp = actor.sample(obs, generator)
     q1, q2 = critic(obs, act)
-    return (alpha * logp - torch.min(q1, q2)).mean(), logp
+    q = torch.min(q1, q2)
+    loss = (alpha * logp - q).mean()
+    if bc is not None and bc[2] > 0 and bool(bc[0].any()):
+        mask, demo_act, weight = bc
+        err = ((actor.deterministic(obs[mask]) - demo_act[mask]) ** 2).sum(-1).mean()
+        loss = loss + weight * q.detach().abs().mean() * err
+    return loss, logp
 
 
 def temperature_loss(log_alpha: torch.Tensor, logp: torch.Tensor, target_entropy: float) -> torch.Tensor:
@@ -182,7 +194,8 @@ class SACAgent:
         if self.updates % self.cfg.actor_update_every == 0:
             for p in self.critic.parameters():  # the actor's gradient must not reach the critic
                 p.requires_grad_(False)
-            loss_pi, logp = actor_loss(batch["obs"], self.actor, self.critic, alpha, self.generator)
+            bc = (batch["is_demo"], batch["act"], self.cfg.bc_weight) if "is_demo" in batch else None
+            loss_pi, logp = actor_loss(batch["obs"], self.actor, self.critic, alpha, self.generator, bc)
             self.actor_opt.zero_grad()
             loss_pi.backward()
             self.actor_opt.step()

@@ -76,8 +76,11 @@ def make_expert_demos(
     max_episodes: int | None = None,
     policy: ExpertPolicy | None = None,
     progress: Callable[[str], None] | None = None,
+    show_bar: bool = True,
 ) -> DemoSet:
     """Roll out the expert's mean action (plus optional Gaussian ``action_noise`` std) until ``n`` episodes succeed.
+
+    ``progress`` gets one line per episode; ``show_bar``: a tqdm bar of the kept episodes on stderr (a terminal only).
 
     Only episodes that satisfy the task's success rule (goal achieved on more than ``success_threshold`` steps)
     are kept. Raises RuntimeError when ``max_episodes`` (default ``4 * n + 10``) attempts are not enough.
@@ -97,9 +100,12 @@ def make_expert_demos(
             f"expert expects obs {policy.obs_dim} / action {policy.act_dim}, {spec.env_id} has "
             f"{env.observation_space.shape} / {env.action_space.shape}"
         )
+    from tqdm import tqdm
+
     seeds = episode_seeds(seed, max_episodes)
     trajectories, infos, attempts = [], [], []
     start = time.perf_counter()
+    bar = tqdm(total=n, desc=f"{task} expert demonstrations", unit="demo", disable=None if show_bar else True)
     try:
         for k, reset_seed in enumerate(seeds):
             rng = np.random.default_rng([seed, k, 0xAC7])
@@ -113,9 +119,12 @@ def make_expert_demos(
             if ok:
                 trajectories.append(traj)
                 infos.append({"reset_seed": int(reset_seed), "attempt": k, "success_steps": steps})
+                bar.update(1)
                 if len(trajectories) == n:
                     break
+            bar.set_postfix(attempts=k + 1)
     finally:
+        bar.close()
         env.close()
     if len(trajectories) < n:
         raise RuntimeError(

@@ -142,18 +142,12 @@ def _validate_trajectory(traj: dict[str, Any], where: str) -> None:
             raise DemoFormatError(f"{where}: {name} has shape {arr.shape}, expected {n} rows like actions")
 
 
-def library_versions() -> dict[str, str]:
-    """Versions of the libraries that determine the content of a demo set."""
-    import importlib.metadata as md
-    import platform
+def library_versions() -> dict[str, str | None]:
+    """Versions of the libraries that determine the content of a demo set (:func:`rrl.result_folder.library_versions`
+    of those)."""
+    from rrl.result_folder import library_versions as versions
 
-    out = {"python": platform.python_version()}
-    for dist in ("rrl", "numpy", "mujoco", "gymnasium", "gymnasium-robotics", "h5py"):
-        try:
-            out[dist] = md.version(dist)
-        except md.PackageNotFoundError:
-            out[dist] = "not installed"
-    return out
+    return versions(("rrl", "numpy", "mujoco", "gymnasium", "gymnasium-robotics", "h5py"))
 
 
 def file_sha256(path: str | Path) -> str:

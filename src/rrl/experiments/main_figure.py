@@ -17,7 +17,6 @@ from typing import Any
 import numpy as np
 
 from rrl.config import TrainConfig
-from rrl.paths import atomic_write
 
 TABLE_AT = (400_000, 1_000_000, 2_000_000)
 
@@ -90,8 +89,8 @@ def main_figure(name: str, scale: str, tasks: list[str], results_root: str | Pat
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from rrl.paths import git_commit
     from rrl.published import draw_published
+    from rrl.result_folder import write_result_folder
 
     root = Path(results_root)
     metas = {t: json.loads((root / f"{name}_{scale}_{t}" / "meta.json").read_text()) for t in tasks
@@ -137,18 +136,17 @@ def main_figure(name: str, scale: str, tasks: list[str], results_root: str | Pat
     fig.legend(list(handles.values()), list(handles), loc="lower center", ncol=2, fontsize=7, frameon=False)
     fig.suptitle(f"Fig. 3 at {scale} scale: training success, mean over seeds, band min-max; reward rrl_code")
     fig.tight_layout(rect=(0, 0.06 + 0.025 * math.ceil(len(handles) / 2), 1, 1))
-    atomic_write(out / "fig3.png", lambda f: fig.savefig(f, format="png", dpi=100), binary=True)
-    plt.close(fig)
-    atomic_write(out / "fig3.csv", lambda f: f.write("\n".join(rows_csv) + "\n"))
     note = ("Training success (stochastic rollouts) of every method, mean of the seeds at the last iteration with at "
             "most that many samples (only where every seed got there). Door learns from the 25 human "
             "demonstrations, hammer, pen and relocate from 25 expert rollouts (no human demonstrations of them can "
             "be had here); the published RRL curves used human demonstrations on every task. Each run's command: "
             f"the per-task sections ({', '.join(f'{name}_{scale}_{t}' for t in metas)}).")  # fmt: skip
-    meta_out = {"title": f"Fig. 3: the main comparison at `{scale}` scale", "command":
-                f"rrl experiment {name} --scale {scale} --export-only", "commit": git_commit(), "note": note,
-                "table": "\n".join(table)}  # fmt: skip
-    atomic_write(out / "meta.json", lambda f: f.write(json.dumps(meta_out, indent=2) + "\n"))
+    write_result_folder(
+        out, title=f"Fig. 3: the main comparison at `{scale}` scale",
+        command=f"rrl experiment {name} --scale {scale} --export-only", note=note, table="\n".join(table),
+        files={"fig3.png": fig, "fig3.csv": "\n".join(rows_csv) + "\n"},
+    )  # fmt: skip
+    plt.close(fig)
     return out
 
 

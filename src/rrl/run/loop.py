@@ -24,6 +24,7 @@ import torch
 from rrl.checkpoint import CHECKPOINT, identity_mismatch, read_checkpoint, read_run_meta
 from rrl.config import BC_STAGE_FIELDS, IDENTITY_FIELDS, TrainConfig
 from rrl.paths import atomic_write
+from rrl.result_folder import library_versions
 from rrl.run.assembly import (
     RUN_DEMOS,
     check_demos_finite,
@@ -37,21 +38,6 @@ from rrl.run.logs import RunLogger, read_log
 from rrl.run.trainer import Trainer
 from rrl.sampling import DemoData, Sampler, evaluate_policy
 from rrl.seeding import STREAM_EVAL, stream_seed
-
-
-def _versions() -> dict[str, str]:
-    import gymnasium
-    import mujoco
-
-    import rrl
-
-    return {
-        "rrl": rrl.__version__,
-        "torch": torch.__version__,
-        "numpy": np.__version__,
-        "mujoco": mujoco.__version__,
-        "gymnasium": gymnasium.__version__,
-    }
 
 
 def train(
@@ -88,7 +74,7 @@ def train(
     from rrl.paths import git_commit
 
     meta = {
-        "config": cfg.to_json(), "argv": sys.argv, "commit": git_commit(), "versions": _versions(),
+        "config": cfg.to_json(), "argv": sys.argv, "commit": git_commit(), "versions": library_versions(),
         "created": time.strftime("%Y-%m-%dT%H:%M:%S"),
     }  # fmt: skip
     _write_json(run_dir / "config.json", meta)
