@@ -2,7 +2,7 @@
 
 One update = advantages (baseline prediction + GAE), the DAPG gradient (Eq. 8-9), conjugate gradient with
 Fisher-vector products (Eq. 6-7), the step (+ KL check) and the value-function fit -- exactly
-``rrl.train.Trainer.update``. Inputs are synthetic but shaped like RRL's: 40,000 samples (200 trajectories x
+``rrl.run.trainer.Trainer.update``. Inputs are synthetic but shaped like RRL's: 40,000 samples (200 trajectories x
 200 steps) of 536-dim policy inputs (512 non-negative "ResNet" features + 24 joint angles), 28-dim actions,
 sparse rewards, 25 demonstrations of 200 steps, (256, 256) policy.
 

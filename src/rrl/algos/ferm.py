@@ -29,7 +29,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from rrl.algos.sac import SACConfig, SquashedGaussianActor, TwinQ, soft_update, temperature_loss
+from rrl.algos.sac import SACConfig, SquashedGaussianActor, TwinQ, policy_step, soft_update
 
 
 # ------------------------------------------------------------------------------------------ encoder
@@ -249,24 +249,17 @@ class FERMAgent:
                 h = self.trunk(obs)  # the actor and the critic see the same conv output; no gradient into it
                 critic_feat = torch.cat([self.proj(h), p], -1)
             feat = torch.cat([self.actor.proj(h), p], -1)
-            act, logp = self.actor.pi.sample(feat, self.generator)
-            for p in self.critic.parameters():
-                p.requires_grad_(False)
-            q1_pi, q2_pi = self.critic(critic_feat, act)
-            loss_pi = (alpha * logp - torch.min(q1_pi, q2_pi)).mean()
-            self.actor_opt.zero_grad()
-            loss_pi.backward()
-            self.actor_opt.step()
-            for p in self.critic.parameters():
-                p.requires_grad_(True)
-            loss_alpha = temperature_loss(self.log_alpha, logp, self.target_entropy)
-            self.alpha_opt.zero_grad()
-            loss_alpha.backward()
-            self.alpha_opt.step()
+
+            def loss_fn() -> tuple[torch.Tensor, torch.Tensor]:
+                act, logp = self.actor.pi.sample(feat, self.generator)
+                q1_pi, q2_pi = self.critic(critic_feat, act)
+                return (alpha * logp - torch.min(q1_pi, q2_pi)).mean(), logp
+
+            out.update(policy_step(loss_fn, self.critic, self.actor_opt, self.log_alpha, self.alpha_opt,
+                                   self.target_entropy))  # fmt: skip
             soft_update(self.critic_target, self.critic, sac.tau)
             soft_update(self.target_trunk, self.trunk, self.cfg.encoder_tau)
             soft_update(self.target_proj, self.proj, self.cfg.encoder_tau)
-            out.update(actor_loss=float(loss_pi.detach()), entropy=float(-logp.detach().mean()))
         return out
 
     def state_dict(self) -> dict[str, Any]:

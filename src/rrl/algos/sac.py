@@ -16,6 +16,7 @@ Gaussian; ``alpha`` the temperature, learned towards the target entropy ``-|A|``
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -153,6 +154,29 @@ def temperature_loss(log_alpha: torch.Tensor, logp: torch.Tensor, target_entropy
     return -(log_alpha * (logp + target_entropy).detach()).mean()
 
 
+def policy_step(
+    loss_fn: Callable[[], tuple[torch.Tensor, torch.Tensor]], critic: nn.Module, actor_opt: torch.optim.Optimizer,
+    log_alpha: torch.Tensor, alpha_opt: torch.optim.Optimizer, target_entropy: float,
+) -> dict[str, float]:
+    """The actor step on ``loss_fn()`` (the actor's loss and log-probabilities, Eq. 7) with the critic's parameters
+    frozen, so that the actor's gradient does not reach it, then the temperature step (Eq. 18)."""
+    for p in critic.parameters():
+        p.requires_grad_(False)
+    try:
+        loss_pi, logp = loss_fn()
+        actor_opt.zero_grad()
+        loss_pi.backward()
+        actor_opt.step()
+    finally:
+        for p in critic.parameters():
+            p.requires_grad_(True)
+    loss_alpha = temperature_loss(log_alpha, logp, target_entropy)
+    alpha_opt.zero_grad()
+    loss_alpha.backward()
+    alpha_opt.step()
+    return {"actor_loss": float(loss_pi.detach()), "entropy": float(-logp.detach().mean())}
+
+
 @torch.no_grad()
 def soft_update(target: nn.Module, source: nn.Module, tau: float) -> None:
     for t, s in zip(target.parameters(), source.parameters()):
@@ -192,21 +216,12 @@ class SACAgent:
         out = {"critic_loss": float(loss_q.detach()), "alpha": float(alpha)}
         self.updates += 1
         if self.updates % self.cfg.actor_update_every == 0:
-            for p in self.critic.parameters():  # the actor's gradient must not reach the critic
-                p.requires_grad_(False)
             bc = (batch["is_demo"], batch["act"], self.cfg.bc_weight) if "is_demo" in batch else None
-            loss_pi, logp = actor_loss(batch["obs"], self.actor, self.critic, alpha, self.generator, bc)
-            self.actor_opt.zero_grad()
-            loss_pi.backward()
-            self.actor_opt.step()
-            for p in self.critic.parameters():
-                p.requires_grad_(True)
-            loss_alpha = temperature_loss(self.log_alpha, logp, self.target_entropy)
-            self.alpha_opt.zero_grad()
-            loss_alpha.backward()
-            self.alpha_opt.step()
+            out.update(policy_step(
+                lambda: actor_loss(batch["obs"], self.actor, self.critic, alpha, self.generator, bc),
+                self.critic, self.actor_opt, self.log_alpha, self.alpha_opt, self.target_entropy,
+            ))  # fmt: skip
             soft_update(self.critic_target, self.critic, self.cfg.tau)
-            out.update(actor_loss=float(loss_pi.detach()), entropy=float(-logp.detach().mean()))
         return out
 
     def state_dict(self) -> dict[str, Any]:

@@ -545,6 +545,23 @@ EXPORTS: tuple[Export | ExperimentExport, ...] = (
         )
         for task in ("hammer", "pen", "relocate")
     ),
+    Export(
+        "ferm_door_expert",
+        figure="Fig. 3",
+        title="FERM from pixels against RRL from pixels, door, 25 expert demos, sparse reward (cpu presets)",
+        note=(
+            "FERM (--algo ferm --preset cpu: a conv encoder learned from 76-px renders randomly cropped to 64, the top "
+            "camera + 24 hand joints, the demos in the replay buffer first, 1600 CURL updates, then SAC with one "
+            "update per 4 samples at batch 64) and RRL (DAPG on frozen EfficientNet-Lite0 features, cpu preset), "
+            "both from the 25 expert demonstrations under the sparse reward, against environment samples. FERM "
+            "runs stop where the machine's time ran out; rrl train --resume RUN continues them to the preset's 100k "
+            "samples."
+        ),
+        groups=(
+            ("FERM (cpu preset)", seeds("ferm/door_expert", 0, 1)),
+            ("RRL (pixels, cpu preset)", seeds("rrl_pixels_door_expert/door_cpu_expert.csv", 0, 1, 2)),
+        ),
+    ),
     # The paper's ablations at cpu scale on door (seeds 1 and 2, 25 iterations; the RRL baseline of each is a copy
     # of pixels/door_cpu_expert_s<seed>, the same configuration) and Fig. 9 on relocate.
     *(ExperimentExport(e, "door") for e in ("proprioception", "rewards", "policy_size", "representations")),
