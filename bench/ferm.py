@@ -23,7 +23,7 @@ import torch
 
 def bench(task: str, preset: str, episodes: int, updates: int, overrides: dict) -> dict:
     from rrl.config import TrainConfig
-    from rrl.train import make_default_sampler, make_run_encoder
+    from rrl.run.assembly import make_default_sampler, make_run_encoder
     from rrl.train_ferm import FERMTrainer, replay_memory
 
     cfg = TrainConfig.from_preset(preset, task, algo="ferm", demos="none", n_groups=1, **overrides)

@@ -150,3 +150,35 @@ def test_checks_find_a_cycle_and_a_private_import(tmp_path: Path) -> None:
     assert private == {("pkg.sub.c", "pkg.b", "_hidden")}
     (pkg / "a.py").write_text("import os\n")
     assert import_cycles(import_graph(tmp_path, "pkg")[0]) == set()
+
+
+#: The layers of rrl, lowest first (docs/structure.md draws them): a module may import its own layer and those
+#: below, never one above. A new top-level module or package needs a place here.
+LAYERS: tuple[tuple[str, ...], ...] = (
+    ("rrl", "rrl.errors", "rrl.paths", "rrl.seeding", "rrl.tasks", "rrl.presets", "rrl.config", "rrl.rendering"),
+    ("rrl.policy", "rrl.envs", "rrl.encoders", "rrl.result_folder", "rrl.published", "rrl.checkpoint"),
+    ("rrl.demos", "rrl.algos", "rrl.sampling", "rrl.baseline", "rrl.vae"),
+    ("rrl.train_sac", "rrl.train_ferm", "rrl.run", "rrl.train"),
+    ("rrl.evaluate", "rrl.results", "rrl.explain"),
+    ("rrl.experiments", "rrl.report"),
+    ("rrl.cli",),
+)
+
+
+def _layer(module: str) -> int:
+    top = ".".join(module.split(".")[:2])
+    for i, members in enumerate(LAYERS):
+        if top in members:
+            return i
+    raise AssertionError(f"{top} has no layer in tests/test_structure.py LAYERS (and docs/structure.md): place it")
+
+
+def upward_imports(graph: dict[str, set[str]]) -> list[tuple[str, str]]:
+    """Edges ``(importer, imported)`` that go from a lower layer to a higher one."""
+    return sorted((a, b) for a, targets in graph.items() for b in targets if _layer(a) < _layer(b))
+
+
+def test_no_upward_imports() -> None:
+    graph = import_graph(SRC)[0]
+    assert not upward_imports(graph), f"imports from a lower layer into a higher one: {upward_imports(graph)}"
+    assert upward_imports({"rrl.envs.rewards": {"rrl.run.loop"}}) == [("rrl.envs.rewards", "rrl.run.loop")]

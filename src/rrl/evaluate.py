@@ -43,7 +43,7 @@ def load_run(run_dir: str | Path, device: str | None = None) -> tuple[TrainConfi
 
     ``device`` replaces the run's encoder device (e.g. ``"cpu"`` for a run trained on a GPU box).
     """
-    from rrl.train import make_policy
+    from rrl.run.assembly import make_policy
 
     run_dir = Path(run_dir)
     cfg_path, ckpt = run_dir / "config.json", run_dir / CHECKPOINT
@@ -76,7 +76,7 @@ def load_run(run_dir: str | Path, device: str | None = None) -> tuple[TrainConfi
 
 
 def _sampler(cfg: TrainConfig, run_dir: str | Path, distractor: str | None, n_envs: int | None):
-    from rrl.train import make_default_sampler, make_run_encoder
+    from rrl.run.assembly import make_default_sampler, make_run_encoder
 
     if not cfg.is_pixel:
         if distractor is not None:
@@ -209,7 +209,7 @@ def write_video(
 
     from rrl.envs import EnvConfig, make_env
     from rrl.envs.wrappers import EpisodeOffset
-    from rrl.train import make_run_encoder, pixel_env_config, state_featurizer
+    from rrl.run.assembly import make_run_encoder, pixel_env_config, state_featurizer
 
     cfg, policy = load_run(run_dir, device)
     actor = policy.numpy_actor()

@@ -25,7 +25,7 @@ import numpy as np
 from rrl.config import TrainConfig, config_flags
 from rrl.paths import atomic_write
 from rrl.result_folder import write_meta
-from rrl.train import read_log
+from rrl.run.logs import read_log
 
 
 def _col(rows: list[dict[str, str]], name: str) -> np.ndarray:

@@ -77,7 +77,7 @@ def _train_or_continue(cfg: TrainConfig) -> None:
     A finished run (``summary.json``) is kept unless ``cfg`` asks for more iterations; an unfinished one is
     resumed. Either way the other settings of ``cfg`` (e.g. ``iterations``, ``device``) apply from there on.
     """
-    from rrl.train import resume, train
+    from rrl.run.loop import resume, train
 
     run_dir = Path(cfg.out)
     if not (run_dir / "config.json").is_file():

@@ -1,5 +1,8 @@
 """Encoder compute cost for 4 million environment steps (paper Fig. 4 left, appendix 7.6).
 
+One experiment from measurement to table, figure and CLI (about 500 lines): FLOP counting, timing on two backends
+and devices, the published comparison, and the result folder.
+
 Appendix 7.6 defines the cost of a method as the compute spent for the same sample complexity, **4 million
 environment steps**, with **no simulation** (a real robot has none) and **no parallel processing**. For RRL almost
 all of it is encoding one camera frame per step with the frozen network, so per encoder this measures:

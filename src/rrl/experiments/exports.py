@@ -1,5 +1,7 @@
 """The results folders made from run logs, declared as data: ``rrl export NAME`` (or ``all``) rebuilds them.
 
+Longer than ~450 lines because it is a catalog: one declaration per published results folder, with its notes.
+
 Each :class:`Export` is one ``results/<name>/`` folder of ``rrl results``: its groups (label -> runs), title, note,
 the task whose published curve it draws, if any, and the paper figure it reproduces, if any (``rrl report`` lists
 those first, the further studies after them). A run is a run folder relative to the runs root
