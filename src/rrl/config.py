@@ -271,7 +271,7 @@ class TrainConfig:
     sac_gamma: float = setting(0.99, "sac, ferm: discount", valid=(lambda v: 0 <= v <= 1, "in [0, 1]"))
     sac_init_temperature: float = setting(
         0.1,
-        "sac, ferm: initial entropy temperature alpha (learned towards entropy -|A|)",
+        "sac, ferm: initial entropy temperature alpha (learned towards --sac-target-entropy per action dimension)",
         valid=(lambda v: v > 0, "> 0"),
     )
     sac_critic_layer_norm: bool = setting(
@@ -283,6 +283,12 @@ class TrainConfig:
         "sac: weight of a behaviour-cloning term on the demo rows of each batch in the actor's loss, relative to "
         "the batch's mean |Q| (TD3+BC's normalisation; 0.4 is its alpha 2.5; 0: plain SAC)",
         valid=(lambda v: v >= 0, ">= 0"),
+    )
+    sac_target_entropy: float = setting(
+        -1.0,
+        "sac, ferm: the temperature aims at this entropy per action dimension (SAC's -1; a Gaussian of std sigma "
+        "has 1.42 + log(sigma) per dimension, so -2 aims at sigma 0.03)",
+        valid=(lambda v: v <= 2, "<= 2"),
     )
     sac_offline_updates: int = setting(
         0,

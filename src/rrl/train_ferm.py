@@ -49,7 +49,8 @@ def ferm_config(cfg: TrainConfig) -> FERMConfig:
     """The FERM settings of a run config."""
     sac = SACConfig(hidden=cfg.policy_size, gamma=cfg.sac_gamma, lr=cfg.sac_lr, tau=cfg.sac_tau,
                     init_temperature=cfg.sac_init_temperature, batch_size=cfg.sac_batch_size,
-                    critic_layer_norm=cfg.sac_critic_layer_norm)  # fmt: skip
+                    critic_layer_norm=cfg.sac_critic_layer_norm,
+                    target_entropy_per_dim=cfg.sac_target_entropy)  # fmt: skip
     return FERMConfig(sac=sac, image_size=cfg.image_size, feature_dim=cfg.ferm_feature_dim,
                       encoder_tau=cfg.ferm_encoder_tau, curl_lr=cfg.sac_lr)  # fmt: skip
 

@@ -154,7 +154,8 @@ class SACTrainer:
             raise ValueError(f"demo observations have {demos.observations.shape[1]} features, the sampler {obs_dim}")
         sac = SACConfig(hidden=cfg.policy_size, gamma=cfg.sac_gamma, lr=cfg.sac_lr, tau=cfg.sac_tau,
                         init_temperature=cfg.sac_init_temperature, batch_size=cfg.sac_batch_size,
-                        critic_layer_norm=cfg.sac_critic_layer_norm, bc_weight=cfg.sac_bc_weight)  # fmt: skip
+                        critic_layer_norm=cfg.sac_critic_layer_norm, bc_weight=cfg.sac_bc_weight,
+                        target_entropy_per_dim=cfg.sac_target_entropy)  # fmt: skip
         with torch.random.fork_rng(devices=[]):
             self.agent = SACAgent(obs_dim, act_dim, sac, seed=cfg.seed)
         self.policy = SACPolicy(obs_dim, act_dim, cfg.policy_size)

@@ -192,7 +192,7 @@ class FERMAgent:
         self.critic_target.load_state_dict(self.critic.state_dict())
         self.w = nn.Parameter(torch.rand(cfg.feature_dim, cfg.feature_dim))
         self.log_alpha = torch.tensor(math.log(sac.init_temperature), requires_grad=True)
-        self.target_entropy = -float(act_dim)
+        self.target_entropy = sac.target_entropy_per_dim * act_dim
         encoder = [*self.trunk.parameters(), *self.proj.parameters()]
         self.critic_opt = torch.optim.Adam([*self.critic.parameters(), *encoder], lr=sac.lr)
         self.actor_opt = torch.optim.Adam([*self.actor.proj.parameters(), *self.actor.pi.parameters()], lr=sac.lr)

@@ -9,7 +9,9 @@ Gaussian; ``alpha`` the temperature, learned towards the target entropy ``-|A|``
   loss ``sum_i mean (Q_i(s, a) - y)^2``.
 - Actor (Eq. 7): ``mean (alpha log pi(a|s) - min_i Q_i(s, a))``, ``a ~ pi(s)`` reparameterised.
 - Temperature (Eq. 18): ``mean -log(alpha) (log pi(a|s) + target_entropy)`` (the gradient acts on
-  ``log alpha``, as in the public implementations).
+  ``log alpha``, as in the public implementations); ``target_entropy = target_entropy_per_dim * |A|``, SAC's
+  ``-|A|`` by default. A Gaussian of std ``sigma`` has entropy ``1.42 + log sigma`` per dimension (before the
+  tanh), so -1 aims at about ``sigma = 0.09``, -2 at 0.03.
 - Targets: ``theta' <- tau theta + (1 - tau) theta'``.
 """
 
@@ -102,6 +104,7 @@ class SACConfig:
     batch_size: int = 128
     critic_layer_norm: bool = True  # not in FERM; see TwinQ
     bc_weight: float = 0.0  # see actor_loss: the demonstrations' BC term, relative to the critic's scale
+    target_entropy_per_dim: float = -1.0  # the temperature aims at this times |A| (SAC's default: -|A|)
 
     def __post_init__(self) -> None:
         checks = (("gamma", 0 <= self.gamma <= 1), ("lr", self.lr > 0), ("alpha_lr", self.alpha_lr > 0),
@@ -194,7 +197,7 @@ class SACAgent:
         self.critic_target = TwinQ(obs_dim, act_dim, cfg.hidden, cfg.critic_layer_norm)
         self.critic_target.load_state_dict(self.critic.state_dict())
         self.log_alpha = torch.tensor(math.log(cfg.init_temperature), requires_grad=True)
-        self.target_entropy = -float(act_dim)
+        self.target_entropy = cfg.target_entropy_per_dim * act_dim
         self.actor_opt = torch.optim.Adam(self.actor.parameters(), lr=cfg.lr)
         self.critic_opt = torch.optim.Adam(self.critic.parameters(), lr=cfg.lr)
         self.alpha_opt = torch.optim.Adam([self.log_alpha], lr=cfg.alpha_lr)

@@ -26,8 +26,8 @@ SECONDS_PER_SAMPLE: dict[tuple[str, str], tuple[float | None, str]] = {
     ("cpu", "pixels"): (84 / 8000, "docs/benchmarks.md: cpu preset, 84 s per 8,000-sample iteration on 2 cores"),
     ("cpu", "ferm"): (1 / 16.3, "docs/benchmarks.md: bench/ferm.py, cpu preset, 16.3 samples/s on one core"),
     ("cpu", "state"): (1.2e-3, "results/rrl_code_door: DAPG from state, 1.1-1.6 ms per sample on one worker"),
-    ("paper", "pixels"): (8.8 / 8000, "docs/benchmarks.md: H100 box, cpu-preset runs two at once, 8.8 s per "
-                                      "8,000 samples; ResNet-34 at 256 px not measured there: a lower bound"),
+    ("paper", "pixels"): (26 / 40_000, "docs/benchmarks.md 'GPU box': one H200, paper preset on door, 26 s per "
+                                       "40,000-sample iteration with evaluation and update"),
     ("paper", "ferm"): (None, "FERM's paper preset is not measured on a GPU box"),
     ("paper", "state"): (1.2e-3, "this 2-core machine's state rate (one worker); a 16-core box is faster"),
 }
