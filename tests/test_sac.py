@@ -252,3 +252,16 @@ def test_offline_updates_on_the_demos_before_interaction(tmp_path):
     assert len(bc["offline_critic_losses"]) == 6 and all(math.isfinite(v) for v in bc["offline_critic_losses"])
     online = max(1, round(0.5 * 2 * 29))  # updates per sample x the iteration's stored transitions' samples
     assert read_checkpoint(run / "checkpoint.pt")["baseline"]["updates"] in (6 + online, 6 + round(0.5 * 60))
+
+
+def test_log_std_cap_bounds_the_exploration_noise():
+    from rrl.algos.sac import SquashedGaussianActor
+
+    torch.manual_seed(0)
+    capped = SquashedGaussianActor(obs_dim=3, act_dim=2, hidden=(8,), log_std_max=-2.3)
+    with torch.no_grad():
+        capped.net[-1].bias.fill_(50.0)  # the raw log-std output far above any cap
+        _, log_std = capped.distribution(torch.randn(5, 3))
+    assert float(log_std.max()) == pytest.approx(-2.3, abs=1e-4)
+    with pytest.raises(ValueError, match="log_std_max"):
+        SquashedGaussianActor(obs_dim=3, act_dim=2, hidden=(8,), log_std_max=3.0)

@@ -290,6 +290,12 @@ class TrainConfig:
         "has 1.42 + log(sigma) per dimension, so -2 aims at sigma 0.03)",
         valid=(lambda v: v <= 2, "<= 2"),
     )
+    sac_max_log_std: float = setting(
+        2.0,
+        "sac, ferm: upper bound of the actor's log std before the tanh (SAC's 2; -2.3 caps the exploration noise at "
+        "std 0.1, as a small --init-log-std does for DAPG)",
+        valid=(lambda v: -10 < v <= 2, "in (-10, 2]"),
+    )
     sac_offline_updates: int = setting(
         0,
         "sac: SAC updates on the demonstrations alone after BC, before any interaction (0: none)",

@@ -50,7 +50,7 @@ def ferm_config(cfg: TrainConfig) -> FERMConfig:
     sac = SACConfig(hidden=cfg.policy_size, gamma=cfg.sac_gamma, lr=cfg.sac_lr, tau=cfg.sac_tau,
                     init_temperature=cfg.sac_init_temperature, batch_size=cfg.sac_batch_size,
                     critic_layer_norm=cfg.sac_critic_layer_norm,
-                    target_entropy_per_dim=cfg.sac_target_entropy)  # fmt: skip
+                    target_entropy_per_dim=cfg.sac_target_entropy, log_std_max=cfg.sac_max_log_std)  # fmt: skip
     return FERMConfig(sac=sac, image_size=cfg.image_size, feature_dim=cfg.ferm_feature_dim,
                       encoder_tau=cfg.ferm_encoder_tau, curl_lr=cfg.sac_lr)  # fmt: skip
 
@@ -75,7 +75,7 @@ class FERMPolicy(nn.Module):
         n_cams = len(cfg.cameras or cfg.task_spec.default_cameras)
         act_dim = state[f"actor.pi.net.{2 * len(cfg.policy_size)}.bias"].numel() // 2
         trunk = ConvTrunk(3 * n_cams, cfg.image_size)
-        actor = FERMActor(trunk, cfg.ferm_feature_dim, cfg.proprio_dim, act_dim, cfg.policy_size)
+        actor = FERMActor(trunk, cfg.ferm_feature_dim, cfg.proprio_dim, act_dim, cfg.policy_size, cfg.sac_max_log_std)
         policy = FERMPolicy(actor, n_cams, cfg.render_size, cfg.image_size)
         policy.load_state_dict(state)
         return policy

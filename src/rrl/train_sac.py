@@ -31,7 +31,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from rrl.algos.sac import ReplayBuffer, SACAgent, SACConfig, SquashedGaussianActor
+from rrl.algos.sac import LOG_STD_MAX, ReplayBuffer, SACAgent, SACConfig, SquashedGaussianActor
 from rrl.checkpoint import CHECKPOINT, parse_rng, raise_diverged, set_rng, training_state, write_checkpoint
 from rrl.config import TrainConfig
 from rrl.sampling import DemoData, Sampler, TrajectoryBatch, evaluate_policy
@@ -44,9 +44,9 @@ SAC_DIVERGED_ADVICE = "Try a smaller --sac-lr, then `rrl train --resume {run_dir
 class SACPolicy(nn.Module):
     """The SAC actor with its fixed input normalisation; acts for the samplers and ``rrl eval``."""
 
-    def __init__(self, obs_dim: int, act_dim: int, hidden: tuple[int, ...]) -> None:
+    def __init__(self, obs_dim: int, act_dim: int, hidden: tuple[int, ...], log_std_max: float = LOG_STD_MAX) -> None:
         super().__init__()
-        self.actor = SquashedGaussianActor(obs_dim, act_dim, hidden)
+        self.actor = SquashedGaussianActor(obs_dim, act_dim, hidden, log_std_max)
         self.register_buffer("in_shift", torch.zeros(obs_dim))
         self.register_buffer("in_scale", torch.ones(obs_dim))
 
@@ -57,9 +57,11 @@ class SACPolicy(nn.Module):
         return _SACSnapshot(copy.deepcopy(self).eval())
 
     @staticmethod
-    def from_state(state: dict[str, torch.Tensor], hidden: tuple[int, ...]) -> SACPolicy:
+    def from_state(
+        state: dict[str, torch.Tensor], hidden: tuple[int, ...], log_std_max: float = LOG_STD_MAX
+    ) -> SACPolicy:
         obs_dim, act_dim = len(state["in_shift"]), state["actor.net." + str(2 * len(hidden)) + ".bias"].numel() // 2
-        policy = SACPolicy(obs_dim, act_dim, hidden)
+        policy = SACPolicy(obs_dim, act_dim, hidden, log_std_max)
         policy.load_state_dict(state)
         return policy
 
@@ -155,10 +157,10 @@ class SACTrainer:
         sac = SACConfig(hidden=cfg.policy_size, gamma=cfg.sac_gamma, lr=cfg.sac_lr, tau=cfg.sac_tau,
                         init_temperature=cfg.sac_init_temperature, batch_size=cfg.sac_batch_size,
                         critic_layer_norm=cfg.sac_critic_layer_norm, bc_weight=cfg.sac_bc_weight,
-                        target_entropy_per_dim=cfg.sac_target_entropy)  # fmt: skip
+                        target_entropy_per_dim=cfg.sac_target_entropy, log_std_max=cfg.sac_max_log_std)  # fmt: skip
         with torch.random.fork_rng(devices=[]):
             self.agent = SACAgent(obs_dim, act_dim, sac, seed=cfg.seed)
-        self.policy = SACPolicy(obs_dim, act_dim, cfg.policy_size)
+        self.policy = SACPolicy(obs_dim, act_dim, cfg.policy_size, cfg.sac_max_log_std)
         self.policy.actor = self.agent.actor  # one actor: the policy acts with what the agent learns
         dtype = np.float16 if obs_dim > 256 else np.float32
         self.buffer = ReplayBuffer(obs_dim, act_dim, cfg.sac_buffer, dtype)

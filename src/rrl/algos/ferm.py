@@ -29,7 +29,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from rrl.algos.sac import SACConfig, SquashedGaussianActor, TwinQ, policy_step, soft_update
+from rrl.algos.sac import LOG_STD_MAX, SACConfig, SquashedGaussianActor, TwinQ, policy_step, soft_update
 
 
 # ------------------------------------------------------------------------------------------ encoder
@@ -159,11 +159,14 @@ class FERMActor(nn.Module):
     the proprioception normalised by the demonstrations (``p_shift``, ``p_scale``). Input: frame stacks cropped to
     ``image_size`` and proprioception."""
 
-    def __init__(self, trunk: ConvTrunk, feature_dim: int, proprio_dim: int, act_dim: int, hidden: tuple[int, ...]):
+    def __init__(
+        self, trunk: ConvTrunk, feature_dim: int, proprio_dim: int, act_dim: int, hidden: tuple[int, ...],
+        log_std_max: float = LOG_STD_MAX,
+    ) -> None:  # fmt: skip
         super().__init__()
         self.trunk = trunk
         self.proj = Projection(trunk.out_dim, feature_dim)
-        self.pi = SquashedGaussianActor(feature_dim + proprio_dim, act_dim, hidden)
+        self.pi = SquashedGaussianActor(feature_dim + proprio_dim, act_dim, hidden, log_std_max)
         self.register_buffer("p_shift", torch.zeros(proprio_dim))
         self.register_buffer("p_scale", torch.ones(proprio_dim))
 
@@ -184,7 +187,7 @@ class FERMAgent:
         self.critic = TwinQ(cfg.feature_dim + proprio_dim, act_dim, sac.hidden, sac.critic_layer_norm)
         self.target_trunk, self.target_proj = copy.deepcopy(self.trunk), copy.deepcopy(self.proj)
         self.critic_target = copy.deepcopy(self.critic)
-        self.actor = FERMActor(self.trunk, cfg.feature_dim, proprio_dim, act_dim, sac.hidden)
+        self.actor = FERMActor(self.trunk, cfg.feature_dim, proprio_dim, act_dim, sac.hidden, sac.log_std_max)
         for module in (self.trunk, self.proj, self.critic, self.actor.proj, self.actor.pi):
             module.apply(delta_orthogonal_init)
         self.target_trunk.load_state_dict(self.trunk.state_dict())

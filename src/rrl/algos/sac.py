@@ -42,10 +42,12 @@ def mlp(in_dim: int, hidden: tuple[int, ...], out_dim: int, layer_norm: bool = F
 class SquashedGaussianActor(nn.Module):
     """``a = tanh(mu(s) + sigma(s) eps)``; ``log pi`` with the tanh change of variables (SAC appendix C)."""
 
-    def __init__(self, obs_dim: int, act_dim: int, hidden: tuple[int, ...]) -> None:
+    def __init__(self, obs_dim: int, act_dim: int, hidden: tuple[int, ...], log_std_max: float = LOG_STD_MAX) -> None:
         super().__init__()
+        if not LOG_STD_MIN < log_std_max <= LOG_STD_MAX:
+            raise ValueError(f"log_std_max must be in ({LOG_STD_MIN}, {LOG_STD_MAX}], got {log_std_max}")
         self.net = mlp(obs_dim, hidden, 2 * act_dim)
-        self.act_dim = act_dim
+        self.act_dim, self.log_std_max = act_dim, log_std_max
         # added to mu before the tanh: set to atanh of the demonstrations' mean action before BC, as the DAPG
         # policy's output shift (rrl.policy.GaussianMLP), so BC starts from the mean demonstrated action
         self.register_buffer("mu_shift", torch.zeros(act_dim))
@@ -53,7 +55,7 @@ class SquashedGaussianActor(nn.Module):
     def distribution(self, obs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         mu, log_std = self.net(obs).chunk(2, dim=-1)
         mu = mu + self.mu_shift
-        log_std = LOG_STD_MIN + 0.5 * (LOG_STD_MAX - LOG_STD_MIN) * (torch.tanh(log_std) + 1)
+        log_std = LOG_STD_MIN + 0.5 * (self.log_std_max - LOG_STD_MIN) * (torch.tanh(log_std) + 1)
         return mu, log_std
 
     def sample(self, obs: torch.Tensor, generator: torch.Generator | None = None) -> tuple[torch.Tensor, torch.Tensor]:
@@ -105,6 +107,7 @@ class SACConfig:
     critic_layer_norm: bool = True  # not in FERM; see TwinQ
     bc_weight: float = 0.0  # see actor_loss: the demonstrations' BC term, relative to the critic's scale
     target_entropy_per_dim: float = -1.0  # the temperature aims at this times |A| (SAC's default: -|A|)
+    log_std_max: float = LOG_STD_MAX  # a lower cap bounds the exploration noise before the tanh
 
     def __post_init__(self) -> None:
         checks = (("gamma", 0 <= self.gamma <= 1), ("lr", self.lr > 0), ("alpha_lr", self.alpha_lr > 0),
@@ -192,7 +195,7 @@ class SACAgent:
     def __init__(self, obs_dim: int, act_dim: int, cfg: SACConfig, seed: int = 0) -> None:
         torch.manual_seed(seed)
         self.cfg = cfg
-        self.actor = SquashedGaussianActor(obs_dim, act_dim, cfg.hidden)
+        self.actor = SquashedGaussianActor(obs_dim, act_dim, cfg.hidden, cfg.log_std_max)
         self.critic = TwinQ(obs_dim, act_dim, cfg.hidden, cfg.critic_layer_norm)
         self.critic_target = TwinQ(obs_dim, act_dim, cfg.hidden, cfg.critic_layer_norm)
         self.critic_target.load_state_dict(self.critic.state_dict())
