@@ -7,6 +7,7 @@ Each subcommand is registered by one ``_add_<name>`` function; heavy imports hap
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 from collections.abc import Sequence
 
@@ -206,9 +207,10 @@ def _cmd_eval(args: argparse.Namespace) -> int:
         print(json.dumps(out))
     else:
         if "success_rate" in out:
+            shift = "" if math.isnan(out["input_shift"]) else (
+                f"; normalised policy input |z|: mean {out['input_shift']:.2f}, max {out['input_max']:.1f}")
             print(f"{args.run_dir}: success {100 * out['success_rate']:.1f}% over {out['episodes']} episodes "
-                  f"(mean return {out['mean_return']:.1f}, distractor {args.distractor or 'none'}; normalised policy "
-                  f"input |z|: mean {out['input_shift']:.2f}, max {out['input_max']:.1f})")
+                  f"(mean return {out['mean_return']:.1f}, distractor {args.distractor or 'none'}{shift})")
         if "video" in out:
             print(f"wrote {out['video']['path']} ({out['video']['steps']} steps, success {out['video']['success']})")
     return 0

@@ -564,6 +564,26 @@ EXPORTS: tuple[Export | ExperimentExport, ...] = (
             ("RRL (pixels, cpu preset)", seeds("rrl_pixels_door_expert/door_cpu_expert.csv", 0, 1, 2)),
         ),
     ),
+    Export(
+        "sac_door_probes",
+        title="SAC with demonstrations from state on door: what its training rollouts do",
+        note=(
+            "--algo sac from state, seed 0, 10 trajectories (2,000 samples) per iteration, one update per sample, "
+            "25% of each batch from the demonstrations, evaluation on 10 episodes after each iteration's updates. "
+            "The expert-demo probes (sparse reward) differ in the BC weight (--sac-bc-weight), the initial "
+            "temperature, and the cap on the actor's log std (--sac-max-log-std); the human-demo run uses the "
+            "RRL-code reward. Short probes, stopped after 6 iterations (the human-demo run at 36k samples)."
+        ),
+        groups=(
+            ("expert, BC 0.4, 400 offline updates", ("sac/probe_door_expert_bc04_off400_s0",)),
+            ("expert, BC 0.4, 400 offline, temperature 0.01", ("sac/probe_door_expert_bc04_off400_t001_s0",)),
+            ("expert, BC 2.5, 400 offline updates", ("sac/probe_door_expert_bc25_off400_s0",)),
+            ("expert, BC 0.4, 400 offline, std cap 0.1", ("sac/probe_door_expert_bc04_off400_std01_s0",)),
+            ("expert, BC 2.5, 400 offline, std cap 0.1, target entropy -3",
+             ("sac/probe_door_expert_bc25_off400_std01_h3_s0",)),
+            ("human, rrl_code, BC 0.4, 2000 offline updates", ("sac/door_human_bc04_s0",)),
+        ),
+    ),
     # The paper's ablations at cpu scale on door (seeds 1 and 2, 25 iterations; the RRL baseline of each is a copy
     # of pixels/door_cpu_expert_s<seed>, the same configuration) and Fig. 9 on relocate.
     *(ExperimentExport(e, "door") for e in ("proprioception", "rewards", "policy_size", "representations")),

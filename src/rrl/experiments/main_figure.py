@@ -18,7 +18,7 @@ import numpy as np
 
 from rrl.config import TrainConfig
 
-TABLE_AT = (400_000, 1_000_000, 2_000_000)
+TABLE_AT = (100_000, 200_000, 400_000, 1_000_000, 2_000_000)
 
 #: Seconds per environment sample of one run, by (scale, kind), with where the number comes from. ``None``: not
 #: measured. ``cpu``: this 2-core machine with 2-4 runs at once; ``paper``: a 16-core GPU box (docs/benchmarks.md).
@@ -99,7 +99,7 @@ def main_figure(name: str, scale: str, tasks: list[str], results_root: str | Pat
         return None
     out = root / f"{name}_{scale}"
     out.mkdir(parents=True, exist_ok=True)
-    fig, axes = plt.subplots(1, len(metas), figsize=(4.2 * len(metas), 4.6), squeeze=False)
+    fig, axes = plt.subplots(1, len(metas), figsize=(max(4.2 * len(metas), 9.0), 4.6), squeeze=False)
     colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
     labels = sorted({g for m in metas.values() for g in m["groups"]}, key=_method_order)
     table = ["| task | method | runs | " + " | ".join(f"{s / 1e6:g}M" for s in TABLE_AT)
