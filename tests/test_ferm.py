@@ -171,3 +171,18 @@ def test_ferm_config_errors_and_presets():
     assert cpu.iterations * cpu.trajectories * 100 == 100_000
     assert cpu.command_line() == "rrl train --task pen --preset cpu --algo ferm"
     assert TrainConfig.from_preset("cpu", "door").algo == "dapg"  # RRL's preset is untouched
+
+
+def test_ferm_log_prob_bounds_saturated_dimensions_as_the_ferm_code():
+    """FERM's actor computes log pi with log(relu(1 - tanh^2) + 1e-6): a saturated dimension adds at most 13.8."""
+    from rrl.algos.sac import squash
+
+    u = torch.tensor([[0.3, 40.0]])
+    mu, log_std = u.clone(), torch.zeros(1, 2)
+    _, exact = squash(u, mu, log_std)
+    _, ferm = squash(u, mu, log_std, log_det_eps=1e-6)
+    gauss = float(-0.5 * 2 * np.log(2 * np.pi))  # both dimensions at their mean
+    assert float(exact) - gauss > 70  # the exact term grows like 2|u|
+    assert float(ferm) - gauss == pytest.approx(-np.log(1 - np.tanh(0.3) ** 2 + 1e-6) - np.log(1e-6), rel=1e-4)
+    agent = FERMAgent(3, 24, 28, SMALL, seed=0)
+    assert agent.actor.pi.log_det_eps == 1e-6

@@ -166,7 +166,8 @@ class FERMActor(nn.Module):
         super().__init__()
         self.trunk = trunk
         self.proj = Projection(trunk.out_dim, feature_dim)
-        self.pi = SquashedGaussianActor(feature_dim + proprio_dim, act_dim, hidden, log_std_max)
+        # the FERM code's log pi (squash's log_det_eps): each saturated dimension's term is bounded
+        self.pi = SquashedGaussianActor(feature_dim + proprio_dim, act_dim, hidden, log_std_max, log_det_eps=1e-6)
         self.register_buffer("p_shift", torch.zeros(proprio_dim))
         self.register_buffer("p_scale", torch.ones(proprio_dim))
 

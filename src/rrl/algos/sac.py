@@ -42,8 +42,12 @@ def mlp(in_dim: int, hidden: tuple[int, ...], out_dim: int, layer_norm: bool = F
 class SquashedGaussianActor(nn.Module):
     """``a = tanh(mu(s) + sigma(s) eps)``; ``log pi`` with the tanh change of variables (SAC appendix C)."""
 
-    def __init__(self, obs_dim: int, act_dim: int, hidden: tuple[int, ...], log_std_max: float = LOG_STD_MAX) -> None:
+    def __init__(
+        self, obs_dim: int, act_dim: int, hidden: tuple[int, ...], log_std_max: float = LOG_STD_MAX,
+        log_det_eps: float = 0.0,
+    ) -> None:  # fmt: skip
         super().__init__()
+        self.log_det_eps = log_det_eps  # see squash
         if not LOG_STD_MIN < log_std_max <= LOG_STD_MAX:
             raise ValueError(f"log_std_max must be in ({LOG_STD_MIN}, {LOG_STD_MAX}], got {log_std_max}")
         self.net = mlp(obs_dim, hidden, 2 * act_dim)
@@ -62,18 +66,26 @@ class SquashedGaussianActor(nn.Module):
         """A reparameterised action in (-1, 1) and its log-probability (noise from ``generator``)."""
         mu, log_std = self.distribution(obs)
         u = mu + log_std.exp() * torch.randn(mu.shape, generator=generator)
-        return squash(u, mu, log_std)
+        return squash(u, mu, log_std, self.log_det_eps)
 
     def deterministic(self, obs: torch.Tensor) -> torch.Tensor:
         return torch.tanh(self.distribution(obs)[0])
 
 
-def squash(u: torch.Tensor, mu: torch.Tensor, log_std: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """``tanh(u)`` and ``log pi = log N(u; mu, sigma) - sum log(1 - tanh(u)^2)`` (the stable form of the last
-    term: ``2 (log 2 - u - softplus(-2u))``)."""
+def squash(
+    u: torch.Tensor, mu: torch.Tensor, log_std: torch.Tensor, log_det_eps: float = 0.0
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """``tanh(u)`` and ``log pi = log N(u; mu, sigma) - sum log(1 - tanh(u)^2)``: exact (the stable form of the last
+    term, ``2 (log 2 - u - softplus(-2u))``) with ``log_det_eps = 0``, else ``log(relu(1 - tanh(u)^2) + eps)`` as the
+    SAC-AE/CURL/RAD/FERM code computes it (``eps = 1e-6``), which bounds each dimension's term at ``-log eps``
+    (13.8) where the action saturates."""
     gauss = -0.5 * (((u - mu) / log_std.exp()) ** 2 + 2 * log_std + math.log(2 * math.pi))
-    log_det = 2 * (math.log(2) - u - nn.functional.softplus(-2 * u))
-    return torch.tanh(u), (gauss - log_det).sum(-1)
+    a = torch.tanh(u)
+    if log_det_eps > 0:
+        log_det = torch.log(nn.functional.relu(1 - a**2) + log_det_eps)
+    else:
+        log_det = 2 * (math.log(2) - u - nn.functional.softplus(-2 * u))
+    return a, (gauss - log_det).sum(-1)
 
 
 class TwinQ(nn.Module):
