@@ -555,12 +555,14 @@ EXPORTS: tuple[Export | ExperimentExport, ...] = (
             "FERM (--algo ferm --preset cpu: a conv encoder learned from 76-px renders randomly cropped to 64, the top "
             "camera + 24 hand joints, the demos in the replay buffer first, 1600 CURL updates, then SAC with one "
             "update per 4 samples at batch 64) and RRL (DAPG on frozen EfficientNet-Lite0 features, cpu preset), "
-            "both from the 25 expert demonstrations under the sparse reward, against environment samples. FERM "
-            "runs stop where the machine's time ran out; rrl train --resume RUN continues them to the preset's 100k "
-            "samples."
+            "both from the 25 expert demonstrations under the sparse reward, against environment samples. The "
+            "first FERM pair computed the actor's log pi exactly; the second as FERM's code does (each saturated "
+            "action dimension's log-determinant bounded at -log 1e-6). FERM runs stop where the machine's time ran "
+            "out; rrl train --resume RUN continues them to the preset's 100k samples."
         ),
         groups=(
-            ("FERM (cpu preset)", seeds("ferm/door_expert", 0, 1)),
+            ("FERM, exact log pi (cpu preset)", seeds("ferm/door_expert", 0, 1)),
+            ("FERM, FERM code's bounded log pi (cpu preset)", seeds("ferm/door_expert_bounded", 0, 1)),
             ("RRL (pixels, cpu preset)", seeds("rrl_pixels_door_expert/door_cpu_expert.csv", 0, 1, 2)),
         ),
     ),
