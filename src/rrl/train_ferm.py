@@ -34,25 +34,26 @@ import torch
 from torch import nn
 
 from rrl.algos.ferm import FERMActor, FERMAgent, FERMConfig, FrameReplay, center_crop, split_observation
-from rrl.algos.sac import SACConfig
 from rrl.checkpoint import parse_rng, set_rng, training_state
 from rrl.config import TrainConfig
 from rrl.paths import atomic_write
 from rrl.sampling import DemoData, Sampler, TrajectoryBatch
 from rrl.seeding import STREAM_BC, stream_seed
-from rrl.train_sac import SACTrainer, demo_rewards
+from rrl.train_sac import SACTrainer, demo_rewards, sac_config
 
 REPLAY_DIR = "replay"  # one compressed file of episodes per iteration
 
 
 def ferm_config(cfg: TrainConfig) -> FERMConfig:
-    """The FERM settings of a run config."""
-    sac = SACConfig(hidden=cfg.policy_size, gamma=cfg.sac_gamma, lr=cfg.sac_lr, tau=cfg.sac_tau,
-                    init_temperature=cfg.sac_init_temperature, batch_size=cfg.sac_batch_size,
-                    critic_layer_norm=cfg.sac_critic_layer_norm,
-                    target_entropy_per_dim=cfg.sac_target_entropy, log_std_max=cfg.sac_max_log_std)  # fmt: skip
-    return FERMConfig(sac=sac, image_size=cfg.image_size, feature_dim=cfg.ferm_feature_dim,
+    """The FERM settings of a run config (its SAC part: :func:`rrl.train_sac.sac_config`; FERM's agent has no BC
+    term, so ``sac_bc_weight`` does not act on it)."""
+    return FERMConfig(sac=sac_config(cfg), image_size=cfg.image_size, feature_dim=cfg.ferm_feature_dim,
                       encoder_tau=cfg.ferm_encoder_tau, curl_lr=cfg.sac_lr)  # fmt: skip
+
+
+def frame_shape(cfg: TrainConfig) -> tuple[int, int, int]:
+    """A FERM run's frame stack: ``(3 x cameras, render_size, render_size)``."""
+    return (3 * len(cfg.cameras or cfg.task_spec.default_cameras), cfg.render_size, cfg.render_size)
 
 
 class FERMPolicy(nn.Module):
@@ -72,11 +73,11 @@ class FERMPolicy(nn.Module):
         """The policy of a checkpoint of the FERM run ``cfg``."""
         from rrl.algos.ferm import ConvTrunk
 
-        n_cams = len(cfg.cameras or cfg.task_spec.default_cameras)
+        channels = frame_shape(cfg)[0]
         act_dim = state[f"actor.pi.net.{2 * len(cfg.policy_size)}.bias"].numel() // 2
-        trunk = ConvTrunk(3 * n_cams, cfg.image_size)
+        trunk = ConvTrunk(channels, cfg.image_size)
         actor = FERMActor(trunk, cfg.ferm_feature_dim, cfg.proprio_dim, act_dim, cfg.policy_size, cfg.sac_max_log_std)
-        policy = FERMPolicy(actor, n_cams, cfg.render_size, cfg.image_size)
+        policy = FERMPolicy(actor, channels // 3, cfg.render_size, cfg.image_size)
         policy.load_state_dict(state)
         return policy
 
@@ -118,8 +119,8 @@ class FERMTrainer(SACTrainer):
     ) -> None:
         self.cfg, self.sampler, self.demos, self.run_dir = cfg, sampler, demos, Path(run_dir)
         self.task = cfg.task_spec
-        self.n_cameras = len(cfg.cameras or self.task.default_cameras)
-        self.frame_shape = (3 * self.n_cameras, cfg.render_size, cfg.render_size)
+        self.frame_shape = frame_shape(cfg)
+        self.n_cameras = self.frame_shape[0] // 3
         proprio_dim, act_dim = sampler.obs_dim - int(np.prod(self.frame_shape)), sampler.act_dim
         if proprio_dim != cfg.proprio_dim:
             raise ValueError(
@@ -182,24 +183,28 @@ class FERMTrainer(SACTrainer):
         """The iteration's episodes into the buffer and into ``replay/k.npz`` (written atomically)."""
         frames, proprio = split_observation(batch.observations, self.n_cameras, self.cfg.render_size)
         act, rew = np.clip(batch.actions, -1, 1).astype(np.float32), batch.rewards.astype(np.float32)
-        start = 0
-        for n in batch.lengths:
-            self.buffer.add_trajectory(frames[start : start + n], proprio[start : start + n], act[start : start + n],
-                                       rew[start : start + n])  # fmt: skip
-            start += n
-        arrays = dict(frames=frames, proprio=proprio, act=act, rew=rew, lengths=np.asarray(batch.lengths, np.int64))
+        lengths = np.asarray(batch.lengths, np.int64)
+        self._add_episodes(frames, proprio, act, rew, lengths)
+        arrays = dict(frames=frames, proprio=proprio, act=act, rew=rew, lengths=lengths)
         atomic_write(self._chunk(k), lambda f: np.savez_compressed(f, **arrays), binary=True)
         del self.chunk_steps[k:]
         self.chunk_steps.append(int(len(frames)))
+
+    def _add_episodes(self, frames: np.ndarray, proprio: np.ndarray, act: np.ndarray, rew: np.ndarray,
+                      lengths: np.ndarray) -> None:  # fmt: skip
+        """Consecutive episodes of ``lengths`` steps into the replay buffer, each as one trajectory."""
+        start = 0
+        for n in lengths:
+            sl = slice(start, start + int(n))
+            self.buffer.add_trajectory(frames[sl], proprio[sl], act[sl], rew[sl])
+            start += int(n)
 
     def _chunk(self, k: int) -> Path:
         return self.run_dir / REPLAY_DIR / f"{k:06d}.npz"
 
     def replay_batch(self, rng: np.random.Generator) -> dict[str, torch.Tensor]:
-        size = self.cfg.sac_batch_size
-        n_demo = round(self.cfg.sac_demo_fraction * size) if self.demo_buffer is not None else 0
-        parts = [self.buffer.sample(size - n_demo, rng)] + ([self.demo_buffer.sample(n_demo, rng)] if n_demo else [])
-        return {k: torch.cat([p[k] for p in parts]) for k in parts[0]}
+        """:meth:`mixed_batch` as it is (frames are scaled by the encoder, proprioception by the actor)."""
+        return self.mixed_batch(rng)
 
     # ------------------------------------------------------------------------------------- checkpoint
     def state_dict(self) -> dict[str, Any]:
@@ -227,11 +232,7 @@ class FERMTrainer(SACTrainer):
                 frames, proprio, act, rew, lengths = (z[key] for key in ("frames", "proprio", "act", "rew", "lengths"))
             if frames.shape[1:] != self.frame_shape or len(frames) != steps[k] or lengths.sum() != steps[k]:
                 raise ValueError(f"{self._chunk(k)} does not hold the {steps[k]} steps the checkpoint lists")
-            start = 0
-            for n in lengths:
-                sl = slice(start, start + int(n))
-                self.buffer.add_trajectory(frames[sl], proprio[sl], act[sl], rew[sl])
-                start += int(n)
+            self._add_episodes(frames, proprio, act, rew, lengths)
         for stale in (self.run_dir / REPLAY_DIR).glob("*.npz"):  # a killed iteration's episodes
             if stale.stem.isdigit() and int(stale.stem) >= next_iteration:
                 stale.unlink()
@@ -260,9 +261,7 @@ def _first_needed(steps: list[int], capacity: int) -> int:
 
 def replay_memory(cfg: TrainConfig, act_dim: int) -> int:
     """Bytes of the replay buffer of ``cfg`` at its capacity (``act_dim``: the task's action size)."""
-    n_cams = len(cfg.cameras or cfg.task_spec.default_cameras)
-    frame_shape = (3 * n_cams, cfg.render_size, cfg.render_size)
-    return cfg.sac_buffer * FrameReplay.bytes_per_step(frame_shape, cfg.proprio_dim, act_dim)
+    return cfg.sac_buffer * FrameReplay.bytes_per_step(frame_shape(cfg), cfg.proprio_dim, act_dim)
 
 
 __all__ = ["FERMPolicy", "FERMTrainer", "REPLAY_DIR", "ferm_config", "replay_memory"]

@@ -89,6 +89,14 @@ class _SACSnapshot:
         return (obs - shift) / scale
 
 
+def sac_config(cfg: TrainConfig) -> SACConfig:
+    """The SAC settings of a run config (``--algo sac``, and the RL part of ``--algo ferm``)."""
+    return SACConfig(hidden=cfg.policy_size, gamma=cfg.sac_gamma, lr=cfg.sac_lr, tau=cfg.sac_tau,
+                     init_temperature=cfg.sac_init_temperature, batch_size=cfg.sac_batch_size,
+                     critic_layer_norm=cfg.sac_critic_layer_norm, bc_weight=cfg.sac_bc_weight,
+                     target_entropy_per_dim=cfg.sac_target_entropy, log_std_max=cfg.sac_max_log_std)  # fmt: skip
+
+
 def demo_rewards(cfg: TrainConfig, demo_set: Any) -> list[np.ndarray]:
     """The run's reward of each demonstrated step ``t < T - 1`` (per trajectory), recomputed in a state environment
     with ``cfg.reward`` from the recorded simulator state ``t`` and the recorded action."""
@@ -154,12 +162,8 @@ class SACTrainer:
         obs_dim, act_dim = sampler.obs_dim, sampler.act_dim
         if demos is not None and demos.observations.shape[1] != obs_dim:
             raise ValueError(f"demo observations have {demos.observations.shape[1]} features, the sampler {obs_dim}")
-        sac = SACConfig(hidden=cfg.policy_size, gamma=cfg.sac_gamma, lr=cfg.sac_lr, tau=cfg.sac_tau,
-                        init_temperature=cfg.sac_init_temperature, batch_size=cfg.sac_batch_size,
-                        critic_layer_norm=cfg.sac_critic_layer_norm, bc_weight=cfg.sac_bc_weight,
-                        target_entropy_per_dim=cfg.sac_target_entropy, log_std_max=cfg.sac_max_log_std)  # fmt: skip
         with torch.random.fork_rng(devices=[]):
-            self.agent = SACAgent(obs_dim, act_dim, sac, seed=cfg.seed)
+            self.agent = SACAgent(obs_dim, act_dim, sac_config(cfg), seed=cfg.seed)
         self.policy = SACPolicy(obs_dim, act_dim, cfg.policy_size, cfg.sac_max_log_std)
         self.policy.actor = self.agent.actor  # one actor: the policy acts with what the agent learns
         dtype = np.float16 if obs_dim > 256 else np.float32
@@ -220,9 +224,7 @@ class SACTrainer:
         for _ in range(self.cfg.sac_offline_updates):
             batch = self.demo_buffer.sample(self.cfg.sac_batch_size, rng)
             batch["is_demo"] = torch.ones(self.cfg.sac_batch_size, dtype=torch.bool)
-            for key in ("obs", "next_obs"):
-                batch[key] = self.policy.normalize(batch[key])
-            losses.append(self.agent.update(batch)["critic_loss"])
+            losses.append(self.agent.update(self._normalized(batch))["critic_loss"])
         if not all(math.isfinite(v) for v in losses):
             raise_diverged(0, "offline SAC losses", self.run_dir, SAC_DIVERGED_ADVICE.format(run_dir=self.run_dir))
         return losses
@@ -237,14 +239,23 @@ class SACTrainer:
             rows.tofile(f)
         self.replay_rows += len(rows)
 
-    def replay_batch(self, rng: np.random.Generator) -> dict[str, torch.Tensor]:
+    def mixed_batch(self, rng: np.random.Generator) -> dict[str, torch.Tensor]:
+        """A minibatch of ``sac_batch_size`` rows: ``sac_demo_fraction`` of them from the demo buffer (if there is
+        one), last, marked by ``is_demo``; the rest from the replay buffer."""
         size = self.cfg.sac_batch_size
         n_demo = round(self.cfg.sac_demo_fraction * size) if self.demo_buffer is not None else 0
         parts = [self.buffer.sample(size - n_demo, rng)] + ([self.demo_buffer.sample(n_demo, rng)] if n_demo else [])
         batch = {k: torch.cat([p[k] for p in parts]) for k in parts[0]}
-        batch["is_demo"] = torch.arange(size) >= size - n_demo  # the demo rows come last
-        batch["obs"] = self.policy.normalize(batch["obs"])
-        batch["next_obs"] = self.policy.normalize(batch["next_obs"])
+        batch["is_demo"] = torch.arange(size) >= size - n_demo
+        return batch
+
+    def replay_batch(self, rng: np.random.Generator) -> dict[str, torch.Tensor]:
+        """The agent's minibatch: :meth:`mixed_batch` with the inputs normalised."""
+        return self._normalized(self.mixed_batch(rng))
+
+    def _normalized(self, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        for key in ("obs", "next_obs"):
+            batch[key] = self.policy.normalize(batch[key])
         return batch
 
     def iteration(self, k: int) -> dict[str, float]:

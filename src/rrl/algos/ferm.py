@@ -29,7 +29,15 @@ import numpy as np
 import torch
 from torch import nn
 
-from rrl.algos.sac import LOG_STD_MAX, SACConfig, SquashedGaussianActor, TwinQ, policy_step, soft_update
+from rrl.algos.sac import (
+    LOG_STD_MAX,
+    SACConfig,
+    SquashedGaussianActor,
+    TwinQ,
+    critic_loss,
+    policy_step,
+    soft_update,
+)
 
 
 # ------------------------------------------------------------------------------------------ encoder
@@ -171,9 +179,12 @@ class FERMActor(nn.Module):
         self.register_buffer("p_shift", torch.zeros(proprio_dim))
         self.register_buffer("p_scale", torch.ones(proprio_dim))
 
+    def normalize_proprio(self, proprio: torch.Tensor) -> torch.Tensor:
+        return (proprio - self.p_shift) / self.p_scale
+
     def features(self, frames: torch.Tensor, proprio: torch.Tensor, detach_trunk: bool = True) -> torch.Tensor:
         h = self.trunk(frames)
-        return torch.cat([self.proj(h.detach() if detach_trunk else h), (proprio - self.p_shift) / self.p_scale], -1)
+        return torch.cat([self.proj(h.detach() if detach_trunk else h), self.normalize_proprio(proprio)], -1)
 
 
 class FERMAgent:
@@ -211,8 +222,12 @@ class FERMAgent:
 
     def _critic_in(self, frames: torch.Tensor, proprio: torch.Tensor, target: bool = False) -> torch.Tensor:
         trunk, proj = (self.target_trunk, self.target_proj) if target else (self.trunk, self.proj)
-        p = (proprio - self.actor.p_shift) / self.actor.p_scale
-        return torch.cat([proj(trunk(frames)), p], -1)
+        return torch.cat([proj(trunk(frames)), self.actor.normalize_proprio(proprio)], -1)
+
+    def _update_key_encoder(self) -> None:
+        """The target (CURL key) encoder's Polyak step towards the critic's encoder."""
+        soft_update(self.target_trunk, self.trunk, self.cfg.encoder_tau)
+        soft_update(self.target_proj, self.proj, self.cfg.encoder_tau)
 
     def _crop(self, frames: torch.Tensor) -> torch.Tensor:
         return random_crop(frames, self.cfg.image_size, self.generator)
@@ -226,8 +241,7 @@ class FERMAgent:
         self.curl_opt.zero_grad()
         loss.backward()
         self.curl_opt.step()
-        soft_update(self.target_trunk, self.trunk, self.cfg.encoder_tau)
-        soft_update(self.target_proj, self.proj, self.cfg.encoder_tau)
+        self._update_key_encoder()
         return float(loss.detach())
 
     def update(self, batch: dict[str, torch.Tensor]) -> dict[str, float]:
@@ -240,15 +254,14 @@ class FERMAgent:
             next_act, next_logp = self.actor.pi.sample(self.actor.features(nxt, batch["next_proprio"]), self.generator)
             q1_t, q2_t = self.critic_target(self._critic_in(nxt, batch["next_proprio"], target=True), next_act)
             y = batch["rew"] + sac.gamma * (1 - batch["done"]) * (torch.min(q1_t, q2_t) - alpha * next_logp)
-        q1, q2 = self.critic(self._critic_in(obs, batch["proprio"]), batch["act"])
-        loss_q = ((q1 - y) ** 2).mean() + ((q2 - y) ** 2).mean()
+        loss_q = critic_loss({"obs": self._critic_in(obs, batch["proprio"]), "act": batch["act"]}, self.critic, y)
         self.critic_opt.zero_grad()
         loss_q.backward()
         self.critic_opt.step()
         out = {"critic_loss": float(loss_q.detach()), "alpha": float(alpha)}
         self.updates += 1
         if self.updates % sac.actor_update_every == 0:
-            p = (batch["proprio"] - self.actor.p_shift) / self.actor.p_scale
+            p = self.actor.normalize_proprio(batch["proprio"])
             with torch.no_grad():
                 h = self.trunk(obs)  # the actor and the critic see the same conv output; no gradient into it
                 critic_feat = torch.cat([self.proj(h), p], -1)
@@ -262,8 +275,7 @@ class FERMAgent:
             out.update(policy_step(loss_fn, self.critic, self.actor_opt, self.log_alpha, self.alpha_opt,
                                    self.target_entropy))  # fmt: skip
             soft_update(self.critic_target, self.critic, sac.tau)
-            soft_update(self.target_trunk, self.trunk, self.cfg.encoder_tau)
-            soft_update(self.target_proj, self.proj, self.cfg.encoder_tau)
+            self._update_key_encoder()
         return out
 
     def state_dict(self) -> dict[str, Any]:

@@ -156,7 +156,8 @@ class Trainer:
         t0 = time.perf_counter()
         adv = self.advantages(batch)
         returns = discounted_returns(batch.rewards, batch.lengths, cfg.rl_gamma)
-        _check_finite(k, "advantages", adv, self.run_dir)
+        if not np.all(np.isfinite(adv)):
+            raise_diverged(k, "advantages", self.run_dir)
         t1 = time.perf_counter()
         out["t_advantages"] = t1 - t0
 
@@ -245,9 +246,3 @@ class Trainer:
     def save_checkpoint(self) -> Path:
         """Write ``checkpoint.pt`` atomically with its checksum (:func:`rrl.checkpoint.write_checkpoint`)."""
         return write_checkpoint(self.run_dir / CHECKPOINT, self.state_dict())
-
-
-def _check_finite(k: int, what: str, values: Any, run_dir: Path) -> None:
-    arr = values.detach().numpy() if isinstance(values, torch.Tensor) else np.asarray(values)
-    if not np.all(np.isfinite(arr)):
-        raise_diverged(k, what, run_dir)
