@@ -4,7 +4,7 @@ the frame averaged to 8x8 pixels (examples/rrl_pixels8), door, 25 expert demos, 
     PYTHONPATH=examples/rrl_pixels8 python examples/pixels8_experiment.py --scale cpu --seeds 1,2
     PYTHONPATH=examples/rrl_pixels8 python examples/pixels8_experiment.py --scale cpu --seeds 1,2 --export-only
 
-Run folders: runs/experiments/pixels8/<scale>/door/<variant>_s<seed>; curves: results/pixels8_<scale>_door/.
+Run folders: runs/experiments/pixels8/<scale>/door/<variant>_s<seed>; curves: results/pixels8_door_<scale>/.
 The "RRL" variant is the `cpu` preset itself, i.e. the same run as `rrl experiment representations`'
 EfficientNet-Lite0 variant: link those folders in (rrl_s<seed>) to avoid training them twice.
 """

@@ -30,7 +30,7 @@ def test_relocate_three_cameras_concatenate_features(tmp_path: Path) -> None:
         state = read_checkpoint(Path(r["out"]) / "checkpoint.pt")["policy"]
         dims[r["variant"]] = state["net.0.weight"].shape[1]
     assert dims == {"1 camera (cam1)": 1280 + 24, "3 cameras": 3 * 1280 + 24}
-    out = tmp_path / "results" / "relocate_cameras_smoke_relocate"
+    out = tmp_path / "results" / "relocate_cameras_relocate_smoke"
     meta = json.loads((out / "meta.json").read_text())
     assert set(meta["groups"]) == {"1 camera (cam1)", "3 cameras"}
     assert (out / "curve.png").stat().st_size > 0 and len(list(out.glob("*.csv"))) == 2
@@ -78,7 +78,7 @@ def test_representations_vae_random_state_and_skipped_resnet(tmp_path: Path) -> 
     random_run = next(Path(r["out"]) for r in report["runs"] if r["variant"].startswith("random"))
     assert json.loads((random_run / "config.json").read_text())["config"]["image_size"] == 64
     assert read_checkpoint(vae_run / "checkpoint.pt")["policy"]["net.0.weight"].shape[1] == 512 + 24
-    meta = json.loads((tmp_path / "results" / "representations_smoke_door" / "meta.json").read_text())
+    meta = json.loads((tmp_path / "results" / "representations_door_smoke" / "meta.json").read_text())
     assert "ResNet-34 (paper)" in meta["note"]
 
 
@@ -131,7 +131,7 @@ def test_smoke_experiment_runs_each_variant_with_its_setting(name: str, tmp_path
         if name == "proprioception":  # images only: no joint inputs; otherwise 1280 features + 24 joints
             assert weights[0].shape[1] == (1280 if cfg["obs"] == "rgb" else 1280 + 24)
         assert len((Path(r["out"]) / "log.csv").read_text().splitlines()) == 1 + TINY["iterations"]
-    meta = json.loads((tmp_path / "results" / f"{name}_smoke_door" / "meta.json").read_text())
+    meta = json.loads((tmp_path / "results" / f"{name}_door_smoke" / "meta.json").read_text())
     assert set(meta["groups"]) == {v.label for v in EXPERIMENTS[name].variants}
 
 
@@ -205,5 +205,5 @@ def test_main_experiment_exports_the_figure_and_table(tmp_path: Path) -> None:
     assert (out / "fig3.png").stat().st_size > 10_000
     rows = (out / "fig3.csv").read_text().splitlines()
     assert rows[0] == "task,method,run,samples,success_train" and len(rows) == 1 + 4 * TINY["iterations"]
-    per_task = json.loads((tmp_path / "results" / "main_smoke_door" / "meta.json").read_text())
+    per_task = json.loads((tmp_path / "results" / "main_door_smoke" / "meta.json").read_text())
     assert per_task["published"] == "door"

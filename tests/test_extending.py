@@ -102,7 +102,7 @@ def test_own_experiment_runs_and_exports(monkeypatch, tmp_path):
               for r in report["runs"]]  # fmt: skip
     assert widths == [1280 + 24, 192 + 24]
     assert Path(report["runs"][1]["out"]) == tmp_path / "runs" / "pixels8" / "smoke" / "door" / "8x8_pixels_s0"
-    meta = json.loads((tmp_path / "results" / "pixels8_smoke_door" / "meta.json").read_text())
+    meta = json.loads((tmp_path / "results" / "pixels8_door_smoke" / "meta.json").read_text())
     assert set(meta["groups"]) == {"RRL", "8x8 pixels"}
 
 

@@ -8,8 +8,9 @@ from pathlib import Path
 import pytest
 
 from rrl.config import TrainConfig
+from rrl.experiments.exports import ExperimentExport
 from rrl.report import paper_figure, write_report
-from rrl.result_folder import write_result_folder
+from rrl.result_folder import result_name, write_result_folder
 from rrl.results import export_results, exported_run_summary, run_summary
 from rrl.sampling import DemoData
 from rrl.train import read_log, train
@@ -170,16 +171,16 @@ def test_export_from_the_catalog_is_rrl_results(run_dirs: list[Path], tmp_path: 
     for name in files:
         assert (out["tiny"] / name).read_bytes() == (tmp_path / "direct" / "tiny" / name).read_bytes(), name
     # the command line: real catalog entries whose runs are not here are skipped; unknown names are refused
-    argv = ["export", "bc_state", "rewards_cpu_door", "--runs", str(tmp_path / "no_runs"), "--root", str(tmp_path)]
+    argv = ["export", "bc_state", "rewards_door_cpu", "--runs", str(tmp_path / "no_runs"), "--root", str(tmp_path)]
     assert main(argv) == 0 and not (tmp_path / "bc_state").exists()
     err = capsys.readouterr().err
-    assert "skipped bc_state: no run of it is here" in err and "skipped rewards_cpu_door" in err
+    assert "skipped bc_state: no run of it is here" in err and "skipped rewards_door_cpu" in err
     assert main(["export", "no_such_export"]) == 2 and "unknown export no_such_export" in capsys.readouterr().err
 
 
 def test_report_lists_paper_figures_in_paper_order_then_further_studies(run_dirs: list[Path], tmp_path: Path) -> None:
     results = tmp_path / "results"
-    export_results("rewards_cpu_door", {"RRL sparse": run_dirs}, results, title="rewards: door (cpu)")  # Fig. 7
+    export_results("rewards_door_cpu", {"RRL sparse": run_dirs}, results, title="rewards: door (cpu)")  # Fig. 7
     write_result_folder(results / "robustness_door", title="Robustness, door", command="rrl experiment robustness",
                         files={"robustness.csv": "run,condition,success\n"})  # Fig. 4, though later by name
     export_results("bc_state", {"door": run_dirs[:1]}, results, title="BC only")  # a catalog export, no figure
@@ -191,6 +192,17 @@ def test_report_lists_paper_figures_in_paper_order_then_further_studies(run_dirs
         "## Further studies", "### BC only", "### A probe", "## The paper's experiments: where they stand",
     ]  # fmt: skip
     assert "| RRL sparse | dapg_door_s0 | 0 |" in report and "| a |" in report
-    assert paper_figure("main_cpu", {}) == "Fig. 3" and paper_figure("main_cpu_door", {}) == "Fig. 3"
+    assert paper_figure("main_cpu", {}) == "Fig. 3" and paper_figure("main_door_cpu", {}) == "Fig. 3"
+    assert paper_figure("main_cpu_door", {"groups": {}}) is None  # the scheme: <study>_<task>_<qualifiers>
+    assert "Folder: [results/rewards_door_cpu](../results/rewards_door_cpu)" in report
     assert paper_figure("robustness_frames", {}) == "Fig. 11" and paper_figure("compute_cost_h200", {}) == "Fig. 4"
-    assert paper_figure("rrl_code_pen", {}) == "Fig. 3" and paper_figure("pixels8_cpu_door", {"groups": {}}) is None
+    assert paper_figure("rrl_code_pen", {}) == "Fig. 3" and paper_figure("pixels8_door_cpu", {"groups": {}}) is None
+
+
+def test_result_names_follow_one_scheme() -> None:
+    assert result_name("rewards", "door", "cpu") == "rewards_door_cpu"
+    assert result_name("main", None, "cpu") == "main_cpu"  # a study of every task
+    assert ExperimentExport("relocate_cameras", "relocate").name == "relocate_cameras_relocate_cpu"
+    for bad in (("rewards", "door", ""), ("rewards", "door cpu"), ("a/b",)):
+        with pytest.raises(ValueError, match="non-empty words"):
+            result_name(*bad)

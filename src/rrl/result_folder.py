@@ -46,6 +46,19 @@ class SavesFigure(Protocol):
 FileContent = bytes | str | SavesFigure | Callable[[IO[Any]], Any]
 
 
+def result_name(study: str, task: str | None = None, *qualifiers: str) -> str:
+    """The one naming scheme of ``results/``: ``<study>[_<task>][_<qualifier>...]``, most general first.
+
+    The study (``rewards``, ``feature_probe``, ``main``), then the task when the folder is about one, then what sets it
+    apart (scale, demos, trajectories per iteration, cameras): ``rewards_door_cpu``, ``main_cpu`` (every task),
+    ``pixels_door_human_t200``. ``ls results/`` then groups a study's folders together, and a task's within them.
+    """
+    parts = [study, *([task] if task else []), *qualifiers]
+    if not all(parts) or any(p != p.strip() or "/" in p or " " in p for p in parts):
+        raise ValueError(f"a results folder name is made of non-empty words without spaces or '/': {parts}")
+    return "_".join(parts)
+
+
 def library_versions(packages: Sequence[str] = VERSIONED_PACKAGES) -> dict[str, str | None]:
     """Python's version and each distribution's (an imported module's ``__version__``, which keeps local tags such
     as torch's ``+cu130``; else the installed metadata; ``None`` where it is not installed)."""

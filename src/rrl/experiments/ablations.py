@@ -9,9 +9,9 @@ differ from RRL); a scale is a preset of :mod:`rrl.config` (``smoke``: tests, ``
 ``paper``: appendix 7.1 on a GPU box or cluster). Every (variant, seed) is one ordinary run folder under
 ``runs/experiments/<experiment>/<scale>/<task>/``; a re-run resumes unfinished folders, extends finished ones to
 a larger ``--iterations`` (else keeps them) and refuses a folder that holds another run.
-The curves go to ``results/<experiment>_<scale>_<task>/`` (:func:`rrl.results.export_results`), so
-``rrl report`` shows them. A variant whose encoder weights are missing here (the torchvision ResNets offline) is
-reported as skipped, with the command that runs it where the weights are.
+The curves go to ``results/<experiment>_<task>_<scale>/`` (names: :func:`rrl.result_folder.result_name`; writer:
+:func:`rrl.results.export_results`), so ``rrl report`` shows them. A variant whose encoder weights are missing
+here (the torchvision ResNets offline) is reported as skipped, with the command that runs it where the weights are.
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ from typing import Any
 
 from rrl.config import IDENTITY_FIELDS, PIXEL_FIELDS, PRESETS, TrainConfig
 from rrl.experiments.definitions import EXPERIMENTS, RRL, Experiment, Variant  # noqa: F401 (defined there)
+from rrl.result_folder import result_name
 
 # VAE training per scale (appendix 7.4: 1M frames, 10 epochs, latent 512, 64x64).
 VAE_SCALE = {
@@ -183,7 +184,7 @@ def run_experiment(
         if groups and not dry_run:
             from rrl.results import export_results, keepable_runs, previous_export
 
-            result = f"{name}_{scale}_{task}"
+            result = result_name(name, task, scale)
             given = {Path(run).name for runs in groups.values() for run in runs}
             result_dir = Path(results_root) / result
             kept = set(keepable_runs(previous_export(result_dir), result_dir, drop=selected - given))

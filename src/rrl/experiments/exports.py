@@ -14,7 +14,7 @@ note, and runs exported earlier stay (``--keep-previous``). ``rrl report`` then 
 >>> export_catalog(["bc_state"])            # same as rrl results bc_state --keep-previous --group door=runs/...
 >>> export_catalog("all", runs_root="runs", results_root="results")
 
-The 8x8-pixel experiment of examples/ (``results/pixels8_cpu_door``) is exported by
+The 8x8-pixel experiment of examples/ (``results/pixels8_door_cpu``) is exported by
 ``PYTHONPATH=examples/rrl_pixels8 python examples/pixels8_experiment.py --scale cpu --seeds 1,2 --export-only``.
 """
 
@@ -27,6 +27,7 @@ from pathlib import Path
 
 from rrl.experiments.ablations import run_experiment
 from rrl.experiments.definitions import EXPERIMENTS
+from rrl.result_folder import result_name
 from rrl.results import export_results
 
 #: One curve group of an export: its label and its runs.
@@ -60,7 +61,7 @@ class Export:
 
 @dataclass(frozen=True)
 class ExperimentExport:
-    """The results folder ``<experiment>_<scale>_<task>`` of a paper experiment, from the run folders that exist."""
+    """The results folder ``<experiment>_<task>_<scale>`` of a paper experiment, from the run folders that exist."""
 
     experiment: str
     task: str
@@ -70,7 +71,7 @@ class ExperimentExport:
 
     @property
     def name(self) -> str:
-        return f"{self.experiment}_{self.scale}_{self.task}"
+        return result_name(self.experiment, self.task, self.scale)
 
     @property
     def title(self) -> str:
@@ -567,7 +568,7 @@ EXPORTS: tuple[Export | ExperimentExport, ...] = (
         ),
     ),
     Export(
-        "sac_door_probes",
+        "sac_probes_door",
         title="SAC with demonstrations from state on door: what its training rollouts do",
         note=(
             "--algo sac from state, seed 0, 10 trajectories (2,000 samples) per iteration, one update per sample, "

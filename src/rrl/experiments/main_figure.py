@@ -2,7 +2,7 @@
 method with its band over seeds, the curve RRL's authors published), a table of success at fixed sample counts,
 and the time each run would take (``--dry-run``).
 
-The per-task results folders (``results/main_<scale>_<task>/``, written by :func:`rrl.results.export_results`)
+The per-task results folders (``results/main_<task>_<scale>/``, written by :func:`rrl.results.export_results`)
 are the data; this module only reads them, so ``rrl experiment main --export-only`` rebuilds the figure from runs
 stopped anywhere.
 """
@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from rrl.config import TrainConfig
+from rrl.result_folder import result_name
 
 TABLE_AT = (100_000, 200_000, 400_000, 1_000_000, 2_000_000)
 
@@ -93,11 +94,11 @@ def main_figure(name: str, scale: str, tasks: list[str], results_root: str | Pat
     from rrl.result_folder import write_result_folder
 
     root = Path(results_root)
-    metas = {t: json.loads((root / f"{name}_{scale}_{t}" / "meta.json").read_text()) for t in tasks
-             if (root / f"{name}_{scale}_{t}" / "meta.json").is_file()}  # fmt: skip
+    metas = {t: json.loads((root / result_name(name, t, scale) / "meta.json").read_text()) for t in tasks
+             if (root / result_name(name, t, scale) / "meta.json").is_file()}  # fmt: skip
     if not metas:
         return None
-    out = root / f"{name}_{scale}"
+    out = root / result_name(name, None, scale)
     out.mkdir(parents=True, exist_ok=True)
     fig, axes = plt.subplots(1, len(metas), figsize=(max(4.2 * len(metas), 9.0), 4.6), squeeze=False)
     colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
@@ -107,7 +108,7 @@ def main_figure(name: str, scale: str, tasks: list[str], results_root: str | Pat
     rows_csv = ["task,method,run,samples,success_train"]
     handles: dict[str, Any] = {}
     for ax, (task, meta) in zip(axes[0], metas.items()):
-        folder = root / f"{name}_{scale}_{task}"
+        folder = root / result_name(name, task, scale)
         longest = 0.0
         for label, runs in sorted(meta["groups"].items(), key=lambda kv: _method_order(kv[0])):
             color = colors[labels.index(label) % len(colors)]
@@ -140,7 +141,7 @@ def main_figure(name: str, scale: str, tasks: list[str], results_root: str | Pat
             "most that many samples (only where every seed got there). Door learns from the 25 human "
             "demonstrations, hammer, pen and relocate from 25 expert rollouts (no human demonstrations of them can "
             "be had here); the published RRL curves used human demonstrations on every task. Each run's command: "
-            f"the per-task sections ({', '.join(f'{name}_{scale}_{t}' for t in metas)}).")  # fmt: skip
+            f"the per-task sections ({', '.join(result_name(name, t, scale) for t in metas)}).")  # fmt: skip
     write_result_folder(
         out, title=f"Fig. 3: the main comparison at `{scale}` scale",
         command=f"rrl experiment {name} --scale {scale} --export-only", note=note, table="\n".join(table),
