@@ -265,3 +265,30 @@ def test_log_std_cap_bounds_the_exploration_noise():
     assert float(log_std.max()) == pytest.approx(-2.3, abs=1e-4)
     with pytest.raises(ValueError, match="log_std_max"):
         SquashedGaussianActor(obs_dim=3, act_dim=2, hidden=(8,), log_std_max=3.0)
+
+
+def test_fixed_exploration_std_and_fixed_temperature():
+    from rrl.algos.sac import SquashedGaussianActor
+    from rrl.config import TrainConfig
+
+    torch.manual_seed(0)
+    fixed = SquashedGaussianActor(obs_dim=3, act_dim=2, hidden=(8,), log_std_max=-2.3, log_std_min=-2.3)
+    with torch.no_grad():
+        _, log_std = fixed.distribution(torch.randn(50, 3) * 10)
+    assert torch.allclose(log_std, torch.full_like(log_std, -2.3))  # whatever the input: TD3-style noise
+    with pytest.raises(ValueError, match="log_std_min <= log_std_max"):
+        SquashedGaussianActor(obs_dim=3, act_dim=2, hidden=(8,), log_std_max=-3.0, log_std_min=-2.0)
+    with pytest.raises(ValueError, match="smaller --sac-min-log-std"):
+        TrainConfig(task="door", obs="state", algo="sac", sac_max_log_std=-3.0, sac_min_log_std=-2.0)
+    # learn_temperature off: alpha stays put through actor steps while the actor still learns
+    rng = np.random.default_rng(0)
+    batch = {"obs": torch.randn(32, 3), "act": torch.rand(32, 2) * 2 - 1, "rew": torch.randn(32),
+             "next_obs": torch.randn(32, 3), "done": torch.zeros(32)}  # fmt: skip
+    for learn in (True, False):
+        agent = SACAgent(3, 2, SACConfig(hidden=(16,), learn_temperature=learn, init_temperature=0.05), seed=0)
+        before = [p.detach().clone() for p in agent.actor.parameters()]
+        alpha0 = float(agent.alpha)
+        for _ in range(4):
+            agent.update({k: v[rng.integers(0, 32, 32)] for k, v in batch.items()})
+        moved = any(not torch.equal(a, b) for a, b in zip(before, agent.actor.parameters()))
+        assert moved and (float(agent.alpha) != alpha0) == learn

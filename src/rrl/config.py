@@ -296,6 +296,16 @@ class TrainConfig:
         "std 0.1, as a small --init-log-std does for DAPG)",
         valid=(lambda v: -10 < v <= 2, "in (-10, 2]"),
     )
+    sac_min_log_std: float = setting(
+        -10.0,
+        "sac, ferm: lower bound of the actor's log std before the tanh (SAC's -10); equal to --sac-max-log-std, the "
+        "exploration noise has that fixed std, as TD3's and DrQ-v2's do",
+        valid=(lambda v: -10 <= v < 2, "in [-10, 2)"),
+    )
+    sac_learn_temperature: bool = setting(
+        True,
+        "sac, ferm: learn alpha towards --sac-target-entropy (SAC); off: alpha stays --sac-init-temperature",
+    )
     sac_offline_updates: int = setting(
         0,
         "sac: SAC updates on the demonstrations alone after BC, before any interaction (0: none)",
@@ -327,6 +337,9 @@ class TrainConfig:
         get_task(self.task)
         if self.algo not in ALGOS:
             raise ValueError(f"unknown algo {self.algo!r}; valid: {', '.join(ALGOS)}")
+        if self.sac_min_log_std > self.sac_max_log_std:
+            raise ValueError(f"sac_min_log_std ({self.sac_min_log_std}) is above sac_max_log_std "
+                             f"({self.sac_max_log_std}); pass a smaller --sac-min-log-std")  # fmt: skip
         if self.reward not in REWARDS:
             raise ValueError(f"reward must be one of {', '.join(REWARDS)}, got {self.reward!r}")
         if self.demo_weight not in DEMO_WEIGHT_VARIANTS:

@@ -58,7 +58,7 @@ def load_run(run_dir: str | Path, device: str | None = None) -> tuple[TrainConfi
         try:
             if cfg.algo == "ferm":
                 return cfg, FERMPolicy.from_state(state, cfg)
-            return cfg, SACPolicy.from_state(state, cfg.policy_size, cfg.sac_max_log_std)
+            return cfg, SACPolicy.from_state(state, cfg.policy_size, cfg.sac_max_log_std, cfg.sac_min_log_std)
         except (KeyError, RuntimeError) as err:
             raise ValueError(
                 f"the checkpoint {ckpt} does not hold the {cfg.algo.upper()} policy of {cfg_path}: {one_line(err)}"

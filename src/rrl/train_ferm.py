@@ -76,7 +76,8 @@ class FERMPolicy(nn.Module):
         channels = frame_shape(cfg)[0]
         act_dim = state[f"actor.pi.net.{2 * len(cfg.policy_size)}.bias"].numel() // 2
         trunk = ConvTrunk(channels, cfg.image_size)
-        actor = FERMActor(trunk, cfg.ferm_feature_dim, cfg.proprio_dim, act_dim, cfg.policy_size, cfg.sac_max_log_std)
+        actor = FERMActor(trunk, cfg.ferm_feature_dim, cfg.proprio_dim, act_dim, cfg.policy_size, cfg.sac_max_log_std,
+                          cfg.sac_min_log_std)
         policy = FERMPolicy(actor, channels // 3, cfg.render_size, cfg.image_size)
         policy.load_state_dict(state)
         return policy

@@ -31,7 +31,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from rrl.algos.sac import LOG_STD_MAX, ReplayBuffer, SACAgent, SACConfig, SquashedGaussianActor
+from rrl.algos.sac import LOG_STD_MAX, LOG_STD_MIN, ReplayBuffer, SACAgent, SACConfig, SquashedGaussianActor
 from rrl.checkpoint import CHECKPOINT, parse_rng, raise_diverged, set_rng, training_state, write_checkpoint
 from rrl.config import TrainConfig
 from rrl.sampling import DemoData, Sampler, TrajectoryBatch, evaluate_policy
@@ -44,9 +44,12 @@ SAC_DIVERGED_ADVICE = "Try a smaller --sac-lr, then `rrl train --resume {run_dir
 class SACPolicy(nn.Module):
     """The SAC actor with its fixed input normalisation; acts for the samplers and ``rrl eval``."""
 
-    def __init__(self, obs_dim: int, act_dim: int, hidden: tuple[int, ...], log_std_max: float = LOG_STD_MAX) -> None:
+    def __init__(
+        self, obs_dim: int, act_dim: int, hidden: tuple[int, ...], log_std_max: float = LOG_STD_MAX,
+        log_std_min: float = LOG_STD_MIN,
+    ) -> None:  # fmt: skip
         super().__init__()
-        self.actor = SquashedGaussianActor(obs_dim, act_dim, hidden, log_std_max)
+        self.actor = SquashedGaussianActor(obs_dim, act_dim, hidden, log_std_max, log_std_min=log_std_min)
         self.register_buffer("in_shift", torch.zeros(obs_dim))
         self.register_buffer("in_scale", torch.ones(obs_dim))
 
@@ -58,10 +61,11 @@ class SACPolicy(nn.Module):
 
     @staticmethod
     def from_state(
-        state: dict[str, torch.Tensor], hidden: tuple[int, ...], log_std_max: float = LOG_STD_MAX
+        state: dict[str, torch.Tensor], hidden: tuple[int, ...], log_std_max: float = LOG_STD_MAX,
+        log_std_min: float = LOG_STD_MIN,
     ) -> SACPolicy:
         obs_dim, act_dim = len(state["in_shift"]), state["actor.net." + str(2 * len(hidden)) + ".bias"].numel() // 2
-        policy = SACPolicy(obs_dim, act_dim, hidden, log_std_max)
+        policy = SACPolicy(obs_dim, act_dim, hidden, log_std_max, log_std_min)
         policy.load_state_dict(state)
         return policy
 
@@ -94,7 +98,8 @@ def sac_config(cfg: TrainConfig) -> SACConfig:
     return SACConfig(hidden=cfg.policy_size, gamma=cfg.sac_gamma, lr=cfg.sac_lr, tau=cfg.sac_tau,
                      init_temperature=cfg.sac_init_temperature, batch_size=cfg.sac_batch_size,
                      critic_layer_norm=cfg.sac_critic_layer_norm, bc_weight=cfg.sac_bc_weight,
-                     target_entropy_per_dim=cfg.sac_target_entropy, log_std_max=cfg.sac_max_log_std)  # fmt: skip
+                     target_entropy_per_dim=cfg.sac_target_entropy, log_std_max=cfg.sac_max_log_std,
+                     log_std_min=cfg.sac_min_log_std, learn_temperature=cfg.sac_learn_temperature)  # fmt: skip
 
 
 def demo_rewards(cfg: TrainConfig, demo_set: Any) -> list[np.ndarray]:
@@ -164,7 +169,7 @@ class SACTrainer:
             raise ValueError(f"demo observations have {demos.observations.shape[1]} features, the sampler {obs_dim}")
         with torch.random.fork_rng(devices=[]):
             self.agent = SACAgent(obs_dim, act_dim, sac_config(cfg), seed=cfg.seed)
-        self.policy = SACPolicy(obs_dim, act_dim, cfg.policy_size, cfg.sac_max_log_std)
+        self.policy = SACPolicy(obs_dim, act_dim, cfg.policy_size, cfg.sac_max_log_std, cfg.sac_min_log_std)
         self.policy.actor = self.agent.actor  # one actor: the policy acts with what the agent learns
         dtype = np.float16 if obs_dim > 256 else np.float32
         self.buffer = ReplayBuffer(obs_dim, act_dim, cfg.sac_buffer, dtype)

@@ -31,6 +31,7 @@ from torch import nn
 
 from rrl.algos.sac import (
     LOG_STD_MAX,
+    LOG_STD_MIN,
     SACConfig,
     SquashedGaussianActor,
     TwinQ,
@@ -169,13 +170,13 @@ class FERMActor(nn.Module):
 
     def __init__(
         self, trunk: ConvTrunk, feature_dim: int, proprio_dim: int, act_dim: int, hidden: tuple[int, ...],
-        log_std_max: float = LOG_STD_MAX,
+        log_std_max: float = LOG_STD_MAX, log_std_min: float = LOG_STD_MIN,
     ) -> None:  # fmt: skip
         super().__init__()
         self.trunk = trunk
         self.proj = Projection(trunk.out_dim, feature_dim)
         # the FERM code's log pi (squash's log_det_eps): each saturated dimension's term is bounded
-        self.pi = SquashedGaussianActor(feature_dim + proprio_dim, act_dim, hidden, log_std_max, log_det_eps=1e-6)
+        self.pi = SquashedGaussianActor(feature_dim + proprio_dim, act_dim, hidden, log_std_max, 1e-6, log_std_min)
         self.register_buffer("p_shift", torch.zeros(proprio_dim))
         self.register_buffer("p_scale", torch.ones(proprio_dim))
 
@@ -199,7 +200,8 @@ class FERMAgent:
         self.critic = TwinQ(cfg.feature_dim + proprio_dim, act_dim, sac.hidden, sac.critic_layer_norm)
         self.target_trunk, self.target_proj = copy.deepcopy(self.trunk), copy.deepcopy(self.proj)
         self.critic_target = copy.deepcopy(self.critic)
-        self.actor = FERMActor(self.trunk, cfg.feature_dim, proprio_dim, act_dim, sac.hidden, sac.log_std_max)
+        self.actor = FERMActor(self.trunk, cfg.feature_dim, proprio_dim, act_dim, sac.hidden, sac.log_std_max,
+                               sac.log_std_min)
         for module in (self.trunk, self.proj, self.critic, self.actor.proj, self.actor.pi):
             module.apply(delta_orthogonal_init)
         self.target_trunk.load_state_dict(self.trunk.state_dict())
@@ -272,8 +274,8 @@ class FERMAgent:
                 q1_pi, q2_pi = self.critic(critic_feat, act)
                 return (alpha * logp - torch.min(q1_pi, q2_pi)).mean(), logp
 
-            out.update(policy_step(loss_fn, self.critic, self.actor_opt, self.log_alpha, self.alpha_opt,
-                                   self.target_entropy))  # fmt: skip
+            out.update(policy_step(loss_fn, self.critic, self.actor_opt, self.log_alpha,
+                                   self.alpha_opt if sac.learn_temperature else None, self.target_entropy))  # fmt: skip
             soft_update(self.critic_target, self.critic, sac.tau)
             self._update_key_encoder()
         return out

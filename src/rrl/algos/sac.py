@@ -44,14 +44,15 @@ class SquashedGaussianActor(nn.Module):
 
     def __init__(
         self, obs_dim: int, act_dim: int, hidden: tuple[int, ...], log_std_max: float = LOG_STD_MAX,
-        log_det_eps: float = 0.0,
+        log_det_eps: float = 0.0, log_std_min: float = LOG_STD_MIN,
     ) -> None:  # fmt: skip
         super().__init__()
         self.log_det_eps = log_det_eps  # see squash
-        if not LOG_STD_MIN < log_std_max <= LOG_STD_MAX:
-            raise ValueError(f"log_std_max must be in ({LOG_STD_MIN}, {LOG_STD_MAX}], got {log_std_max}")
+        if not LOG_STD_MIN <= log_std_min <= log_std_max <= LOG_STD_MAX:
+            raise ValueError(f"need {LOG_STD_MIN} <= log_std_min <= log_std_max <= {LOG_STD_MAX}, got {log_std_min}, "
+                             f"{log_std_max}")  # fmt: skip
         self.net = mlp(obs_dim, hidden, 2 * act_dim)
-        self.act_dim, self.log_std_max = act_dim, log_std_max
+        self.act_dim, self.log_std_min, self.log_std_max = act_dim, log_std_min, log_std_max
         # added to mu before the tanh: set to atanh of the demonstrations' mean action before BC, as the DAPG
         # policy's output shift (rrl.policy.GaussianMLP), so BC starts from the mean demonstrated action
         self.register_buffer("mu_shift", torch.zeros(act_dim))
@@ -59,7 +60,7 @@ class SquashedGaussianActor(nn.Module):
     def distribution(self, obs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         mu, log_std = self.net(obs).chunk(2, dim=-1)
         mu = mu + self.mu_shift
-        log_std = LOG_STD_MIN + 0.5 * (self.log_std_max - LOG_STD_MIN) * (torch.tanh(log_std) + 1)
+        log_std = self.log_std_min + 0.5 * (self.log_std_max - self.log_std_min) * (torch.tanh(log_std) + 1)
         return mu, log_std
 
     def sample(self, obs: torch.Tensor, generator: torch.Generator | None = None) -> tuple[torch.Tensor, torch.Tensor]:
@@ -120,6 +121,8 @@ class SACConfig:
     bc_weight: float = 0.0  # see actor_loss: the demonstrations' BC term, relative to the critic's scale
     target_entropy_per_dim: float = -1.0  # the temperature aims at this times |A| (SAC's default: -|A|)
     log_std_max: float = LOG_STD_MAX  # a lower cap bounds the exploration noise before the tanh
+    log_std_min: float = LOG_STD_MIN  # equal to log_std_max: a fixed exploration std (TD3, DrQ-v2)
+    learn_temperature: bool = True  # False: alpha stays init_temperature (no Eq. 18 step)
 
     def __post_init__(self) -> None:
         checks = (("gamma", 0 <= self.gamma <= 1), ("lr", self.lr > 0), ("alpha_lr", self.alpha_lr > 0),
@@ -174,10 +177,11 @@ def temperature_loss(log_alpha: torch.Tensor, logp: torch.Tensor, target_entropy
 
 def policy_step(
     loss_fn: Callable[[], tuple[torch.Tensor, torch.Tensor]], critic: nn.Module, actor_opt: torch.optim.Optimizer,
-    log_alpha: torch.Tensor, alpha_opt: torch.optim.Optimizer, target_entropy: float,
+    log_alpha: torch.Tensor, alpha_opt: torch.optim.Optimizer | None, target_entropy: float,
 ) -> dict[str, float]:
     """The actor step on ``loss_fn()`` (the actor's loss and log-probabilities, Eq. 7) with the critic's parameters
-    frozen, so that the actor's gradient does not reach it, then the temperature step (Eq. 18)."""
+    frozen, so that the actor's gradient does not reach it, then the temperature step (Eq. 18; none without
+    ``alpha_opt``: a fixed temperature)."""
     for p in critic.parameters():
         p.requires_grad_(False)
     try:
@@ -188,10 +192,11 @@ def policy_step(
     finally:
         for p in critic.parameters():
             p.requires_grad_(True)
-    loss_alpha = temperature_loss(log_alpha, logp, target_entropy)
-    alpha_opt.zero_grad()
-    loss_alpha.backward()
-    alpha_opt.step()
+    if alpha_opt is not None:
+        loss_alpha = temperature_loss(log_alpha, logp, target_entropy)
+        alpha_opt.zero_grad()
+        loss_alpha.backward()
+        alpha_opt.step()
     return {"actor_loss": float(loss_pi.detach()), "entropy": float(-logp.detach().mean())}
 
 
@@ -207,7 +212,7 @@ class SACAgent:
     def __init__(self, obs_dim: int, act_dim: int, cfg: SACConfig, seed: int = 0) -> None:
         torch.manual_seed(seed)
         self.cfg = cfg
-        self.actor = SquashedGaussianActor(obs_dim, act_dim, cfg.hidden, cfg.log_std_max)
+        self.actor = SquashedGaussianActor(obs_dim, act_dim, cfg.hidden, cfg.log_std_max, log_std_min=cfg.log_std_min)
         self.critic = TwinQ(obs_dim, act_dim, cfg.hidden, cfg.critic_layer_norm)
         self.critic_target = TwinQ(obs_dim, act_dim, cfg.hidden, cfg.critic_layer_norm)
         self.critic_target.load_state_dict(self.critic.state_dict())
@@ -218,6 +223,11 @@ class SACAgent:
         self.alpha_opt = torch.optim.Adam([self.log_alpha], lr=cfg.alpha_lr)
         self.updates = 0
         self.generator = torch.Generator().manual_seed(seed)  # the policy's sampling noise in updates
+
+    @property
+    def temperature_opt(self) -> torch.optim.Optimizer | None:
+        """The temperature's optimiser, None where it is fixed (``learn_temperature`` off)."""
+        return self.alpha_opt if self.cfg.learn_temperature else None
 
     @property
     def alpha(self) -> torch.Tensor:
@@ -237,7 +247,7 @@ class SACAgent:
             bc = (batch["is_demo"], batch["act"], self.cfg.bc_weight) if "is_demo" in batch else None
             out.update(policy_step(
                 lambda: actor_loss(batch["obs"], self.actor, self.critic, alpha, self.generator, bc),
-                self.critic, self.actor_opt, self.log_alpha, self.alpha_opt, self.target_entropy,
+                self.critic, self.actor_opt, self.log_alpha, self.temperature_opt, self.target_entropy,
             ))  # fmt: skip
             soft_update(self.critic_target, self.critic, self.cfg.tau)
         return out
