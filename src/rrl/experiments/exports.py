@@ -574,7 +574,8 @@ EXPORTS: tuple[Export | ExperimentExport, ...] = (
             "--algo sac from state, seed 0, 10 trajectories (2,000 samples) per iteration, one update per sample, "
             "25% of each batch from the demonstrations, evaluation on 10 episodes after each iteration's updates. "
             "The expert-demo probes (sparse reward) differ in the BC weight (--sac-bc-weight), the initial "
-            "temperature, and the cap on the actor's log std (--sac-max-log-std); the human-demo run uses the "
+            "temperature, the cap on the actor's log std (--sac-max-log-std), a fixed std and temperature "
+            "(--sac-min-log-std, --no-sac-learn-temperature) and the offline updates; the human-demo run uses the "
             "RRL-code reward. Short probes, stopped after 6 iterations (the human-demo run at 36k samples)."
         ),
         groups=(
@@ -584,6 +585,9 @@ EXPORTS: tuple[Export | ExperimentExport, ...] = (
             ("expert, BC 0.4, 400 offline, std cap 0.1", ("sac/probe_door_expert_bc04_off400_std01_s0",)),
             ("expert, BC 2.5, 400 offline, std cap 0.1, target entropy -3",
              ("sac/probe_door_expert_bc25_off400_std01_h3_s0",)),
+            ("expert, BC 2.5, 20k offline, std cap 0.1", ("sac/probe_door_expert_bc25_off20k_std01_s0",)),
+            ("expert, BC 2.5, 5k offline, std fixed at 0.1, temperature fixed at 0.01",
+             ("sac/probe_door_expert_bc25_off5k_fixstd01_a001_s0",)),
             ("human, rrl_code, BC 0.4, 2000 offline updates", ("sac/door_human_bc04_s0",)),
         ),
     ),
