@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -252,6 +253,14 @@ def test_offline_updates_on_the_demos_before_interaction(tmp_path):
     assert len(bc["offline_critic_losses"]) == 6 and all(math.isfinite(v) for v in bc["offline_critic_losses"])
     online = max(1, round(0.5 * 2 * 29))  # updates per sample x the iteration's stored transitions' samples
     assert read_checkpoint(run / "checkpoint.pt")["baseline"]["updates"] in (6 + online, 6 + round(0.5 * 60))
+    # scripts/diagnose_sac.py reads the run back: the BC'd actor is near the demonstrated actions on their states
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("diagnose_sac", Path(__file__).parents[1] / "scripts/diagnose_sac.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    numbers = module.diagnose(str(run))
+    assert all(math.isfinite(v) for v in numbers.values()) and numbers["mean |tanh(mu) - a_demo|"] < 0.5
 
 
 def test_log_std_cap_bounds_the_exploration_noise():
