@@ -192,6 +192,11 @@ def test_report_lists_paper_figures_in_paper_order_then_further_studies(run_dirs
         "## Further studies", "### BC only", "### A probe", "## The paper's experiments: where they stand",
     ]  # fmt: skip
     assert "| RRL sparse | dapg_door_s0 | 0 |" in report and "| a |" in report
+    row = next(line for line in report.splitlines() if line.startswith("| RRL sparse | dapg_door_s0 |"))
+    csv_rows = (results / "rewards_door_cpu" / "dapg_door_s0.csv").read_text().splitlines()
+    header, values = csv_rows[0].split(","), [r.split(",") for r in csv_rows[1:]]
+    last5 = [float(v[header.index("success_train")]) for v in values][-5:]
+    assert row.split(" | ")[10] == f"{100 * sum(last5) / len(last5):.1f}%"  # the "train, last 5 it." column
     assert paper_figure("main_cpu", {}) == "Fig. 3" and paper_figure("main_door_cpu", {}) == "Fig. 3"
     assert paper_figure("main_cpu_door", {"groups": {}}) is None  # the scheme: <study>_<task>_<qualifiers>
     assert "Folder: [results/rewards_door_cpu](../results/rewards_door_cpu)" in report

@@ -118,7 +118,8 @@ def _cmd_demos(args: argparse.Namespace) -> int:
 def _add_train(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "train",
-        help="train a policy: BC, NPG or DAPG (paper Algorithm 1); --resume RUN_DIR continues a run",
+        help="train a policy: BC, NPG, DAPG (paper Algorithm 1), SAC or FERM (--algo); --resume RUN_DIR continues a "
+        "run",
         description="Every TrainConfig field is a flag (defaults: paper appendix 7.1, from state). --preset "
         "paper|cpu|smoke sets the pixel (RRL) settings first; other flags override them. Examples: "
         "rrl train --task door --algo dapg --demos expert --seed 0 --out runs/door_s0; "
@@ -285,7 +286,7 @@ def _cmd_export(args: argparse.Namespace) -> int:
 def _add_experiment(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "experiment",
-        help="run a paper comparison/ablation (representations, proprioception, rewards, policy_size, "
+        help="run a paper comparison/ablation (main, representations, proprioception, rewards, policy_size, "
         "relocate_cameras) at --scale smoke|cpu|paper; also `rrl experiment robustness RUN...` (Fig. 4 "
         "distractors), `rrl experiment compute_cost --out DIR` (Fig. 4 left) and `rrl experiment feature_probe "
         "--out DIR` (linear probe of the hidden task state); `rrl experiment -h` for details",

@@ -21,6 +21,7 @@ from rrl.config import PRESETS
 from rrl.experiments.definitions import EXPERIMENTS
 from rrl.experiments.exports import EXPORTS
 from rrl.paths import atomic_write
+from rrl.run.logs import read_log
 
 #: Results folders that are not training curves, by the producer's folder name (``name`` or ``name_*``), and the
 #: paper figure each reproduces (the longest matching name wins).
@@ -33,6 +34,9 @@ OTHER_RESULT_FIGURES: dict[str, str] = {
 }
 
 _FIGURE = re.compile(r"^(Fig\.|Table) (\d+)")
+
+#: The iterations whose mean training success the tables show beside the last one (one iteration is noisy).
+LAST_N = 5
 
 
 def _matches(name: str, prefix: str) -> bool:
@@ -80,6 +84,19 @@ def _pct(v: float | None) -> str:
     return "-" if v is None or (isinstance(v, float) and math.isnan(v)) else f"{100 * v:.0f}%"
 
 
+def _pct1(v: float | None) -> str:
+    return "-" if v is None or math.isnan(v) else f"{100 * v:.1f}%"
+
+
+def _last_mean(folder: Path, run: str, n: int = LAST_N) -> float | None:
+    """Mean training success of the last ``n`` iterations of ``<folder>/<run>.csv`` (None where it is absent)."""
+    path = folder / f"{run}.csv"
+    if not path.is_file():
+        return None
+    values = [float(row["success_train"]) for row in read_log(path) if row.get("success_train") not in (None, "")]
+    return float(sum(values[-n:]) / len(values[-n:])) if values else None
+
+
 def _first(d: dict[str, int] | None) -> str:
     return "not reached" if d is None else f"it. {d['iteration']} ({d['samples'] / 1e6:.2f}M samples)"
 
@@ -114,8 +131,8 @@ def _runs_result(folder: Path, meta: dict[str, Any], out: Path, figure: str | No
     rel = os.path.relpath(folder, out.parent)
     lines += [f"![{meta['name']}]({rel}/curve.png)", ""]
     lines += ["| group | run | seed | iterations | samples | wall time | first train >= 80% | first train >= 90% "
-              "| first eval >= 90% | last train | last eval | max train | commit |",
-              "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]  # fmt: skip
+              f"| first eval >= 90% | last train | train, last {LAST_N} it. | last eval | max train | commit |",
+              "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]  # fmt: skip
     commands = []
     for label, runs in meta["groups"].items():
         for s in runs:
@@ -126,6 +143,7 @@ def _runs_result(folder: Path, meta: dict[str, Any], out: Path, figure: str | No
                 f"| {label} | {s['run']}{kept} | {s['seed']} | {s['iterations']} | {s['samples']:,} | {wall} | "
                 f"{_first(s.get('first_train_ge_80'))} | {_first(s['first_train_ge_90'])} | "
                 f"{_first(s['first_eval_ge_90'])} | {_pct(s['last_success_train'])} | "
+                f"{_pct1(_last_mean(folder, s['run']))} | "
                 f"{_pct(s['last_success_eval'])} | {_pct(s['max_success_train'])} | {s['commit']} |"
             )
             commands.append(f"    {s['command']}" + "".join(f"\n    {r}" for r in s.get("resumed_with", [])))
@@ -192,7 +210,7 @@ def _not_run(root: Path) -> list[str]:
     rows.append(
         "| Fig. 4 | robustness | Does a frozen policy survive visual distractors? | "
         f"{', '.join(robust) or 'none'} | "
-        "`rrl experiment robustness RUN_DIR --episodes 75 --out results/robustness_TASK` | same |"
+        "`rrl experiment robustness RUN_DIR --episodes 75 --out results/robustness_<task>_<scale>` | same |"
     )
     return [
         "## The paper's experiments: where they stand",

@@ -1,4 +1,4 @@
-"""The paper's comparisons and ablations as runnable experiments (Fig. 5, 6, 7, 9), at a chosen scale.
+"""The paper's comparisons and ablations as runnable experiments (Fig. 3, 5, 6, 7, 9), at a chosen scale.
 
 >>> rrl experiment representations --task door --scale cpu --seeds 0,1
 >>> rrl experiment proprioception --task hammer --scale smoke

@@ -226,9 +226,9 @@ EXPORTS: tuple[Export | ExperimentExport, ...] = (
             "the paper's appendix 7.1 policy), mjrl demo weight. Pixels: cpu preset (EfficientNet-Lite0, 146-px "
             "renders cropped to 128, top camera + 24 hand joints), 40 trajectories per iteration; state: 200 per "
             "iteration, and a state control with the pixel run's 40 per iteration (and its 10 evaluation episodes "
-            "every 2 iterations). Compare at equal samples. Both seeds moved between this 2-core machine "
-            "(onnxruntime, 4 envs) and the lent GPU boxes (EfficientNet-Lite0 in torch on CUDA, 8 envs); "
-            "config.json's resumed_with records every move."
+            "every 2 iterations). Compare at equal samples. Both seeds moved between a 2-core CPU machine "
+            "(onnxruntime, 4 envs) and GPU boxes (EfficientNet-Lite0 in torch on CUDA, 8 envs); config.json's "
+            "resumed_with records every move."
         ),
         groups=(
             ("RRL (pixels, cpu preset)", seeds("pixels/door_cpu_human_dense", 0, 1)),
@@ -498,8 +498,8 @@ EXPORTS: tuple[Export | ExperimentExport, ...] = (
         title="RRL from pixels, door, 25 expert demos (cpu preset) vs DAPG from state",
         note=(
             "cpu preset: EfficientNet-Lite0, 146-px renders cropped to 128, top camera + 24 hand joints, 40 "
-            "trajectories per iteration. Seeds 1 and 2 ran on this 2-core machine (onnxruntime); seed 0 on the lent "
-            "GPU box (the same preset with the encoder in torch on CUDA and 8 envs; config.json records it). Target: "
+            "trajectories per iteration. Seeds 1 and 2 ran on a 2-core CPU machine (onnxruntime); seed 0 on a GPU "
+            "box (the same preset with the encoder in torch on CUDA and 8 envs; config.json records it). Target: "
             ">= 80% stochastic training success."
         ),
         groups=(
@@ -521,7 +521,7 @@ EXPORTS: tuple[Export | ExperimentExport, ...] = (
             "rrl's default initial action std (the demonstrations' per-dimension std) and with --init-log-std -3 "
             "(std 0.05). The default-std runs were stopped at 2.76M (seeds 0, 1) and 1.92M (seed 2) samples with "
             "identical flat returns at every iteration, and the std-0.05 seed 1 at 1.04M (flat: its BC policy never "
-            "reaches the handle), to give the 2-core machine to the others; every run resumes with rrl train "
+            "reaches the handle); every run resumes with rrl train "
             "--resume RUN --iterations 100. The published curve is RRL from pixels (ResNet-34 features + hand "
             "joints, 3 seeds, the authors' logs). Target: >= 80% training success by 4M samples on every seed."
         ),
@@ -558,8 +558,8 @@ EXPORTS: tuple[Export | ExperimentExport, ...] = (
             "update per 4 samples at batch 64) and RRL (DAPG on frozen EfficientNet-Lite0 features, cpu preset), "
             "both from the 25 expert demonstrations under the sparse reward, against environment samples. The "
             "first FERM pair computed the actor's log pi exactly; the second as FERM's code does (each saturated "
-            "action dimension's log-determinant bounded at -log 1e-6). FERM runs stop where the machine's time ran "
-            "out; rrl train --resume RUN continues them to the preset's 100k samples."
+            "action dimension's log-determinant bounded at -log 1e-6). Runs short of the preset's 100k samples "
+            "continue with rrl train --resume RUN."
         ),
         groups=(
             ("FERM, exact log pi (cpu preset)", seeds("ferm/door_expert", 0, 1)),
