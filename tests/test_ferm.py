@@ -143,6 +143,8 @@ def test_ferm_run_resumes_exactly_and_evaluates(tmp_path):
     rows = [[{k: v for k, v in r.items() if not k.startswith(timing)} for r in read_log(d / "log.csv")]
             for d in (full, part)]  # fmt: skip
     assert rows[0] == rows[1] and len(rows[0]) == 5
+    spread = [(float(r["log_std_mean"]), float(r["saturated"])) for r in rows[0]]  # the entropy estimate's parts
+    assert all(-10 <= s <= 2 and 0 <= f <= 1 for s, f in spread)
     a, b = read_checkpoint(full / "checkpoint.pt"), read_checkpoint(part / "checkpoint.pt")
     assert a["replay_chunk_steps"] == b["replay_chunk_steps"] == [200] * 5
     for key in a["policy"]:

@@ -301,3 +301,14 @@ def test_fixed_exploration_std_and_fixed_temperature():
             agent.update({k: v[rng.integers(0, 32, 32)] for k, v in batch.items()})
         moved = any(not torch.equal(a, b) for a, b in zip(before, agent.actor.parameters()))
         assert moved and (float(agent.alpha) != alpha0) == learn
+
+
+def test_policy_spread_splits_the_entropy_estimate():
+    from rrl.algos.sac import SquashedGaussianActor, policy_spread
+
+    actor = SquashedGaussianActor(obs_dim=3, act_dim=4, hidden=(), log_std_max=-1.0, log_std_min=-1.0)
+    with torch.no_grad():
+        actor.net[0].weight.zero_()
+        actor.net[0].bias.copy_(torch.tensor([3.0, -3.0, 0.5, 0.0, 0.0, 0.0, 0.0, 0.0]))  # mu; then raw log std
+    spread = policy_spread(actor, torch.zeros(5, 3))
+    assert spread == {"log_std_mean": pytest.approx(-1.0), "saturated": pytest.approx(0.5)}  # 2 of 4 past |mu| = 2

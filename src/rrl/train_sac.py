@@ -290,7 +290,8 @@ class SACTrainer:
             row.update(success_eval=math.nan, return_eval=math.nan)
         mean = {key: float(np.mean(v)) for key, v in stats.items()}
         row.update(critic_loss=mean.get("critic_loss", math.nan), alpha=float(self.agent.alpha.detach()),
-                   entropy=mean.get("entropy", math.nan), updates=float(self.agent.updates),
+                   entropy=mean.get("entropy", math.nan), log_std_mean=mean.get("log_std_mean", math.nan),
+                   saturated=mean.get("saturated", math.nan), updates=float(self.agent.updates),
                    t_sample=t1 - t0, t_update=t2 - t1, t_eval=time.perf_counter() - t2,
                    t_iteration=time.perf_counter() - t0)  # fmt: skip
         return row

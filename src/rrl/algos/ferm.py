@@ -36,6 +36,7 @@ from rrl.algos.sac import (
     SquashedGaussianActor,
     TwinQ,
     critic_loss,
+    policy_spread,
     policy_step,
     soft_update,
 )
@@ -276,6 +277,7 @@ class FERMAgent:
 
             out.update(policy_step(loss_fn, self.critic, self.actor_opt, self.log_alpha,
                                    self.alpha_opt if sac.learn_temperature else None, self.target_entropy))  # fmt: skip
+            out.update(policy_spread(self.actor.pi, feat.detach()))
             soft_update(self.critic_target, self.critic, sac.tau)
             self._update_key_encoder()
         return out

@@ -171,6 +171,14 @@ def actor_loss(
     return loss, logp
 
 
+@torch.no_grad()
+def policy_spread(actor: SquashedGaussianActor, obs: torch.Tensor) -> dict[str, float]:
+    """Where the entropy estimate comes from: the mean log std before the tanh (``log_std_mean``) and the share of
+    action dimensions whose mean sits past the tanh's knee, ``|mu| > 2`` (``saturated``)."""
+    mu, log_std = actor.distribution(obs)
+    return {"log_std_mean": float(log_std.mean()), "saturated": float((mu.abs() > 2).float().mean())}
+
+
 def temperature_loss(log_alpha: torch.Tensor, logp: torch.Tensor, target_entropy: float) -> torch.Tensor:
     return -(log_alpha * (logp + target_entropy).detach()).mean()
 
@@ -249,6 +257,7 @@ class SACAgent:
                 lambda: actor_loss(batch["obs"], self.actor, self.critic, alpha, self.generator, bc),
                 self.critic, self.actor_opt, self.log_alpha, self.temperature_opt, self.target_entropy,
             ))  # fmt: skip
+            out.update(policy_spread(self.actor, batch["obs"]))
             soft_update(self.critic_target, self.critic, self.cfg.tau)
         return out
 

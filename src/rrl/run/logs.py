@@ -17,7 +17,7 @@ LOG_COLUMNS = (
     "vf_error_before", "vf_error_after",
     "t_sample", "t_eval", "t_advantages", "t_gradient", "t_cg", "t_step", "t_vf", "t_iteration",
     "wall_time", "rss_peak_mb",
-    "critic_loss", "alpha", "entropy", "updates", "t_update",  # --algo sac
+    "critic_loss", "alpha", "entropy", "saturated", "updates", "t_update",  # --algo sac, ferm
 )  # fmt: skip
 
 
