@@ -551,19 +551,21 @@ EXPORTS: tuple[Export | ExperimentExport, ...] = (
     Export(
         "ferm_door_expert",
         figure="Fig. 3",
-        title="FERM from pixels against RRL from pixels, door, 25 expert demos, sparse reward (cpu presets)",
+        title="FERM from pixels against RRL from pixels, door, 25 expert demos (cpu presets)",
         note=(
             "FERM (--algo ferm --preset cpu: a conv encoder learned from 76-px renders randomly cropped to 64, the top "
             "camera + 24 hand joints, the demos in the replay buffer first, 1600 CURL updates, then SAC with one "
             "update per 4 samples at batch 64) and RRL (DAPG on frozen EfficientNet-Lite0 features, cpu preset), "
-            "both from the 25 expert demonstrations under the sparse reward, against environment samples. The "
-            "first FERM pair computed the actor's log pi exactly; the second as FERM's code does (each saturated "
-            "action dimension's log-determinant bounded at -log 1e-6). Runs short of the preset's 100k samples "
-            "continue with rrl train --resume RUN."
+            "both from the 25 expert demonstrations, against environment samples. Under the sparse reward: a FERM "
+            "pair computing the actor's log pi exactly and one computing it as FERM's code does (each saturated "
+            "action dimension's log-determinant bounded at -log 1e-6), and RRL. Under the RRL-code reward (the "
+            "reward of the code that ran FERM for the paper): a FERM pair with the bounded log pi. Runs short of "
+            "the preset's 100k samples continue with rrl train --resume RUN."
         ),
         groups=(
             ("FERM, exact log pi (cpu preset)", seeds("ferm/door_expert", 0, 1)),
             ("FERM, FERM code's bounded log pi (cpu preset)", seeds("ferm/door_expert_bounded", 0, 1)),
+            ("FERM, bounded log pi, rrl_code reward (cpu preset)", seeds("ferm/door_expert_rrlcode", 0, 1)),
             ("RRL (pixels, cpu preset)", seeds("rrl_pixels_door_expert/door_cpu_expert.csv", 0, 1, 2)),
         ),
     ),
