@@ -111,7 +111,11 @@ def test_cli_help_lists_variants_and_options_before_the_name_reach_the_experimen
 
 @pytest.mark.parametrize("name", ["proprioception", "rewards", "policy_size"])
 def test_smoke_experiment_runs_each_variant_with_its_setting(name: str, tmp_path: Path) -> None:
-    """Every variant of Fig. 6/7 trains at smoke scale and its run really uses the variant's setting."""
+    """Every variant of Fig. 6/7 trains at smoke scale and its run really uses the variant's setting. A results
+    folder under the name of before the naming scheme (``<experiment>_<scale>_<task>``) is adopted."""
+    legacy = tmp_path / "results" / f"{name}_smoke_door"
+    legacy.mkdir(parents=True)
+    (legacy / "meta.json").write_text(json.dumps({"name": legacy.name, "title": "earlier"}))
     report = run_experiment(
         name, tasks=["door"], scale="smoke", root=tmp_path / "runs", results_root=tmp_path / "results", **TINY
     )
@@ -132,7 +136,7 @@ def test_smoke_experiment_runs_each_variant_with_its_setting(name: str, tmp_path
             assert weights[0].shape[1] == (1280 if cfg["obs"] == "rgb" else 1280 + 24)
         assert len((Path(r["out"]) / "log.csv").read_text().splitlines()) == 1 + TINY["iterations"]
     meta = json.loads((tmp_path / "results" / f"{name}_door_smoke" / "meta.json").read_text())
-    assert set(meta["groups"]) == {v.label for v in EXPERIMENTS[name].variants}
+    assert set(meta["groups"]) == {v.label for v in EXPERIMENTS[name].variants} and not legacy.exists()
 
 
 def test_rerun_extends_keeps_or_refuses_an_existing_run(tmp_path: Path, capsys) -> None:

@@ -72,3 +72,17 @@ def test_refuses_common_fields_in_extra_meta_and_paths_outside_the_folder(tmp_pa
 def test_library_versions_names_missing_packages() -> None:
     versions = library_versions(("numpy", "no-such-package-here"))
     assert versions["python"] and versions["numpy"] and versions["no-such-package-here"] is None
+
+
+def test_a_folder_made_before_the_naming_scheme_is_adopted(tmp_path: Path) -> None:
+    from rrl.result_folder import adopt_renamed
+
+    write_result_folder(tmp_path / "rewards_cpu_door", title="rewards", command="rrl experiment rewards",
+                        files={"a.csv": "x\n1\n"})  # fmt: skip
+    assert adopt_renamed(tmp_path, "rewards_cpu_door", "rewards_door_cpu")
+    assert not (tmp_path / "rewards_cpu_door").exists() and (tmp_path / "rewards_door_cpu" / "a.csv").is_file()
+    meta = json.loads((tmp_path / "rewards_door_cpu" / "meta.json").read_text())
+    assert meta["renamed_from"] == "rewards_cpu_door" and meta["title"] == "rewards"
+    (tmp_path / "rewards_cpu_door").mkdir()  # both names: nothing is touched
+    assert not adopt_renamed(tmp_path, "rewards_cpu_door", "rewards_door_cpu")
+    assert not adopt_renamed(tmp_path, "absent", "rewards_door_cpu")

@@ -59,6 +59,22 @@ def result_name(study: str, task: str | None = None, *qualifiers: str) -> str:
     return "_".join(parts)
 
 
+def adopt_renamed(root: str | os.PathLike, old: str, new: str) -> bool:
+    """Rename the results folder ``root/old`` to ``root/new`` (a folder made before the naming scheme of
+    :func:`result_name`) when only the old one exists, recording ``renamed_from`` in its ``meta.json``; True if it
+    did. A folder under both names is left alone (and reported by the caller)."""
+    src, dst = Path(root) / old, Path(root) / new
+    if old == new or not src.is_dir() or dst.exists():
+        return False
+    src.rename(dst)
+    meta_path = dst / "meta.json"
+    if meta_path.is_file():
+        meta = json.loads(meta_path.read_text())
+        meta.setdefault("renamed_from", old)
+        write_meta(dst, meta)
+    return True
+
+
 def library_versions(packages: Sequence[str] = VERSIONED_PACKAGES) -> dict[str, str | None]:
     """Python's version and each distribution's (an imported module's ``__version__``, which keeps local tags such
     as torch's ``+cu130``; else the installed metadata; ``None`` where it is not installed)."""

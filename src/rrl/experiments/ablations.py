@@ -26,7 +26,7 @@ from typing import Any
 
 from rrl.config import IDENTITY_FIELDS, PIXEL_FIELDS, PRESETS, TrainConfig
 from rrl.experiments.definitions import EXPERIMENTS, RRL, Experiment, Variant  # noqa: F401 (defined there)
-from rrl.result_folder import result_name
+from rrl.result_folder import adopt_renamed, result_name
 
 # VAE training per scale (appendix 7.4: 1M frames, 10 epochs, latent 512, 64x64).
 VAE_SCALE = {
@@ -185,6 +185,11 @@ def run_experiment(
             from rrl.results import export_results, keepable_runs, previous_export
 
             result = result_name(name, task, scale)
+            legacy = f"{name}_{scale}_{task}"  # the name such folders had before result_name's scheme
+            if adopt_renamed(results_root, legacy, result):
+                print(f"renamed results/{legacy} to results/{result} (the results naming scheme)", file=sys.stderr)
+            elif (Path(results_root) / legacy).is_dir():
+                print(f"note: results/{legacy} is an older copy of results/{result}; remove it", file=sys.stderr)
             given = {Path(run).name for runs in groups.values() for run in runs}
             result_dir = Path(results_root) / result
             kept = set(keepable_runs(previous_export(result_dir), result_dir, drop=selected - given))
