@@ -80,12 +80,8 @@ def _heading(title: str, figure: str | None) -> str:
     return f"### {figure}: {title}"
 
 
-def _pct(v: float | None) -> str:
-    return "-" if v is None or (isinstance(v, float) and math.isnan(v)) else f"{100 * v:.0f}%"
-
-
-def _pct1(v: float | None) -> str:
-    return "-" if v is None or math.isnan(v) else f"{100 * v:.1f}%"
+def _pct(v: float | None, digits: int = 0) -> str:
+    return "-" if v is None or (isinstance(v, float) and math.isnan(v)) else f"{100 * v:.{digits}f}%"
 
 
 def _last_mean(folder: Path, run: str, n: int = LAST_N) -> float | None:
@@ -143,7 +139,7 @@ def _runs_result(folder: Path, meta: dict[str, Any], out: Path, figure: str | No
                 f"| {label} | {s['run']}{kept} | {s['seed']} | {s['iterations']} | {s['samples']:,} | {wall} | "
                 f"{_first(s.get('first_train_ge_80'))} | {_first(s['first_train_ge_90'])} | "
                 f"{_first(s['first_eval_ge_90'])} | {_pct(s['last_success_train'])} | "
-                f"{_pct1(_last_mean(folder, s['run']))} | "
+                f"{_pct(_last_mean(folder, s['run']), 1)} | "
                 f"{_pct(s['last_success_eval'])} | {_pct(s['max_success_train'])} | {s['commit']} |"
             )
             commands.append(f"    {s['command']}" + "".join(f"\n    {r}" for r in s.get("resumed_with", [])))

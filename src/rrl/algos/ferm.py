@@ -275,8 +275,8 @@ class FERMAgent:
                 q1_pi, q2_pi = self.critic(critic_feat, act)
                 return (alpha * logp - torch.min(q1_pi, q2_pi)).mean(), logp
 
-            out.update(policy_step(loss_fn, self.critic, self.actor_opt, self.log_alpha,
-                                   self.alpha_opt if sac.learn_temperature else None, self.target_entropy))  # fmt: skip
+            out.update(policy_step(loss_fn, self.critic, self.actor_opt, self.log_alpha, self.alpha_opt,
+                                   self.target_entropy, sac.learn_temperature))  # fmt: skip
             out.update(policy_spread(self.actor.pi, feat.detach()))
             soft_update(self.critic_target, self.critic, sac.tau)
             self._update_key_encoder()

@@ -185,11 +185,11 @@ def temperature_loss(log_alpha: torch.Tensor, logp: torch.Tensor, target_entropy
 
 def policy_step(
     loss_fn: Callable[[], tuple[torch.Tensor, torch.Tensor]], critic: nn.Module, actor_opt: torch.optim.Optimizer,
-    log_alpha: torch.Tensor, alpha_opt: torch.optim.Optimizer | None, target_entropy: float,
+    log_alpha: torch.Tensor, alpha_opt: torch.optim.Optimizer, target_entropy: float, learn_temperature: bool = True,
 ) -> dict[str, float]:
     """The actor step on ``loss_fn()`` (the actor's loss and log-probabilities, Eq. 7) with the critic's parameters
-    frozen, so that the actor's gradient does not reach it, then the temperature step (Eq. 18; none without
-    ``alpha_opt``: a fixed temperature)."""
+    frozen, so that the actor's gradient does not reach it, then the temperature step (Eq. 18; none where
+    ``learn_temperature`` is off: a fixed temperature)."""
     for p in critic.parameters():
         p.requires_grad_(False)
     try:
@@ -200,7 +200,7 @@ def policy_step(
     finally:
         for p in critic.parameters():
             p.requires_grad_(True)
-    if alpha_opt is not None:
+    if learn_temperature:
         loss_alpha = temperature_loss(log_alpha, logp, target_entropy)
         alpha_opt.zero_grad()
         loss_alpha.backward()
@@ -233,11 +233,6 @@ class SACAgent:
         self.generator = torch.Generator().manual_seed(seed)  # the policy's sampling noise in updates
 
     @property
-    def temperature_opt(self) -> torch.optim.Optimizer | None:
-        """The temperature's optimiser, None where it is fixed (``learn_temperature`` off)."""
-        return self.alpha_opt if self.cfg.learn_temperature else None
-
-    @property
     def alpha(self) -> torch.Tensor:
         return self.log_alpha.exp()
 
@@ -255,7 +250,8 @@ class SACAgent:
             bc = (batch["is_demo"], batch["act"], self.cfg.bc_weight) if "is_demo" in batch else None
             out.update(policy_step(
                 lambda: actor_loss(batch["obs"], self.actor, self.critic, alpha, self.generator, bc),
-                self.critic, self.actor_opt, self.log_alpha, self.temperature_opt, self.target_entropy,
+                self.critic, self.actor_opt, self.log_alpha, self.alpha_opt, self.target_entropy,
+                self.cfg.learn_temperature,
             ))  # fmt: skip
             out.update(policy_spread(self.actor, batch["obs"]))
             soft_update(self.critic_target, self.critic, self.cfg.tau)

@@ -94,8 +94,8 @@ def main_figure(name: str, scale: str, tasks: list[str], results_root: str | Pat
     from rrl.result_folder import write_result_folder
 
     root = Path(results_root)
-    metas = {t: json.loads((root / result_name(name, t, scale) / "meta.json").read_text()) for t in tasks
-             if (root / result_name(name, t, scale) / "meta.json").is_file()}  # fmt: skip
+    folders = {t: root / result_name(name, t, scale) for t in tasks}
+    metas = {t: json.loads((f / "meta.json").read_text()) for t, f in folders.items() if (f / "meta.json").is_file()}
     if not metas:
         return None
     out = root / result_name(name, None, scale)
@@ -108,7 +108,7 @@ def main_figure(name: str, scale: str, tasks: list[str], results_root: str | Pat
     rows_csv = ["task,method,run,samples,success_train"]
     handles: dict[str, Any] = {}
     for ax, (task, meta) in zip(axes[0], metas.items()):
-        folder = root / result_name(name, task, scale)
+        folder = folders[task]
         longest = 0.0
         for label, runs in sorted(meta["groups"].items(), key=lambda kv: _method_order(kv[0])):
             color = colors[labels.index(label) % len(colors)]
@@ -141,7 +141,7 @@ def main_figure(name: str, scale: str, tasks: list[str], results_root: str | Pat
             "most that many samples (only where every seed got there). Door learns from the 25 human "
             "demonstrations, hammer, pen and relocate from 25 expert rollouts (no human demonstrations of them can "
             "be had here); the published RRL curves used human demonstrations on every task. Each run's command: "
-            f"the per-task sections ({', '.join(result_name(name, t, scale) for t in metas)}).")  # fmt: skip
+            f"the per-task sections ({', '.join(folders[t].name for t in metas)}).")  # fmt: skip
     write_result_folder(
         out, title=f"Fig. 3: the main comparison at `{scale}` scale",
         command=f"rrl experiment {name} --scale {scale} --export-only", note=note, table="\n".join(table),
