@@ -235,6 +235,37 @@ def test_action_noise_changes_actions(door2):
     assert not np.allclose(noisy.trajectories[0]["actions"], door2.trajectories[0]["actions"])
 
 
+def test_sampled_demos_draw_from_the_experts_gaussian(door2):
+    """``sampled=True`` (FERM's demonstrations): each action is the expert's mean at the recorded observation plus
+    noise of the expert's own std, per dimension (checked where the clip to [-1, 1] did not act)."""
+    expert = load_expert_policy("door")
+    sampled = make_expert_demos("door", n=2, seed=0, sampled=True)
+    assert sampled.metadata["expert_actions"] == "sampled" and door2.metadata["expert_actions"] == "mean"
+    obs = np.concatenate([t["observations"] for t in sampled.trajectories])
+    act = np.concatenate([t["actions"] for t in sampled.trajectories])
+    mean = np.stack([expert.mean_action(o) for o in obs])
+    inside = (np.abs(act) < 1) & (np.abs(mean) < 0.5)  # unclipped, and a clip of the noise is unlikely
+    z = (act - mean) / np.exp(expert.log_std)
+    assert inside.sum() > 2000
+    assert abs(z[inside].std() - 1) < 0.1 and abs(z[inside].mean()) < 0.1
+    np.testing.assert_allclose(
+        np.stack([expert.mean_action(o) for o in door2.trajectories[0]["observations"]]).clip(-1, 1),
+        door2.trajectories[0]["actions"], atol=1e-12,
+    )  # fmt: skip
+    assert make_expert_demos("door", n=2, seed=0, sampled=True).fingerprint() == sampled.fingerprint()
+
+
+def test_sampled_expert_demos_are_a_run_setting_of_their_own():
+    from rrl.config import IDENTITY_FIELDS, TrainConfig
+    from rrl.demos import default_demo_path
+
+    assert default_demo_path("door", n=25, seed=0, sampled=True).name == "door-expert-n25-seed0-sampled.h5"
+    assert default_demo_path("door", n=25, seed=0).name == "door-expert-n25-seed0.h5"
+    assert "expert_demo_actions" in IDENTITY_FIELDS
+    with pytest.raises(ValueError, match="expert_demo_actions"):
+        TrainConfig(expert_demo_actions="noisy")
+
+
 # --------------------------------------------------------------------------- storage
 
 

@@ -172,7 +172,9 @@ def test_ferm_config_errors_and_presets():
     cpu = TrainConfig.from_preset("cpu", "pen", algo="ferm")
     assert cpu.iterations * cpu.trajectories * 100 == 100_000
     assert cpu.command_line() == "rrl train --task pen --preset cpu --algo ferm"
+    assert paper.expert_demo_actions == cpu.expert_demo_actions == "sampled"  # FERM's code's demonstrations
     assert TrainConfig.from_preset("cpu", "door").algo == "dapg"  # RRL's preset is untouched
+    assert TrainConfig.from_preset("cpu", "door").expert_demo_actions == "mean"
 
 
 def test_ferm_log_prob_bounds_saturated_dimensions_as_the_ferm_code():

@@ -21,12 +21,13 @@ ALGOS = ("dapg", "npg", "bc", "sac", "ferm")
 DEMO_WEIGHT_VARIANTS = ("paper", "mjrl")  # rrl.algos.dapg
 FVP_PRECISIONS = ("float32", "bfloat16")  # rrl.algos.npg
 STEP_NORMS = ("gradient", "fisher")  # rrl.algos.npg.npg_step
+EXPERT_DEMO_ACTIONS = ("mean", "sampled")  # rrl.demos.make_expert_demos
 
 # Fields that define what a run *is*; resume refuses to change them.
 IDENTITY_FIELDS = (
     "task", "obs", "state_hide", "state_noise", "state_embed", "state_embed_keep", "algo", "demos", "n_demos",
-    "demo_seed", "seed", "trajectories", "horizon", "reward", "policy_size", "input_pca", "critic_input",
-    "vf_size", "init_log_std", "min_log_std", "encoder", "encoder_weights", "cameras",
+    "demo_seed", "expert_demo_actions", "seed", "trajectories", "horizon", "reward", "policy_size", "input_pca",
+    "critic_input", "vf_size", "init_log_std", "min_log_std", "encoder", "encoder_weights", "cameras",
     "render_size", "image_size", "proprio_noise", "proprio_arm", "multisample", "ferm_feature_dim",
 )  # fmt: skip
 BC_STAGE_FIELDS = ("bc_epochs", "bc_batch_size", "bc_lr", "feature_scale_floor")  # used once, before iteration 0
@@ -93,6 +94,12 @@ class TrainConfig:
     )
     n_demos: int = setting(25, "demonstrations used", valid=(lambda v: v >= 1, ">= 1"))
     demo_seed: int = setting(0, "seed of the expert-demo rollouts", valid=(lambda v: v >= 0, ">= 0"))
+    expert_demo_actions: str = setting(
+        "mean",
+        "expert demos act with the expert's mean action (mean: DAPG's demonstrations) or with draws from its "
+        "Gaussian (sampled: how FERM's code collected its demonstrations)",
+        valid=(lambda v: v in EXPERT_DEMO_ACTIONS, " or ".join(EXPERT_DEMO_ACTIONS)),
+    )
     seed: int = setting(0, "seed of sampling, initialisation and evaluation", valid=(lambda v: v >= 0, ">= 0"))
     iterations: int = setting(100, "DAPG/NPG iterations", valid=(lambda v: v >= 1, ">= 1"))
     trajectories: int = setting(

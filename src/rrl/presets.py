@@ -57,15 +57,15 @@ PRESETS = {"paper": paper_preset, "cpu": cpu_preset, "smoke": smoke_preset}
 def ferm_paper_preset(task: str) -> dict[str, Any]:
     """FERM as its public code runs it (``--algo ferm --preset paper``): 100-pixel renders randomly cropped to
     84, (1024, 1024) actor and critics, batch 128, one update per sample, 100k-step replay that the demos fill
-    first, 1600 CURL warm-up updates, one episode per iteration, 1M samples; 10 evaluation episodes every 10k
-    samples."""
+    first (expert demonstrations acted with draws from the expert's Gaussian, as FERM's code collected them), 1600
+    CURL warm-up updates, one episode per iteration, 1M samples; 10 evaluation episodes every 10k samples."""
     horizon = get_task(task).horizon
     return dict(
         obs="rgb+proprio", algo="ferm", render_size=100, image_size=84, policy_size=(1024, 1024), trajectories=1,
         iterations=1_000_000 // horizon, sac_batch_size=128, sac_updates_per_sample=1.0, sac_buffer=100_000,
-        sac_demo_fraction=0.0, sac_lr=1e-3, sac_tau=0.01, sac_gamma=0.99, sac_init_temperature=0.1,
-        sac_critic_layer_norm=False, ferm_curl_updates=1600, eval_episodes=10, eval_every=10_000 // horizon,
-        n_envs=1, n_groups=1,
+        expert_demo_actions="sampled", sac_demo_fraction=0.0, sac_lr=1e-3, sac_tau=0.01, sac_gamma=0.99,
+        sac_init_temperature=0.1, sac_critic_layer_norm=False, ferm_curl_updates=1600, eval_episodes=10,
+        eval_every=10_000 // horizon, n_envs=1, n_groups=1,
     )  # fmt: skip
 
 

@@ -20,11 +20,15 @@ from rrl.demos.storage import DemoSet, file_sha256, library_versions
 from rrl.tasks import get_task
 
 
-def default_demo_path(task: str, source: str = "expert", n: int = 25, seed: int = 0, action_noise: float = 0.0) -> Path:
-    """``<cache>/demos/<task>-<source>-n<N>-seed<S>[-noise<x>].h5`` (see :func:`rrl.paths.cache_dir`)."""
+def default_demo_path(
+    task: str, source: str = "expert", n: int = 25, seed: int = 0, action_noise: float = 0.0, sampled: bool = False
+) -> Path:
+    """``<cache>/demos/<task>-<source>-n<N>-seed<S>[-sampled][-noise<x>].h5`` (see :func:`rrl.paths.cache_dir`)."""
     from rrl.paths import cache_dir
 
     name = f"{task}-{source}" if source == "human" else f"{task}-{source}-n{n}-seed{seed}"
+    if sampled:
+        name += "-sampled"
     if action_noise:
         name += f"-noise{action_noise:g}"
     return cache_dir() / "demos" / f"{name}.h5"
@@ -73,12 +77,16 @@ def make_expert_demos(
     n: int = 25,
     seed: int = 0,
     action_noise: float = 0.0,
+    sampled: bool = False,
     max_episodes: int | None = None,
     policy: ExpertPolicy | None = None,
     progress: Callable[[str], None] | None = None,
     show_bar: bool = True,
 ) -> DemoSet:
     """Roll out the expert's mean action (plus optional Gaussian ``action_noise`` std) until ``n`` episodes succeed.
+
+    ``sampled``: act with draws from the expert's own Gaussian, ``mean + exp(log_std) * eps`` (mjrl's
+    ``get_action``), instead of its mean: how FERM's code filled its replay buffer with demonstrations.
 
     ``progress`` gets one line per episode; ``show_bar``: a tqdm bar of the kept episodes on stderr (a terminal only).
 
@@ -109,7 +117,8 @@ def make_expert_demos(
     try:
         for k, reset_seed in enumerate(seeds):
             rng = np.random.default_rng([seed, k, 0xAC7])
-            traj = rollout_episode(env, policy, int(reset_seed), action_noise, rng)
+            act = (lambda obs, rng=rng: policy.sample_action(obs, rng)) if sampled else policy
+            traj = rollout_episode(env, act, int(reset_seed), action_noise, rng)
             steps = int(np.count_nonzero(traj["successes"]))
             ok = spec.is_success(traj["successes"])
             attempts.append(steps)
@@ -139,6 +148,7 @@ def make_expert_demos(
         "seed": seed,
         "horizon": spec.horizon,
         "action_noise": action_noise,
+        "expert_actions": "sampled" if sampled else "mean",
         "policy_file": policy_file.name,
         "policy_sha256": file_sha256(policy_file) if policy_file.is_file() else None,
         "attempts": len(attempts),

@@ -34,12 +34,13 @@ def load_demo_set(cfg: TrainConfig, run_dir: str | Path | None = None):
     if run_dir is not None and (Path(run_dir) / RUN_DEMOS).is_file():
         demo_set = rd.load_demos(Path(run_dir) / RUN_DEMOS, task=cfg.task)
     elif cfg.demos == "expert":
-        path = rd.default_demo_path(cfg.task, "expert", cfg.n_demos, cfg.demo_seed)
+        sampled = cfg.expert_demo_actions == "sampled"
+        path = rd.default_demo_path(cfg.task, "expert", cfg.n_demos, cfg.demo_seed, sampled=sampled)
         if path.exists():
             demo_set = rd.load_demos(path, task=cfg.task)
         else:
             try:
-                demo_set = rd.make_expert_demos(cfg.task, n=cfg.n_demos, seed=cfg.demo_seed)
+                demo_set = rd.make_expert_demos(cfg.task, n=cfg.n_demos, seed=cfg.demo_seed, sampled=sampled)
             except RuntimeError as err:  # the expert policy failed too often
                 raise ValueError(f"cannot make expert demonstrations for {cfg.task}: {err}") from None
             try:
