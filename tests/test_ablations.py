@@ -196,6 +196,25 @@ def test_main_experiment_sets_demos_cameras_reward_and_budgets_per_task() -> Non
     assert [r["hours"] is None for r in paper] == [False, True, False, False, False]  # FERM: not measured
 
 
+def test_dry_run_says_what_is_left_of_runs_already_started(tmp_path: Path, capsys) -> None:
+    """A grid that spans several sittings: the dry run reads each run folder's log and gives the hours left."""
+    from rrl.cli import main
+
+    args = dict(tasks=["hammer"], scale="cpu", seeds=[0], root=tmp_path, dry_run=True, variants=["rrl", "ferm"])
+    fresh = {r["variant"]: r for r in run_experiment("main", **args)["runs"]}
+    assert all(r["done"] == 0 and r["hours_left"] == r["hours"] for r in fresh.values())
+    out = Path(fresh["RRL"]["out"])
+    out.mkdir(parents=True)
+    (out / "log.csv").write_text("iteration,samples,success_train\n0,8000,0.5\n14,120000,0.9\n")
+    started = {r["variant"]: r for r in run_experiment("main", **args)["runs"]}
+    assert started["RRL"]["done"] == 120_000 and started["FERM"]["done"] == 0
+    assert started["RRL"]["hours_left"] == pytest.approx(fresh["RRL"]["hours"] * (1 - 120_000 / 480_000))
+    assert main(["experiment", "main", "--task", "hammer", "--seeds", "0", "--variants", "rrl,ferm", "--root",
+                 str(tmp_path), "--dry-run"]) == 0  # fmt: skip
+    printed = capsys.readouterr().out
+    assert "0.12M done, ~1.0 h left" in printed and "h left (one at a time" in printed
+
+
 def test_main_experiment_exports_the_figure_and_table(tmp_path: Path) -> None:
     """Two methods of Fig. 3 on door trained for real (tiny state runs); the combined figure, its CSV and the
     table come out, with the published band where the released logs are."""

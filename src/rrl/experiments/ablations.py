@@ -263,14 +263,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         **extra,
     )
     for r in report["runs"]:
-        if "samples" in r:  # --dry-run: what each run costs
+        if "samples" in r:  # --dry-run: what each run costs, and what is left of it
             hours = "time not measured" if r["hours"] is None else f"~{r['hours']:.1f} h"
+            if r["done"]:
+                left = "" if r["hours_left"] is None else f", ~{r['hours_left']:.1f} h left"
+                hours += f"; {r['done'] / 1e6:.2f}M done{left}"
             print(f"{r['command']}  # {r['samples'] / 1e6:.2f}M samples, {hours} ({r['source']})")
         else:
             print(r["command"])
     if args.dry_run and report["runs"] and all(r["hours"] is not None for r in report["runs"]):
-        total = sum(r["hours"] for r in report["runs"])
-        print(f"# {len(report['runs'])} runs, about {total:.0f} h in all (one at a time at the rates above)")
+        total, left = sum(r["hours"] for r in report["runs"]), sum(r["hours_left"] for r in report["runs"])
+        print(f"# {len(report['runs'])} runs, about {total:.0f} h in all, {left:.0f} h left "
+              "(one at a time at the rates above; a run resumes from its folder)")  # fmt: skip
     summary = {k: [(s["variant"], s["task"], s["seed"]) for s in report[k]] for k in ("skipped", "missing")}
     print(json.dumps({"results": report["results"], **summary}))
     return 0

@@ -45,12 +45,20 @@ def planned_samples(cfg: TrainConfig) -> int:
 
 
 def estimate(cfg: TrainConfig, scale: str) -> dict[str, Any]:
-    """The run's samples and its estimated hours at ``scale`` (``None`` where the rate is not measured)."""
+    """The run's samples, those its run folder already holds (``done``: the last ``log.csv`` row, 0 without one),
+    its estimated hours at ``scale`` and the hours left (``None`` where the rate is not measured)."""
+    from rrl.run.logs import read_log
+
     seconds, source = SECONDS_PER_SAMPLE.get((scale, run_kind(cfg)), (None, "no measurement at this scale"))
     cams = len(cfg.cameras) if cfg.cameras and cfg.is_pixel else 1  # every camera is rendered (and encoded)
     samples = planned_samples(cfg)
+    log = Path(cfg.out) / "log.csv" if cfg.out else None
+    rows = read_log(log) if log is not None and log.is_file() else []
+    done = min(int(float(rows[-1]["samples"])), samples) if rows else 0
     hours = None if seconds is None else samples * seconds * cams / 3600
-    return {"samples": samples, "hours": hours, "source": source + (f"; x{cams} cameras" if cams > 1 else "")}
+    left = None if hours is None else hours * (samples - done) / samples
+    return {"samples": samples, "done": done, "hours": hours, "hours_left": left,
+            "source": source + (f"; x{cams} cameras" if cams > 1 else "")}  # fmt: skip
 
 
 def describe(config: dict[str, Any]) -> str:
