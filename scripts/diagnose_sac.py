@@ -1,8 +1,9 @@
-"""The actor and the critics of a ``--algo sac`` run (state or features) on its demonstrations' states: how far the
-actor's mean action is from the demonstrated one, how many action dimensions sit past the tanh's knee, and the
-critics' values of the demonstrated and of the actor's actions beside the demonstrations' discounted return.
+"""The actor and the critics of a ``--algo sac`` run (state or features) or of a ``--algo ferm`` run (its frames
+re-rendered from the demonstrations' simulator states) on its demonstrations' states: how far the actor's mean
+action is from the demonstrated one, how many action dimensions sit past the tanh's knee, and the critics' values
+of the demonstrated and of the actor's actions beside the demonstrations' discounted return.
 
-    python scripts/diagnose_sac.py runs/sac/RUN [RUN ...]
+    python scripts/diagnose_sac.py runs/sac/RUN [runs/ferm/RUN ...]
 """
 
 from __future__ import annotations
@@ -22,6 +23,8 @@ def diagnose(run: str) -> dict[str, float]:
     """The numbers above for the run folder ``run`` (its last checkpoint and its ``demos.h5``)."""
     _, cfg = read_run_meta(run)
     state = read_checkpoint(f"{run}/checkpoint.pt")
+    if cfg.algo == "ferm":
+        return diagnose_ferm(run, cfg, state)
     policy = SACPolicy.from_state(state["policy"], cfg.policy_size, cfg.sac_max_log_std, cfg.sac_min_log_std)
     with h5py.File(f"{run}/demos.h5", "r") as f:
         episodes = [{k: f["episodes"][e][k][:] for k in ("observations", "actions", "rewards")} for e in f["episodes"]]
@@ -44,6 +47,42 @@ def diagnose(run: str) -> dict[str, float]:
         "mean Q(s_0, a_demo)": float(q_demo[np.cumsum([0] + [len(e["actions"]) for e in episodes[:-1]])].mean()),
         "demos' discounted return from s_0 (recorded reward)": float(np.mean(returns)),
     }
+
+
+def diagnose_ferm(run: str, cfg, state: dict) -> dict[str, float]:
+    """:func:`diagnose` for a FERM run: centre-cropped frames through the actor and the critic's encoder; the
+    demonstrations' return under the run's reward (what its replay buffer holds)."""
+    from rrl.algos.ferm import FERMAgent, center_crop, split_observation
+    from rrl.demos import load_demos
+    from rrl.run.assembly import RUN_DEMOS, load_visual_demos, make_run_encoder
+    from rrl.train_ferm import ferm_config, frame_shape
+    from rrl.train_sac import demo_rewards
+
+    demo_set = load_demos(f"{run}/{RUN_DEMOS}", task=cfg.task)
+    demos = load_visual_demos(cfg, make_run_encoder(cfg), demo_set=demo_set)
+    channels = frame_shape(cfg)[0]
+    frames, proprio = split_observation(demos.observations, channels // 3, cfg.render_size)
+    frames, proprio = center_crop(torch.from_numpy(frames), cfg.image_size), torch.from_numpy(proprio)
+    act = torch.as_tensor(np.clip(demos.actions, -1, 1), dtype=torch.float32)
+    agent = FERMAgent(channels, proprio.shape[1], act.shape[1], ferm_config(cfg), seed=cfg.seed)
+    agent.load_state_dict(state["baseline"])
+    with torch.no_grad():
+        mu, _ = agent.actor.pi.distribution(agent.actor.features(frames, proprio))
+        critic_in = agent._critic_in(frames, proprio)
+        q_demo = torch.min(*agent.critic(critic_in, act))
+        q_pi = torch.min(*agent.critic(critic_in, torch.tanh(mu)))
+    rewards = demo_rewards(cfg, demo_set)
+    discount = cfg.sac_gamma ** np.arange(max(len(r) for r in rewards))
+    starts = np.cumsum([0] + [len(t["actions"]) for t in demo_set.trajectories[:-1]])
+    return {
+        "share of |mu| > 2": float((mu.abs() > 2).float().mean()),
+        "mean |tanh(mu) - a_demo|": float((torch.tanh(mu) - act).abs().mean()),
+        "mean Q(s, a_demo)": float(q_demo.mean()),
+        "mean Q(s, tanh(mu))": float(q_pi.mean()),
+        "mean Q(s_0, a_demo)": float(q_demo[starts].mean()),
+        f"demos' discounted return from s_0 ({cfg.reward} reward)": float(np.mean([discount[: len(r)] @ r
+                                                                                  for r in rewards])),
+    }  # fmt: skip
 
 
 if __name__ == "__main__":

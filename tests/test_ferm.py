@@ -157,6 +157,17 @@ def test_ferm_run_resumes_exactly_and_evaluates(tmp_path):
     assert '"curl_losses"' in bc and '"demo_transitions": 398' in bc  # the last step of each demo has no successor
     result = evaluate_run(full, episodes=2)
     assert result.episodes == 2 and 0.0 <= result.success_rate <= 1.0
+    # scripts/diagnose_sac.py reads a FERM run back too: actor and critics on the demonstrations' frames
+    import importlib.util
+    import math
+    from pathlib import Path
+
+    spec = importlib.util.spec_from_file_location("diagnose_sac", Path(__file__).parents[1] / "scripts/diagnose_sac.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    numbers = module.diagnose(str(full))
+    assert len(numbers) == 6 and all(math.isfinite(v) for v in numbers.values())
+    assert 0 <= numbers["share of |mu| > 2"] <= 1 and numbers["mean |tanh(mu) - a_demo|"] <= 2
 
 
 def test_ferm_config_errors_and_presets():
