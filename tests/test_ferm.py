@@ -56,8 +56,8 @@ def test_crops_and_observation_split_are_exact():
 
 
 def test_curl_loss_falls_on_a_fixed_batch_of_real_frames():
-    """32 door frames of different episodes (40 px, cropped to 32): InfoNCE starts at chance (log 32) and falls
-    once the encoder tells the frames apart (after about 250 updates here)."""
+    """32 door frames of different episodes (40 px, cropped to 32): InfoNCE starts near chance (log 32) and falls
+    once the encoder tells the frames apart (after about 300 updates here; 2.4 by 500)."""
     from rrl.envs import EnvConfig, make_env
 
     env = make_env(EnvConfig(task="door", obs_mode="rgb", render_size=40, crop_size=None))
@@ -68,9 +68,9 @@ def test_curl_loss_falls_on_a_fixed_batch_of_real_frames():
     env.close()
     agent = FERMAgent(3, 24, 28, SMALL, seed=0)
     batch = torch.from_numpy(np.stack(stacks))
-    losses = [agent.update_curl(batch) for _ in range(400)]
-    assert abs(losses[0] - np.log(32)) < 0.2
-    assert np.mean(losses[-20:]) < 0.85 * np.log(32)
+    losses = [agent.update_curl(batch) for _ in range(500)]
+    assert abs(losses[0] - np.log(32)) < 0.3  # the untrained codes' scores spread a little around chance
+    assert np.mean(losses[-20:]) < 0.8 * np.log(32)
     z = torch.randn(8, 16)  # the positive pair scores highest -> the loss is lowest
     assert curl_loss(z, z, torch.eye(16)) < curl_loss(z, torch.randn(8, 16), torch.eye(16))
 
@@ -186,6 +186,33 @@ def test_ferm_config_errors_and_presets():
     assert paper.expert_demo_actions == cpu.expert_demo_actions == "sampled"  # FERM's code's demonstrations
     assert TrainConfig.from_preset("cpu", "door").algo == "dapg"  # RRL's preset is untouched
     assert TrainConfig.from_preset("cpu", "door").expert_demo_actions == "mean"
+
+
+def test_ferm_encoder_and_temperature_optimiser_as_the_ferm_code():
+    """FERM's code builds its encoders with output_logits=True (the LayerNorm output, no tanh) and steps the
+    temperature with Adam betas (0.5, 0.999); configs recorded before these settings existed keep what they ran."""
+    from rrl.algos.ferm import FERMAgent
+    from rrl.config import TrainConfig
+    from rrl.train_ferm import ferm_config
+
+    cfg = TrainConfig.from_preset("smoke", "door", algo="ferm")
+    assert not cfg.ferm_encoder_tanh and cfg.sac_alpha_beta == 0.5
+    agent = FERMAgent(3, 24, 28, ferm_config(cfg), seed=0)
+    assert agent.alpha_opt.param_groups[0]["betas"] == (0.5, 0.999)
+    assert not any(isinstance(m, torch.nn.Tanh) for m in (*agent.proj.modules(), *agent.actor.proj.modules()))
+    features = agent.proj(torch.randn(64, agent.trunk.out_dim) * 10)
+    assert features.abs().max() > 1  # not squashed
+    torch.testing.assert_close(features.mean(-1), torch.zeros(64), atol=1e-5, rtol=0)  # LayerNorm's output
+    recorded = {k: v for k, v in cfg.to_json().items() if k not in ("ferm_encoder_tanh", "sac_alpha_beta")}
+    old = TrainConfig.from_json(recorded)
+    assert old.ferm_encoder_tanh and old.sac_alpha_beta == 0.9
+    assert "--sac-alpha-beta 0.9 --ferm-encoder-tanh" in old.command_line()
+    tanh_agent = FERMAgent(3, 24, 28, ferm_config(old), seed=0)
+    assert tanh_agent.proj(torch.randn(64, agent.trunk.out_dim) * 10).abs().max() <= 1
+    assert tanh_agent.alpha_opt.param_groups[0]["betas"] == (0.9, 0.999)
+    state = TrainConfig.from_json({k: v for k, v in TrainConfig(task="door").to_json().items()
+                                   if k != "ferm_encoder_tanh"})  # fmt: skip
+    assert not state.ferm_encoder_tanh  # only FERM runs ran with the tanh
 
 
 def test_ferm_log_prob_bounds_saturated_dimensions_as_the_ferm_code():

@@ -29,7 +29,14 @@ IDENTITY_FIELDS = (
     "demo_seed", "expert_demo_actions", "seed", "trajectories", "horizon", "reward", "policy_size", "input_pca",
     "critic_input", "vf_size", "init_log_std", "min_log_std", "encoder", "encoder_weights", "cameras",
     "render_size", "image_size", "proprio_noise", "proprio_arm", "multisample", "ferm_feature_dim",
+    "ferm_encoder_tanh",
 )  # fmt: skip
+#: Settings added after runs of an algorithm were recorded, with the behaviour those runs had: a recorded config of
+#: that algorithm that lacks the setting ran with this value, not with today's default.
+RECORDED_BEFORE: dict[str, dict[str, Any]] = {
+    "ferm": {"ferm_encoder_tanh": True, "sac_alpha_beta": 0.9},
+    "sac": {"sac_alpha_beta": 0.9},
+}
 BC_STAGE_FIELDS = ("bc_epochs", "bc_batch_size", "bc_lr", "feature_scale_floor")  # used once, before iteration 0
 OBS_MODES = ("state", "rgb+proprio", "rgb")  # rrl.envs.OBS_MODES
 REWARDS = ("sparse", "dense", "rrl_code")  # rrl.envs.rewards.REWARDS (not imported: it loads gymnasium)
@@ -281,6 +288,11 @@ class TrainConfig:
         "sac, ferm: initial entropy temperature alpha (learned towards --sac-target-entropy per action dimension)",
         valid=(lambda v: v > 0, "> 0"),
     )
+    sac_alpha_beta: float = setting(
+        0.5,
+        "sac, ferm: beta_1 of the temperature's Adam (the CURL/RAD/FERM code's 0.5)",
+        valid=(lambda v: 0 <= v < 1, "in [0, 1)"),
+    )
     sac_critic_layer_norm: bool = setting(
         True,
         "sac, ferm: LayerNorm in the critics' hidden layers (keeps Q from diverging on demo data)",
@@ -327,6 +339,10 @@ class TrainConfig:
         50,
         "ferm: output size of the learned encoder (FERM: 50)",
         valid=(lambda v: v >= 1, ">= 1"),
+    )
+    ferm_encoder_tanh: bool = setting(
+        False,
+        "ferm: a tanh after the encoder's LayerNorm (SAC-AE's encoder; FERM's code has none)",
     )
     ferm_encoder_tau: float = setting(
         0.05,
@@ -525,7 +541,8 @@ class TrainConfig:
                 raise ValueError(
                     f"config field {name!r} must be {fields[name].replace(' | None', ' or null')}, got {value!r}"
                 )
-        return TrainConfig(**d)
+        recorded_before = RECORDED_BEFORE.get(d.get("algo"), {})
+        return TrainConfig(**{**{k: v for k, v in recorded_before.items() if k not in d}, **d})
 
 
 def _flag(name: str) -> str:

@@ -48,7 +48,8 @@ def ferm_config(cfg: TrainConfig) -> FERMConfig:
     """The FERM settings of a run config (its SAC part: :func:`rrl.train_sac.sac_config`; FERM's agent has no BC
     term, so ``sac_bc_weight`` does not act on it)."""
     return FERMConfig(sac=sac_config(cfg), image_size=cfg.image_size, feature_dim=cfg.ferm_feature_dim,
-                      encoder_tau=cfg.ferm_encoder_tau, curl_lr=cfg.sac_lr)  # fmt: skip
+                      encoder_tau=cfg.ferm_encoder_tau, curl_lr=cfg.sac_lr,
+                      encoder_tanh=cfg.ferm_encoder_tanh)  # fmt: skip
 
 
 def frame_shape(cfg: TrainConfig) -> tuple[int, int, int]:
@@ -77,7 +78,7 @@ class FERMPolicy(nn.Module):
         act_dim = state[f"actor.pi.net.{2 * len(cfg.policy_size)}.bias"].numel() // 2
         trunk = ConvTrunk(channels, cfg.image_size)
         actor = FERMActor(trunk, cfg.ferm_feature_dim, cfg.proprio_dim, act_dim, cfg.policy_size, cfg.sac_max_log_std,
-                          cfg.sac_min_log_std)
+                          cfg.sac_min_log_std, cfg.ferm_encoder_tanh)
         policy = FERMPolicy(actor, channels // 3, cfg.render_size, cfg.image_size)
         policy.load_state_dict(state)
         return policy

@@ -96,7 +96,8 @@ class _SACSnapshot:
 def sac_config(cfg: TrainConfig) -> SACConfig:
     """The SAC settings of a run config (``--algo sac``, and the RL part of ``--algo ferm``)."""
     return SACConfig(hidden=cfg.policy_size, gamma=cfg.sac_gamma, lr=cfg.sac_lr, tau=cfg.sac_tau,
-                     init_temperature=cfg.sac_init_temperature, batch_size=cfg.sac_batch_size,
+                     init_temperature=cfg.sac_init_temperature, alpha_beta=cfg.sac_alpha_beta,
+                     batch_size=cfg.sac_batch_size,
                      critic_layer_norm=cfg.sac_critic_layer_norm, bc_weight=cfg.sac_bc_weight,
                      target_entropy_per_dim=cfg.sac_target_entropy, log_std_max=cfg.sac_max_log_std,
                      log_std_min=cfg.sac_min_log_std, learn_temperature=cfg.sac_learn_temperature)  # fmt: skip

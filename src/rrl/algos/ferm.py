@@ -78,11 +78,12 @@ def delta_orthogonal_init(module: nn.Module) -> None:
 
 
 class Projection(nn.Module):
-    """Linear layer, LayerNorm, tanh: the encoder's ``feature_dim`` output."""
+    """Linear layer and LayerNorm: the encoder's ``feature_dim`` output, as FERM's code builds its actor's and
+    critic's encoders (``output_logits=True``); ``tanh`` adds SAC-AE's tanh after the LayerNorm."""
 
-    def __init__(self, in_dim: int, feature_dim: int) -> None:
+    def __init__(self, in_dim: int, feature_dim: int, tanh: bool = False) -> None:
         super().__init__()
-        self.net = nn.Sequential(nn.Linear(in_dim, feature_dim), nn.LayerNorm(feature_dim), nn.Tanh())
+        self.net = nn.Sequential(nn.Linear(in_dim, feature_dim), nn.LayerNorm(feature_dim), *([nn.Tanh()] * tanh))
 
     def forward(self, h: torch.Tensor) -> torch.Tensor:
         return self.net(h)
@@ -153,6 +154,7 @@ class FERMConfig:
     conv_layers: int = 4
     encoder_tau: float = 0.05
     curl_lr: float = 1e-3
+    encoder_tanh: bool = False  # FERM: LayerNorm output as is (a tanh after it: SAC-AE's encoder)
 
     def __post_init__(self) -> None:
         for name in ("image_size", "feature_dim", "filters", "conv_layers"):
@@ -171,11 +173,11 @@ class FERMActor(nn.Module):
 
     def __init__(
         self, trunk: ConvTrunk, feature_dim: int, proprio_dim: int, act_dim: int, hidden: tuple[int, ...],
-        log_std_max: float = LOG_STD_MAX, log_std_min: float = LOG_STD_MIN,
+        log_std_max: float = LOG_STD_MAX, log_std_min: float = LOG_STD_MIN, encoder_tanh: bool = False,
     ) -> None:  # fmt: skip
         super().__init__()
         self.trunk = trunk
-        self.proj = Projection(trunk.out_dim, feature_dim)
+        self.proj = Projection(trunk.out_dim, feature_dim, encoder_tanh)
         # the FERM code's log pi (squash's log_det_eps): each saturated dimension's term is bounded
         self.pi = SquashedGaussianActor(feature_dim + proprio_dim, act_dim, hidden, log_std_max, 1e-6, log_std_min)
         self.register_buffer("p_shift", torch.zeros(proprio_dim))
@@ -197,12 +199,12 @@ class FERMAgent:
         torch.manual_seed(seed)
         self.cfg, sac = cfg, cfg.sac
         self.trunk = ConvTrunk(channels, cfg.image_size, cfg.filters, cfg.conv_layers)
-        self.proj = Projection(self.trunk.out_dim, cfg.feature_dim)
+        self.proj = Projection(self.trunk.out_dim, cfg.feature_dim, cfg.encoder_tanh)
         self.critic = TwinQ(cfg.feature_dim + proprio_dim, act_dim, sac.hidden, sac.critic_layer_norm)
         self.target_trunk, self.target_proj = copy.deepcopy(self.trunk), copy.deepcopy(self.proj)
         self.critic_target = copy.deepcopy(self.critic)
         self.actor = FERMActor(self.trunk, cfg.feature_dim, proprio_dim, act_dim, sac.hidden, sac.log_std_max,
-                               sac.log_std_min)
+                               sac.log_std_min, cfg.encoder_tanh)
         for module in (self.trunk, self.proj, self.critic, self.actor.proj, self.actor.pi):
             module.apply(delta_orthogonal_init)
         self.target_trunk.load_state_dict(self.trunk.state_dict())
@@ -214,7 +216,7 @@ class FERMAgent:
         encoder = [*self.trunk.parameters(), *self.proj.parameters()]
         self.critic_opt = torch.optim.Adam([*self.critic.parameters(), *encoder], lr=sac.lr)
         self.actor_opt = torch.optim.Adam([*self.actor.proj.parameters(), *self.actor.pi.parameters()], lr=sac.lr)
-        self.alpha_opt = torch.optim.Adam([self.log_alpha], lr=sac.alpha_lr)
+        self.alpha_opt = torch.optim.Adam([self.log_alpha], lr=sac.alpha_lr, betas=(sac.alpha_beta, 0.999))
         self.curl_opt = torch.optim.Adam([*encoder, self.w], lr=cfg.curl_lr)
         self.updates = 0
         self.generator = torch.Generator().manual_seed(seed)

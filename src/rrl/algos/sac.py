@@ -113,6 +113,7 @@ class SACConfig:
     gamma: float = 0.99
     lr: float = 1e-3  # actor and critic
     alpha_lr: float = 1e-4
+    alpha_beta: float = 0.5  # the temperature's Adam beta_1 (the CURL/RAD/FERM code's)
     init_temperature: float = 0.1
     tau: float = 0.01  # critic target
     actor_update_every: int = 2  # actor, temperature and target updates every this many critic updates
@@ -228,7 +229,7 @@ class SACAgent:
         self.target_entropy = cfg.target_entropy_per_dim * act_dim
         self.actor_opt = torch.optim.Adam(self.actor.parameters(), lr=cfg.lr)
         self.critic_opt = torch.optim.Adam(self.critic.parameters(), lr=cfg.lr)
-        self.alpha_opt = torch.optim.Adam([self.log_alpha], lr=cfg.alpha_lr)
+        self.alpha_opt = torch.optim.Adam([self.log_alpha], lr=cfg.alpha_lr, betas=(cfg.alpha_beta, 0.999))
         self.updates = 0
         self.generator = torch.Generator().manual_seed(seed)  # the policy's sampling noise in updates
 
