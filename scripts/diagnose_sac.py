@@ -66,9 +66,10 @@ def diagnose_ferm(run: str, cfg, state: dict) -> dict[str, float]:
     act = torch.as_tensor(np.clip(demos.actions, -1, 1), dtype=torch.float32)
     agent = FERMAgent(channels, proprio.shape[1], act.shape[1], ferm_config(cfg), seed=cfg.seed)
     agent.load_state_dict(state["baseline"])
-    with torch.no_grad():
-        mu, _ = agent.actor.pi.distribution(agent.actor.features(frames, proprio))
-        critic_in = agent._critic_in(frames, proprio)
+    with torch.no_grad():  # in chunks: every demo frame through the conv trunk at once would take GBs
+        chunks = [slice(i, i + 256) for i in range(0, len(act), 256)]
+        mu = torch.cat([agent.actor.pi.distribution(agent.actor.features(frames[c], proprio[c]))[0] for c in chunks])
+        critic_in = torch.cat([agent._critic_in(frames[c], proprio[c]) for c in chunks])
         q_demo = torch.min(*agent.critic(critic_in, act))
         q_pi = torch.min(*agent.critic(critic_in, torch.tanh(mu)))
     rewards = demo_rewards(cfg, demo_set)

@@ -255,15 +255,36 @@ def test_sampled_demos_draw_from_the_experts_gaussian(door2):
     assert make_expert_demos("door", n=2, seed=0, sampled=True).fingerprint() == sampled.fingerprint()
 
 
-def test_sampled_expert_demos_are_a_run_setting_of_their_own():
+def test_sampled_expert_demos_are_a_run_setting_of_their_own(tmp_path, monkeypatch, door2):
+    """A run with --expert-demo-actions sampled makes (and caches apart) sampled demonstrations, refuses a cached
+    file acted otherwise, and `rrl demos make --expert-actions sampled` writes the same file."""
+    import rrl.demos as rd
+    from rrl.cli import main
     from rrl.config import IDENTITY_FIELDS, TrainConfig
     from rrl.demos import default_demo_path
+    from rrl.run.assembly import load_demo_set
 
-    assert default_demo_path("door", n=25, seed=0, sampled=True).name == "door-expert-n25-seed0-sampled.h5"
-    assert default_demo_path("door", n=25, seed=0).name == "door-expert-n25-seed0.h5"
+    monkeypatch.setenv("RRL_CACHE_DIR", str(tmp_path / "cache"))
+    sampled_path = default_demo_path("door", n=2, seed=0, sampled=True)
+    assert sampled_path.name == "door-expert-n2-seed0-sampled.h5"
+    assert default_demo_path("door", n=2, seed=0).name == "door-expert-n2-seed0.h5"
     assert "expert_demo_actions" in IDENTITY_FIELDS
     with pytest.raises(ValueError, match="expert_demo_actions"):
         TrainConfig(expert_demo_actions="noisy")
+    calls = []
+    real = rd.make_expert_demos
+    monkeypatch.setattr(rd, "make_expert_demos", lambda *a, **k: calls.append(k) or real(*a, **k))
+    cfg = TrainConfig(task="door", n_demos=2, expert_demo_actions="sampled")
+    made = load_demo_set(cfg)
+    assert calls[-1]["sampled"] is True and made.metadata["expert_actions"] == "sampled" and sampled_path.is_file()
+    assert load_demo_set(cfg).fingerprint() == made.fingerprint() and len(calls) == 1  # from the cache
+    out = tmp_path / "cli.h5"
+    assert main(["demos", "make", "--task", "door", "--n", "2", "--expert-actions", "sampled", "--out", str(out)]) == 0
+    assert load_demos(out).fingerprint() == made.fingerprint()
+    sampled_path.unlink()
+    save_demos(door2, sampled_path)  # mean-action demonstrations under the sampled name
+    with pytest.raises(ValueError, match="acted with the mean action.*--expert-demo-actions sampled"):
+        load_demo_set(cfg)
 
 
 # --------------------------------------------------------------------------- storage

@@ -34,7 +34,7 @@ IDENTITY_FIELDS = (
 #: Settings added after runs of an algorithm were recorded, with the behaviour those runs had: a recorded config of
 #: that algorithm that lacks the setting ran with this value, not with today's default.
 RECORDED_BEFORE: dict[str, dict[str, Any]] = {
-    "ferm": {"ferm_encoder_tanh": True, "sac_alpha_beta": 0.9},
+    "ferm": {"ferm_encoder_tanh": True, "sac_alpha_beta": 0.9, "expert_demo_actions": "mean"},
     "sac": {"sac_alpha_beta": 0.9},
 }
 BC_STAGE_FIELDS = ("bc_epochs", "bc_batch_size", "bc_lr", "feature_scale_floor")  # used once, before iteration 0

@@ -58,8 +58,15 @@ def _resume_command(run_dir: str, entry: dict[str, Any]) -> str:
 
 
 def _run_command(meta: dict[str, Any]) -> str:
-    """The command that started a run: its ``rrl`` command line, or (started from Python) the equivalent one."""
-    return _cli(meta.get("argv") or []) or TrainConfig.from_json(meta["config"]).command_line()
+    """The command that started a run: its ``rrl`` command line, or (started from Python, or recorded before a
+    setting that its command line no longer implies existed: :data:`rrl.config.RECORDED_BEFORE`) the equivalent
+    one."""
+    from rrl.config import RECORDED_BEFORE
+
+    config = meta["config"]
+    if set(RECORDED_BEFORE.get(config.get("algo"), {})) - set(config):
+        return TrainConfig.from_json(config).command_line()
+    return _cli(meta.get("argv") or []) or TrainConfig.from_json(config).command_line()
 
 
 def run_summary(run_dir: str | Path) -> dict[str, Any]:

@@ -303,6 +303,7 @@ class FERMAgent:
             self.log_alpha.copy_(state["log_alpha"])
         for name in ("critic_opt", "actor_opt", "alpha_opt", "curl_opt"):
             getattr(self, name).load_state_dict(state[name])
+        self.alpha_opt.param_groups[0]["betas"] = (self.cfg.sac.alpha_beta, 0.999)  # the config's, not the saved
         self.updates = int(state["updates"])
         self.generator.set_state(state["generator"])
 

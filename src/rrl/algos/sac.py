@@ -276,6 +276,7 @@ class SACAgent:
         self.actor_opt.load_state_dict(state["actor_opt"])
         self.critic_opt.load_state_dict(state["critic_opt"])
         self.alpha_opt.load_state_dict(state["alpha_opt"])
+        self.alpha_opt.param_groups[0]["betas"] = (self.cfg.alpha_beta, 0.999)  # the config's, not the saved
         self.updates = int(state["updates"])
         self.generator.set_state(state["generator"])
 

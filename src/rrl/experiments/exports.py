@@ -556,22 +556,23 @@ EXPORTS: tuple[Export | ExperimentExport, ...] = (
             "FERM (--algo ferm --preset cpu: a conv encoder learned from 76-px renders randomly cropped to 64, the top "
             "camera + 24 hand joints, the demos in the replay buffer first, 1600 CURL updates, then SAC with one "
             "update per 4 samples at batch 64) and RRL (DAPG on frozen EfficientNet-Lite0 features, cpu preset), "
-            "both from 25 expert demonstrations, against environment samples. The preset's FERM: demonstrations "
-            "acted with draws from the expert's Gaussian (as FERM's code collected them), the actor's log pi "
-            "computed as FERM's code does (each saturated action dimension's log-determinant bounded at -log 1e-6), "
-            "the RRL-code reward (the reward of the code that ran FERM for the paper). Earlier FERM pairs used the "
-            "expert's mean-action demonstrations (--expert-demo-actions mean): under the sparse reward with the exact "
-            "and with the bounded log pi, and under the RRL-code reward with the bounded log pi. RRL used the "
+            "both from 25 expert demonstrations, against environment samples. The preset's FERM is FERM's code: "
+            "demonstrations acted with draws from the expert's Gaussian, the encoder's LayerNorm output without a "
+            "tanh, the temperature's Adam beta_1 0.5, the actor's log pi with each saturated dimension's "
+            "log-determinant bounded at -log 1e-6; here under the RRL-code reward (the reward of the code that ran "
+            "FERM for the paper). The earlier FERM runs differ from it as their labels say: the expert's mean-action "
+            "demonstrations (--expert-demo-actions mean), a tanh after the encoder's LayerNorm and beta_1 0.9 "
+            "(--ferm-encoder-tanh --sac-alpha-beta 0.9), the exact log pi, the sparse reward. RRL used the "
             "mean-action demonstrations and the sparse reward. Runs short of the preset's 100k samples continue "
             "with rrl train --resume RUN."
         ),
         groups=(
-            ("FERM, mean-action demos, exact log pi", seeds("ferm/door_expert", 0, 1)),
-            ("FERM, mean-action demos, bounded log pi", seeds("ferm/door_expert_bounded", 0, 1)),
-            ("FERM, mean-action demos, bounded log pi, rrl_code reward", seeds("ferm/door_expert_rrlcode", 0, 1)),
-            ("FERM (cpu preset: sampled demos, bounded log pi), rrl_code reward",
-             seeds("ferm/door_expert_sampled_rrlcode", 0)),
-            ("RRL (pixels, cpu preset)", seeds("rrl_pixels_door_expert/door_cpu_expert.csv", 0, 1, 2)),
+            ("FERM, mean-action demos, tanh encoder, exact log pi, sparse", seeds("ferm/door_expert", 0, 1)),
+            ("FERM, mean-action demos, tanh encoder, sparse", seeds("ferm/door_expert_bounded", 0, 1)),
+            ("FERM, mean-action demos, tanh encoder, rrl_code", seeds("ferm/door_expert_rrlcode", 0, 1)),
+            ("FERM, sampled demos, tanh encoder, rrl_code", seeds("ferm/door_expert_sampled_tanh_rrlcode", 0)),
+            ("FERM (cpu preset), rrl_code", seeds("ferm/door_expert_fermcode_rrlcode", 0)),
+            ("RRL (pixels, cpu preset), sparse", seeds("rrl_pixels_door_expert/door_cpu_expert.csv", 0, 1, 2)),
         ),
     ),
     Export(
@@ -579,18 +580,18 @@ EXPORTS: tuple[Export | ExperimentExport, ...] = (
         figure="Fig. 3",
         title="FERM from pixels against RRL from pixels, hammer, 25 expert demos, RRL-code reward (cpu presets)",
         note=(
-            "FERM (--algo ferm --preset cpu: demonstrations acted with draws from the expert's Gaussian, FERM's "
-            "bounded log pi) and RRL (DAPG on frozen EfficientNet-Lite0 features, cpu preset, the expert's "
-            "mean-action demonstrations), both from 25 expert demonstrations under the RRL-code reward, against "
-            "environment samples: the FERM and RRL runs of rrl experiment main --task hammer --scale cpu (the same "
-            "run folders). Beside them a FERM run with the expert's mean-action demonstrations "
-            "(--expert-demo-actions mean), stopped early. Runs short of the experiment's budget continue with "
-            "rrl train --resume RUN."
+            "FERM (--algo ferm --preset cpu, FERM's code as on door: demonstrations acted with draws from the "
+            "expert's Gaussian, no tanh after the encoder's LayerNorm) and RRL (DAPG on frozen EfficientNet-Lite0 "
+            "features, cpu preset, the expert's mean-action demonstrations), both from 25 expert demonstrations "
+            "under the RRL-code reward, against environment samples: the FERM and RRL runs of rrl experiment main "
+            "--task hammer --scale cpu (the same run folders). Beside them a FERM run with the expert's mean-action "
+            "demonstrations and a tanh encoder (--expert-demo-actions mean --ferm-encoder-tanh --sac-alpha-beta "
+            "0.9), stopped early. Runs short of the experiment's budget continue with rrl train --resume RUN."
         ),
         groups=(
-            ("FERM (cpu preset: sampled demos), rrl_code reward", seeds("experiments/main/cpu/hammer/ferm", 0)),
-            ("FERM, mean-action demos, rrl_code reward", seeds("ferm/hammer_expert_mean_rrlcode", 0)),
-            ("RRL (pixels, cpu preset), rrl_code reward", seeds("experiments/main/cpu/hammer/rrl", 0)),
+            ("FERM (cpu preset), rrl_code", seeds("experiments/main/cpu/hammer/ferm", 0)),
+            ("FERM, mean-action demos, tanh encoder, rrl_code", seeds("ferm/hammer_expert_mean_rrlcode", 0)),
+            ("RRL (pixels, cpu preset), rrl_code", seeds("experiments/main/cpu/hammer/rrl", 0)),
         ),
         published="hammer",
     ),

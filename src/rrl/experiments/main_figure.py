@@ -54,7 +54,10 @@ def estimate(cfg: TrainConfig, scale: str) -> dict[str, Any]:
     samples = planned_samples(cfg)
     log = Path(cfg.out) / "log.csv" if cfg.out else None
     rows = read_log(log) if log is not None and log.is_file() else []
-    done = min(int(float(rows[-1]["samples"])), samples) if rows else 0
+    try:
+        done = min(int(float(rows[-1]["samples"])), samples) if rows else 0
+    except (TypeError, ValueError):  # a last row still being written
+        done = 0
     hours = None if seconds is None else samples * seconds * cams / 3600
     left = None if hours is None else hours * (samples - done) / samples
     return {"samples": samples, "done": done, "hours": hours, "hours_left": left,

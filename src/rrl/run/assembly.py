@@ -38,6 +38,12 @@ def load_demo_set(cfg: TrainConfig, run_dir: str | Path | None = None):
         path = rd.default_demo_path(cfg.task, "expert", cfg.n_demos, cfg.demo_seed, sampled=sampled)
         if path.exists():
             demo_set = rd.load_demos(path, task=cfg.task)
+            acted = demo_set.metadata.get("expert_actions", "mean")
+            if acted != cfg.expert_demo_actions:
+                raise ValueError(
+                    f"{path} holds expert demonstrations acted with the {acted} action, the run asks "
+                    f"for --expert-demo-actions {cfg.expert_demo_actions}; remove the file to remake it"
+                )
         else:
             try:
                 demo_set = rd.make_expert_demos(cfg.task, n=cfg.n_demos, seed=cfg.demo_seed, sampled=sampled)
@@ -204,5 +210,3 @@ def input_scale_floor(cfg: TrainConfig, demo_observations: np.ndarray) -> np.nda
     floor = np.zeros(demo_observations.shape[1])
     floor[:n_feat] = cfg.feature_scale_floor * (np.median(moving) if len(moving) else 0.0)
     return floor
-
-
