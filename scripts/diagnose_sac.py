@@ -37,15 +37,27 @@ def diagnose(run: str) -> dict[str, float]:
         mu, _ = agent.actor.distribution(x)
         q_demo = torch.min(*agent.critic(x, act))
         q_pi = torch.min(*agent.critic(x, torch.tanh(mu)))
-    discount = cfg.sac_gamma ** np.arange(max(len(e["rewards"]) for e in episodes))
-    returns = [float(discount[: len(e["rewards"])] @ e["rewards"]) for e in episodes]
+    lengths = [len(e["actions"]) for e in episodes]
+    rewards = [e["rewards"] for e in episodes]
+    return _numbers(mu, act, q_demo, q_pi, lengths, rewards, cfg.sac_gamma, "recorded reward")
+
+
+def _numbers(
+    mu: torch.Tensor, act: torch.Tensor, q_demo: torch.Tensor, q_pi: torch.Tensor, lengths: list[int],
+    rewards: list[np.ndarray], gamma: float, reward_label: str,
+) -> dict[str, float]:
+    """The numbers above from the actor's means ``mu``, the demonstrated actions and the critics' values on the
+    demonstrations' steps (episodes of ``lengths`` steps, in order), and each episode's ``rewards``."""
+    discount = gamma ** np.arange(max(len(r) for r in rewards))
+    returns = [discount[: len(r)] @ r for r in rewards]
+    starts = np.cumsum([0] + lengths[:-1])
     return {
         "share of |mu| > 2": float((mu.abs() > 2).float().mean()),
         "mean |tanh(mu) - a_demo|": float((torch.tanh(mu) - act).abs().mean()),
         "mean Q(s, a_demo)": float(q_demo.mean()),
         "mean Q(s, tanh(mu))": float(q_pi.mean()),
-        "mean Q(s_0, a_demo)": float(q_demo[np.cumsum([0] + [len(e["actions"]) for e in episodes[:-1]])].mean()),
-        "demos' discounted return from s_0 (recorded reward)": float(np.mean(returns)),
+        "mean Q(s_0, a_demo)": float(q_demo[starts].mean()),
+        f"demos' discounted return from s_0 ({reward_label})": float(np.mean(returns)),
     }
 
 
@@ -72,18 +84,8 @@ def diagnose_ferm(run: str, cfg, state: dict) -> dict[str, float]:
         critic_in = torch.cat([agent._critic_in(frames[c], proprio[c]) for c in chunks])
         q_demo = torch.min(*agent.critic(critic_in, act))
         q_pi = torch.min(*agent.critic(critic_in, torch.tanh(mu)))
-    rewards = demo_rewards(cfg, demo_set)
-    discount = cfg.sac_gamma ** np.arange(max(len(r) for r in rewards))
-    starts = np.cumsum([0] + [len(t["actions"]) for t in demo_set.trajectories[:-1]])
-    return {
-        "share of |mu| > 2": float((mu.abs() > 2).float().mean()),
-        "mean |tanh(mu) - a_demo|": float((torch.tanh(mu) - act).abs().mean()),
-        "mean Q(s, a_demo)": float(q_demo.mean()),
-        "mean Q(s, tanh(mu))": float(q_pi.mean()),
-        "mean Q(s_0, a_demo)": float(q_demo[starts].mean()),
-        f"demos' discounted return from s_0 ({cfg.reward} reward)": float(np.mean([discount[: len(r)] @ r
-                                                                                  for r in rewards])),
-    }  # fmt: skip
+    lengths = [len(t["actions"]) for t in demo_set.trajectories]
+    return _numbers(mu, act, q_demo, q_pi, lengths, demo_rewards(cfg, demo_set), cfg.sac_gamma, f"{cfg.reward} reward")
 
 
 if __name__ == "__main__":

@@ -236,10 +236,10 @@ def test_action_noise_changes_actions(door2):
 
 
 def test_sampled_demos_draw_from_the_experts_gaussian(door2):
-    """``sampled=True`` (FERM's demonstrations): each action is the expert's mean at the recorded observation plus
+    """``actions="sampled"`` (FERM's demonstrations): each action is the expert's mean at the recorded observation plus
     noise of the expert's own std, per dimension (checked where the clip to [-1, 1] did not act)."""
     expert = load_expert_policy("door")
-    sampled = make_expert_demos("door", n=2, seed=0, sampled=True)
+    sampled = make_expert_demos("door", n=2, seed=0, actions="sampled")
     assert sampled.metadata["expert_actions"] == "sampled" and door2.metadata["expert_actions"] == "mean"
     obs = np.concatenate([t["observations"] for t in sampled.trajectories])
     act = np.concatenate([t["actions"] for t in sampled.trajectories])
@@ -252,7 +252,7 @@ def test_sampled_demos_draw_from_the_experts_gaussian(door2):
         np.stack([expert.mean_action(o) for o in door2.trajectories[0]["observations"]]).clip(-1, 1),
         door2.trajectories[0]["actions"], atol=1e-12,
     )  # fmt: skip
-    assert make_expert_demos("door", n=2, seed=0, sampled=True).fingerprint() == sampled.fingerprint()
+    assert make_expert_demos("door", n=2, seed=0, actions="sampled").fingerprint() == sampled.fingerprint()
 
 
 def test_sampled_expert_demos_are_a_run_setting_of_their_own(tmp_path, monkeypatch, door2):
@@ -265,7 +265,7 @@ def test_sampled_expert_demos_are_a_run_setting_of_their_own(tmp_path, monkeypat
     from rrl.run.assembly import load_demo_set
 
     monkeypatch.setenv("RRL_CACHE_DIR", str(tmp_path / "cache"))
-    sampled_path = default_demo_path("door", n=2, seed=0, sampled=True)
+    sampled_path = default_demo_path("door", n=2, seed=0, actions="sampled")
     assert sampled_path.name == "door-expert-n2-seed0-sampled.h5"
     assert default_demo_path("door", n=2, seed=0).name == "door-expert-n2-seed0.h5"
     assert "expert_demo_actions" in IDENTITY_FIELDS
@@ -276,7 +276,7 @@ def test_sampled_expert_demos_are_a_run_setting_of_their_own(tmp_path, monkeypat
     monkeypatch.setattr(rd, "make_expert_demos", lambda *a, **k: calls.append(k) or real(*a, **k))
     cfg = TrainConfig(task="door", n_demos=2, expert_demo_actions="sampled")
     made = load_demo_set(cfg)
-    assert calls[-1]["sampled"] is True and made.metadata["expert_actions"] == "sampled" and sampled_path.is_file()
+    assert calls[-1]["actions"] == "sampled" and made.metadata["expert_actions"] == "sampled" and sampled_path.is_file()
     assert load_demo_set(cfg).fingerprint() == made.fingerprint() and len(calls) == 1  # from the cache
     out = tmp_path / "cli.h5"
     assert main(["demos", "make", "--task", "door", "--n", "2", "--expert-actions", "sampled", "--out", str(out)]) == 0

@@ -90,7 +90,9 @@ def _add_demos(sub: argparse._SubParsersAction) -> None:
     m.add_argument("--n", type=int, default=25, help="successful episodes to keep (expert)")
     m.add_argument("--seed", type=int, default=0)
     m.add_argument("--action-noise", type=float, default=0.0, help="Gaussian action noise std (expert)")
-    m.add_argument("--expert-actions", choices=("mean", "sampled"), default="mean",
+    from rrl.config import EXPERT_DEMO_ACTIONS
+
+    m.add_argument("--expert-actions", choices=EXPERT_DEMO_ACTIONS, default="mean",
                    help="act with the expert's mean or with draws from its Gaussian (FERM's demonstrations)")
     m.add_argument("--out", default=None, help="output .h5 (default: <cache>/demos/<task>-<source>-n<N>-seed<S>.h5)")
     m.add_argument("--overwrite", action="store_true", help="replace an existing output file")

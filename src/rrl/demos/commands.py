@@ -13,8 +13,8 @@ def _resolve_path(args: argparse.Namespace) -> Path:
 
     if getattr(args, "path", None):
         return Path(args.path)
-    sampled = getattr(args, "expert_actions", "mean") == "sampled"
-    return default_demo_path(args.task, args.source, args.n, args.seed, getattr(args, "action_noise", 0.0), sampled)
+    return default_demo_path(args.task, args.source, args.n, args.seed, getattr(args, "action_noise", 0.0),
+                             getattr(args, "expert_actions", "mean"))  # fmt: skip
 
 
 def cmd_make(args: argparse.Namespace) -> int:
@@ -32,7 +32,7 @@ def cmd_make(args: argparse.Namespace) -> int:
         say = (lambda msg: print(msg, flush=True)) if args.verbose else None
         try:
             demos = make_expert_demos(args.task, n=args.n, seed=args.seed, action_noise=args.action_noise,
-                                      sampled=args.expert_actions == "sampled", progress=say)  # fmt: skip
+                                      actions=args.expert_actions, progress=say)  # fmt: skip
         except RuntimeError as err:  # too few successful episodes
             print(f"rrl demos make: error: {err}", file=sys.stderr)
             return 2

@@ -15,20 +15,21 @@ from typing import Any
 
 import numpy as np
 
+from rrl.config import EXPERT_DEMO_ACTIONS
 from rrl.demos.expert import ExpertPolicy, expert_policy_path, load_expert_policy
 from rrl.demos.storage import DemoSet, file_sha256, library_versions
 from rrl.tasks import get_task
 
 
 def default_demo_path(
-    task: str, source: str = "expert", n: int = 25, seed: int = 0, action_noise: float = 0.0, sampled: bool = False
+    task: str, source: str = "expert", n: int = 25, seed: int = 0, action_noise: float = 0.0, actions: str = "mean"
 ) -> Path:
     """``<cache>/demos/<task>-<source>-n<N>-seed<S>[-sampled][-noise<x>].h5`` (see :func:`rrl.paths.cache_dir`)."""
     from rrl.paths import cache_dir
 
     name = f"{task}-{source}" if source == "human" else f"{task}-{source}-n{n}-seed{seed}"
-    if sampled:
-        name += "-sampled"
+    if actions != "mean":
+        name += f"-{actions}"
     if action_noise:
         name += f"-noise{action_noise:g}"
     return cache_dir() / "demos" / f"{name}.h5"
@@ -77,7 +78,7 @@ def make_expert_demos(
     n: int = 25,
     seed: int = 0,
     action_noise: float = 0.0,
-    sampled: bool = False,
+    actions: str = "mean",
     max_episodes: int | None = None,
     policy: ExpertPolicy | None = None,
     progress: Callable[[str], None] | None = None,
@@ -85,7 +86,7 @@ def make_expert_demos(
 ) -> DemoSet:
     """Roll out the expert's mean action (plus optional Gaussian ``action_noise`` std) until ``n`` episodes succeed.
 
-    ``sampled``: act with draws from the expert's own Gaussian, ``mean + exp(log_std) * eps`` (mjrl's
+    ``actions="sampled"``: act with draws from the expert's own Gaussian, ``mean + exp(log_std) * eps`` (mjrl's
     ``get_action``), instead of its mean: how FERM's code filled its replay buffer with demonstrations.
 
     ``progress`` gets one line per episode; ``show_bar``: a tqdm bar of the kept episodes on stderr (a terminal only).
@@ -100,6 +101,8 @@ def make_expert_demos(
         raise ValueError(f"n must be at least 1, got {n}")
     if action_noise < 0:
         raise ValueError(f"action_noise must be >= 0, got {action_noise}")
+    if actions not in EXPERT_DEMO_ACTIONS:
+        raise ValueError(f"actions must be one of {EXPERT_DEMO_ACTIONS}, got {actions!r}")
     policy = policy if policy is not None else load_expert_policy(task)
     max_episodes = max_episodes if max_episodes is not None else 4 * n + 10
     env = make_env(EnvConfig(task=task, obs_mode="state", reward="sparse"))
@@ -117,7 +120,7 @@ def make_expert_demos(
     try:
         for k, reset_seed in enumerate(seeds):
             rng = np.random.default_rng([seed, k, 0xAC7])
-            act = (lambda obs, rng=rng: policy.sample_action(obs, rng)) if sampled else policy
+            act = (lambda obs, rng=rng: policy.sample_action(obs, rng)) if actions == "sampled" else policy
             traj = rollout_episode(env, act, int(reset_seed), action_noise, rng)
             steps = int(np.count_nonzero(traj["successes"]))
             ok = spec.is_success(traj["successes"])
@@ -148,7 +151,7 @@ def make_expert_demos(
         "seed": seed,
         "horizon": spec.horizon,
         "action_noise": action_noise,
-        "expert_actions": "sampled" if sampled else "mean",
+        "expert_actions": actions,
         "policy_file": policy_file.name,
         "policy_sha256": file_sha256(policy_file) if policy_file.is_file() else None,
         "attempts": len(attempts),

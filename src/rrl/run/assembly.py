@@ -34,8 +34,7 @@ def load_demo_set(cfg: TrainConfig, run_dir: str | Path | None = None):
     if run_dir is not None and (Path(run_dir) / RUN_DEMOS).is_file():
         demo_set = rd.load_demos(Path(run_dir) / RUN_DEMOS, task=cfg.task)
     elif cfg.demos == "expert":
-        sampled = cfg.expert_demo_actions == "sampled"
-        path = rd.default_demo_path(cfg.task, "expert", cfg.n_demos, cfg.demo_seed, sampled=sampled)
+        path = rd.default_demo_path(cfg.task, "expert", cfg.n_demos, cfg.demo_seed, actions=cfg.expert_demo_actions)
         if path.exists():
             demo_set = rd.load_demos(path, task=cfg.task)
             acted = demo_set.metadata.get("expert_actions", "mean")
@@ -46,7 +45,8 @@ def load_demo_set(cfg: TrainConfig, run_dir: str | Path | None = None):
                 )
         else:
             try:
-                demo_set = rd.make_expert_demos(cfg.task, n=cfg.n_demos, seed=cfg.demo_seed, sampled=sampled)
+                demo_set = rd.make_expert_demos(cfg.task, n=cfg.n_demos, seed=cfg.demo_seed,
+                                                actions=cfg.expert_demo_actions)
             except RuntimeError as err:  # the expert policy failed too often
                 raise ValueError(f"cannot make expert demonstrations for {cfg.task}: {err}") from None
             try:
