@@ -4,6 +4,7 @@ MuJoCo frames, exact resume and evaluation."""
 from __future__ import annotations
 
 import dataclasses
+import math
 
 import numpy as np
 import pytest
@@ -99,6 +100,26 @@ def test_critic_trains_the_encoder_and_the_actor_does_not():
         torch.testing.assert_close(t, 0.95 * t0 + 0.05 * s.detach())
 
 
+def test_targets_step_every_update_as_the_rrl_authors_ferm_config():
+    """``target_update_every=1`` (their critic_target_update_freq): the critic's and the encoder's targets move
+    after the first update, before any actor step; the actor still steps every second update."""
+    from dataclasses import replace
+
+    frames, proprio = _door_frames(20)
+    agent = FERMAgent(3, 24, 28, replace(SMALL, sac=replace(SMALL.sac, tau=0.05, target_update_every=1)), seed=0)
+    replay = FrameReplay(100, (3, 40, 40), 24, 28)
+    rng = np.random.default_rng(0)
+    replay.add_trajectory(frames, proprio, rng.uniform(-1, 1, (20, 28)).astype(np.float32), np.ones(20, np.float32))
+    target0 = [p.detach().clone() for p in agent.critic_target.parameters()]
+    trunk0 = [p.detach().clone() for p in agent.target_trunk.parameters()]
+    stats = agent.update(replay.sample(16, rng))
+    assert "actor_loss" not in stats
+    for t0, t, s in zip(target0, agent.critic_target.parameters(), agent.critic.parameters()):
+        torch.testing.assert_close(t, 0.95 * t0 + 0.05 * s.detach())
+    for t0, t, s in zip(trunk0, agent.target_trunk.parameters(), agent.trunk.parameters()):
+        torch.testing.assert_close(t, 0.95 * t0 + 0.05 * s.detach())
+
+
 def test_frame_replay_keeps_successors_within_trajectories_across_the_wrap():
     replay = FrameReplay(10, (1, 2, 2), 1, 1)
     for traj, n in enumerate((4, 4, 4)):  # 12 steps into 10: the third trajectory wraps around
@@ -171,6 +192,23 @@ def test_ferm_run_resumes_exactly_and_evaluates(tmp_path):
     assert len(numbers) == 6 and all(math.isfinite(v) for v in numbers.values())
 
 
+def test_ferm_offline_sac_warm_up_after_curl(tmp_path):
+    """``--sac-offline-updates`` (FERM's warmup_offline_sac) acts on FERM runs: that many SAC updates on the
+    demo-filled buffer after the CURL warm-up, before the first episode."""
+    import json
+
+    from rrl.checkpoint import read_checkpoint
+    from rrl.config import TrainConfig
+    from rrl.train import train
+
+    run = train(TrainConfig(**TINY_FERM, iterations=1, sac_offline_updates=5, out=str(tmp_path / "run")),
+                progress=False)  # fmt: skip
+    bc = json.loads((run / "bc.json").read_text())
+    assert len(bc["curl_losses"]) == 3
+    assert len(bc["offline_critic_losses"]) == 5 and all(math.isfinite(v) for v in bc["offline_critic_losses"])
+    assert read_checkpoint(run / "checkpoint.pt")["baseline"]["updates"] == 5 + round(0.1 * 2 * 100)  # + iteration 0's
+
+
 def test_ferm_config_errors_and_presets():
     from rrl.config import TrainConfig
 
@@ -181,8 +219,11 @@ def test_ferm_config_errors_and_presets():
     assert paper.sac_batch_size == 128
     assert paper.ferm_curl_updates == 1600 and paper.sac_demo_fraction == 0 and not paper.sac_critic_layer_norm
     assert paper.iterations * paper.trajectories * 200 == 1_000_000
+    # the RRL authors' FERM config: targets after every update at rate 0.05, a replay that overwrites nothing
+    assert (paper.sac_tau, paper.sac_target_update_every, paper.sac_buffer) == (0.05, 1, 1_000_000)
     cpu = TrainConfig.from_preset("cpu", "pen", algo="ferm")
     assert cpu.iterations * cpu.trajectories * 100 == 100_000
+    assert cpu.sac_buffer >= 100_000 + 25 * 100 and (cpu.sac_tau, cpu.sac_target_update_every) == (0.05, 1)
     assert cpu.command_line() == "rrl train --task pen --preset cpu --algo ferm"
     assert paper.expert_demo_actions == cpu.expert_demo_actions == "sampled"  # FERM's code's demonstrations
     assert TrainConfig.from_preset("cpu", "door").algo == "dapg"  # RRL's preset is untouched

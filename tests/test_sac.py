@@ -97,6 +97,23 @@ def test_soft_update_is_polyak_averaging():
         torch.testing.assert_close(p, 0.75 * p0 + 0.25 * q)
 
 
+def test_target_update_period_is_its_own():
+    """Targets step every ``target_update_every``-th critic update, whatever the actor's period."""
+    cfg = SACConfig(hidden=(8,), tau=0.5, actor_update_every=2, target_update_every=3)
+    agent = SACAgent(obs_dim=3, act_dim=2, cfg=cfg, seed=0)
+    gen = torch.Generator().manual_seed(0)
+    batch = {"obs": torch.randn(8, 3, generator=gen), "act": torch.rand(8, 2, generator=gen) * 2 - 1,
+             "rew": torch.randn(8, generator=gen), "next_obs": torch.randn(8, 3, generator=gen),
+             "done": torch.zeros(8)}  # fmt: skip
+    target0 = [p.detach().clone() for p in agent.critic_target.parameters()]
+    agent.update(batch)
+    agent.update(batch)  # an actor step, no target step
+    assert all(torch.equal(a, b) for a, b in zip(target0, agent.critic_target.parameters()))
+    agent.update(batch)
+    for t0, t, s in zip(target0, agent.critic_target.parameters(), agent.critic.parameters()):
+        torch.testing.assert_close(t, 0.5 * t0 + 0.5 * s.detach())
+
+
 def test_replay_buffer_wraps_and_samples():
     buf = ReplayBuffer(obs_dim=2, act_dim=1, capacity=3, dtype=np.float16)
     for k in range(5):

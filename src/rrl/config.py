@@ -282,6 +282,12 @@ class TrainConfig:
         "sac, ferm: Polyak rate of the critic targets",
         valid=(lambda v: 0 < v <= 1, "in (0, 1]"),
     )
+    sac_target_update_every: int = setting(
+        2,
+        "sac, ferm: the critic targets (and FERM's target encoder) step every this many critic updates (FERM's "
+        "critic_target_update_freq: 2 by default, 1 in the RRL authors' FERM config)",
+        valid=(lambda v: v >= 1, ">= 1"),
+    )
     sac_gamma: float = setting(0.99, "sac, ferm: discount", valid=(lambda v: 0 <= v <= 1, "in [0, 1]"))
     sac_init_temperature: float = setting(
         0.1,
@@ -327,7 +333,8 @@ class TrainConfig:
     )
     sac_offline_updates: int = setting(
         0,
-        "sac: SAC updates on the demonstrations alone after BC, before any interaction (0: none)",
+        "sac, ferm: SAC updates on the demonstrations alone after the BC (sac) or CURL (ferm) warm-up, before any "
+        "interaction (0: none; FERM's code: warmup_offline_sac)",
         valid=(lambda v: v >= 0, ">= 0"),
     )
     ferm_curl_updates: int = setting(

@@ -55,15 +55,18 @@ PRESETS = {"paper": paper_preset, "cpu": cpu_preset, "smoke": smoke_preset}
 
 
 def ferm_paper_preset(task: str) -> dict[str, Any]:
-    """FERM as its public code runs it (``--algo ferm --preset paper``): 100-pixel renders randomly cropped to
-    84, (1024, 1024) actor and critics, batch 128, one update per sample, 100k-step replay that the demos fill
-    first (expert demonstrations acted with draws from the expert's Gaussian, as FERM's code collected them), 1600
-    CURL warm-up updates, one episode per iteration, 1M samples; 10 evaluation episodes every 10k samples."""
+    """FERM as the RRL authors' FERM config runs it (``--algo ferm --preset paper``): 100-pixel renders randomly
+    cropped to 84, (1024, 1024) actor and critics, batch 128, one update per sample, critic and encoder targets
+    stepped after every update (critic rate 0.05, encoder 0.05), a 1M-step replay (30 GB of frames at 100 px)
+    that the demos fill first (expert demonstrations acted with draws from the expert's Gaussian, as FERM's code
+    collected them), 1600 CURL warm-up updates, one episode per iteration, 1M samples; 10 evaluation episodes
+    every 10k samples."""
     horizon = get_task(task).horizon
     return dict(
         obs="rgb+proprio", algo="ferm", render_size=100, image_size=84, policy_size=(1024, 1024), trajectories=1,
-        iterations=1_000_000 // horizon, sac_batch_size=128, sac_updates_per_sample=1.0, sac_buffer=100_000,
-        expert_demo_actions="sampled", sac_demo_fraction=0.0, sac_lr=1e-3, sac_tau=0.01, sac_gamma=0.99,
+        iterations=1_000_000 // horizon, sac_batch_size=128, sac_updates_per_sample=1.0, sac_buffer=1_000_000,
+        expert_demo_actions="sampled", sac_demo_fraction=0.0, sac_lr=1e-3, sac_tau=0.05, sac_target_update_every=1,
+        sac_gamma=0.99,
         sac_init_temperature=0.1, sac_critic_layer_norm=False, ferm_curl_updates=1600, eval_episodes=10,
         eval_every=10_000 // horizon, n_envs=1, n_groups=1,
     )  # fmt: skip
@@ -71,11 +74,12 @@ def ferm_paper_preset(task: str) -> dict[str, Any]:
 
 def ferm_cpu_preset(task: str) -> dict[str, Any]:
     """FERM sized for a 2-core CPU (docs/algorithms.md): 76-pixel renders randomly cropped to 64 (the paper's
-    84/100 ratio), batch 64, one update per 4 samples, 100k-step replay, two episodes per iteration, 100k
-    samples; 10 evaluation episodes every 4k samples. The rest as ``paper``."""
+    84/100 ratio), batch 64, one update per 4 samples, a 110k-step replay (the run's samples and the demos: none
+    is overwritten, as in ``paper``), two episodes per iteration, 100k samples; 10 evaluation episodes every 4k
+    samples. The rest as ``paper``."""
     horizon = get_task(task).horizon
     return {
-        **ferm_paper_preset(task), "render_size": 76, "image_size": 64, "sac_batch_size": 64,
+        **ferm_paper_preset(task), "render_size": 76, "image_size": 64, "sac_batch_size": 64, "sac_buffer": 110_000,
         "sac_updates_per_sample": 0.25, "trajectories": 2, "iterations": 100_000 // (2 * horizon),
         "eval_every": 4_000 // (2 * horizon), "n_envs": 2,
     }  # fmt: skip

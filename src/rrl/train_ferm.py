@@ -165,12 +165,13 @@ class FERMTrainer(SACTrainer):
 
     # ---------------------------------------------------------------------------------------- warm-up
     def behavior_clone(self) -> dict[str, Any]:
-        """Normalise the proprioception by the demonstrations and run FERM's CURL warm-up on the demo-filled
-        buffer (FERM has no behaviour cloning)."""
+        """Normalise the proprioception by the demonstrations, run FERM's CURL warm-up on the demo-filled buffer,
+        then ``sac_offline_updates`` SAC updates on it (FERM's ``warmup_offline_sac``; FERM has no behaviour
+        cloning)."""
         shutil.rmtree(self.run_dir / REPLAY_DIR, ignore_errors=True)  # a fresh start: not this run's episodes
-        source = self.demo_buffer if self.demo_buffer is not None else self.buffer
-        if self.demos is None or source.size == 0:
-            return {"curl_losses": [], "demo_transitions": 0}
+        source = self.demo_source()
+        if source is None or source.size == 0:
+            return {"curl_losses": [], "demo_transitions": 0, "offline_critic_losses": []}
         proprio = torch.as_tensor(source.proprio[: source.size])
         std = proprio.std(0)
         self.agent.actor.p_shift.copy_(proprio.mean(0))
@@ -178,7 +179,8 @@ class FERMTrainer(SACTrainer):
         rng = np.random.default_rng(stream_seed(self.cfg.seed, 0, STREAM_BC))
         losses = [self.agent.update_curl(source.sample(self.cfg.sac_batch_size, rng)["frames"])
                   for _ in range(self.cfg.ferm_curl_updates)]  # fmt: skip
-        return {"curl_losses": losses, "demo_transitions": int(source.has_next[: source.size].sum())}
+        return {"curl_losses": losses, "demo_transitions": int(source.has_next[: source.size].sum()),
+                "offline_critic_losses": self._offline_updates()}  # fmt: skip
 
     # -------------------------------------------------------------------------------------- iteration
     def store(self, batch: TrajectoryBatch, k: int) -> None:
@@ -204,9 +206,15 @@ class FERMTrainer(SACTrainer):
     def _chunk(self, k: int) -> Path:
         return self.run_dir / REPLAY_DIR / f"{k:06d}.npz"
 
-    def replay_batch(self, rng: np.random.Generator) -> dict[str, torch.Tensor]:
-        """:meth:`mixed_batch` as it is (frames are scaled by the encoder, proprioception by the actor)."""
-        return self.mixed_batch(rng)
+    def demo_source(self) -> FrameReplay | None:
+        """The demonstrations' own buffer, or the replay buffer they filled first (FERM's way)."""
+        if self.demos is None:
+            return None
+        return self.demo_buffer if self.demo_buffer is not None else self.buffer
+
+    def prepare(self, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        """The minibatch as it is (frames are scaled by the encoder, proprioception by the actor)."""
+        return batch
 
     # ------------------------------------------------------------------------------------- checkpoint
     def state_dict(self) -> dict[str, Any]:

@@ -96,6 +96,7 @@ class _SACSnapshot:
 def sac_config(cfg: TrainConfig) -> SACConfig:
     """The SAC settings of a run config (``--algo sac``, and the RL part of ``--algo ferm``)."""
     return SACConfig(hidden=cfg.policy_size, gamma=cfg.sac_gamma, lr=cfg.sac_lr, tau=cfg.sac_tau,
+                     target_update_every=cfg.sac_target_update_every,
                      init_temperature=cfg.sac_init_temperature, alpha_beta=cfg.sac_alpha_beta,
                      batch_size=cfg.sac_batch_size,
                      critic_layer_norm=cfg.sac_critic_layer_norm, bc_weight=cfg.sac_bc_weight,
@@ -223,14 +224,15 @@ class SACTrainer:
         """``sac_offline_updates`` SAC updates on the demonstrations alone before any interaction (the critic learns
         the demonstrations' values while the BC term, if any, holds the actor at them; VRL3's offline stage, Wang
         et al. 2022, without its conservative term)."""
-        if self.demo_buffer is None or self.cfg.sac_offline_updates == 0:
+        source = self.demo_source()
+        if source is None or source.size == 0 or self.cfg.sac_offline_updates == 0:
             return []
         rng = np.random.default_rng(stream_seed(self.cfg.seed, 1, STREAM_BC))
         losses = []
         for _ in range(self.cfg.sac_offline_updates):
-            batch = self.demo_buffer.sample(self.cfg.sac_batch_size, rng)
+            batch = source.sample(self.cfg.sac_batch_size, rng)
             batch["is_demo"] = torch.ones(self.cfg.sac_batch_size, dtype=torch.bool)
-            losses.append(self.agent.update(self._normalized(batch))["critic_loss"])
+            losses.append(self.agent.update(self.prepare(batch))["critic_loss"])
         if not all(math.isfinite(v) for v in losses):
             raise_diverged(0, "offline SAC losses", self.run_dir, SAC_DIVERGED_ADVICE.format(run_dir=self.run_dir))
         return losses
@@ -256,10 +258,15 @@ class SACTrainer:
         return batch
 
     def replay_batch(self, rng: np.random.Generator) -> dict[str, torch.Tensor]:
-        """The agent's minibatch: :meth:`mixed_batch` with the inputs normalised."""
-        return self._normalized(self.mixed_batch(rng))
+        """The agent's minibatch: :meth:`mixed_batch` as :meth:`prepare` gives it to the agent."""
+        return self.prepare(self.mixed_batch(rng))
 
-    def _normalized(self, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    def demo_source(self) -> ReplayBuffer | None:
+        """The buffer that holds the demonstrations' transitions (None without demonstrations)."""
+        return self.demo_buffer
+
+    def prepare(self, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        """A sampled minibatch as the agent takes it: the inputs normalised."""
         for key in ("obs", "next_obs"):
             batch[key] = self.policy.normalize(batch[key])
         return batch

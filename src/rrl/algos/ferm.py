@@ -251,7 +251,8 @@ class FERMAgent:
 
     def update(self, batch: dict[str, torch.Tensor]) -> dict[str, float]:
         """One SAC step on randomly cropped frames (``batch``: frames, proprio, act, rew, next_frames,
-        next_proprio, done); every ``actor_update_every``-th also actor, temperature and target steps."""
+        next_proprio, done); every ``actor_update_every``-th also an actor and temperature step, every
+        ``target_update_every``-th the critic's and the encoder's target steps (after the actor's)."""
         sac = self.cfg.sac
         obs, nxt = self._crop(batch["frames"]), self._crop(batch["next_frames"])
         alpha = self.alpha.detach()
@@ -280,6 +281,7 @@ class FERMAgent:
             out.update(policy_step(loss_fn, self.critic, self.actor_opt, self.log_alpha, self.alpha_opt,
                                    self.target_entropy, sac.learn_temperature))  # fmt: skip
             out.update(policy_spread(self.actor.pi, feat.detach()))
+        if self.updates % sac.target_update_every == 0:
             soft_update(self.critic_target, self.critic, sac.tau)
             self._update_key_encoder()
         return out

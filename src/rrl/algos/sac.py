@@ -116,7 +116,8 @@ class SACConfig:
     alpha_beta: float = 0.5  # the temperature's Adam beta_1 (the CURL/RAD/FERM code's)
     init_temperature: float = 0.1
     tau: float = 0.01  # critic target
-    actor_update_every: int = 2  # actor, temperature and target updates every this many critic updates
+    actor_update_every: int = 2  # actor and temperature updates every this many critic updates
+    target_update_every: int = 2  # target steps every this many critic updates (FERM's critic_target_update_freq)
     batch_size: int = 128
     critic_layer_norm: bool = True  # not in FERM; see TwinQ
     bc_weight: float = 0.0  # see actor_loss: the demonstrations' BC term, relative to the critic's scale
@@ -129,6 +130,7 @@ class SACConfig:
         checks = (("gamma", 0 <= self.gamma <= 1), ("lr", self.lr > 0), ("alpha_lr", self.alpha_lr > 0),
                   ("init_temperature", self.init_temperature > 0), ("tau", 0 < self.tau <= 1),
                   ("actor_update_every", self.actor_update_every >= 1),
+                  ("target_update_every", self.target_update_every >= 1),
                   ("batch_size", self.batch_size >= 1), ("bc_weight", self.bc_weight >= 0))  # fmt: skip
         for name, ok in checks:
             if not ok or not math.isfinite(float(getattr(self, name))):
@@ -238,7 +240,8 @@ class SACAgent:
         return self.log_alpha.exp()
 
     def update(self, batch: dict[str, torch.Tensor]) -> dict[str, float]:
-        """One critic step; every ``actor_update_every``-th call also an actor, temperature and target step."""
+        """One critic step; every ``actor_update_every``-th call also an actor and temperature step, every
+        ``target_update_every``-th a target step (after the actor's)."""
         alpha = self.alpha.detach()
         y = critic_target(batch, self.actor, self.critic_target, alpha, self.cfg.gamma, self.generator)
         loss_q = critic_loss(batch, self.critic, y)
@@ -255,6 +258,7 @@ class SACAgent:
                 self.cfg.learn_temperature,
             ))  # fmt: skip
             out.update(policy_spread(self.actor, batch["obs"]))
+        if self.updates % self.cfg.target_update_every == 0:
             soft_update(self.critic_target, self.critic, self.cfg.tau)
         return out
 

@@ -62,10 +62,11 @@ def state_budget(task: str, scale: str) -> dict[str, Any]:
 
 
 def ferm_budget(task: str, scale: str) -> dict[str, Any]:
-    """FERM: 0.4M samples at ``cpu`` (two episodes an iteration), its preset's otherwise."""
+    """FERM: 0.4M samples at ``cpu`` (two episodes an iteration) in a replay that keeps them all and the demos (7 GB
+    of 76-px frames), its preset's otherwise."""
     from rrl.tasks import get_task
 
-    return {"iterations": 400_000 // (2 * get_task(task).horizon)} if scale == "cpu" else {}
+    return {"iterations": 400_000 // (2 * get_task(task).horizon), "sac_buffer": 410_000} if scale == "cpu" else {}
 
 
 RRL = Variant("RRL")  # the scale's preset: ResNet-34 at paper scale, EfficientNet-Lite0 at cpu and smoke

@@ -571,7 +571,7 @@ EXPORTS: tuple[Export | ExperimentExport, ...] = (
             ("FERM, mean-action demos, tanh encoder, sparse", seeds("ferm/door_expert_bounded", 0, 1)),
             ("FERM, mean-action demos, tanh encoder, rrl_code", seeds("ferm/door_expert_rrlcode", 0, 1)),
             ("FERM, sampled demos, tanh encoder, rrl_code", seeds("ferm/door_expert_sampled_tanh_rrlcode", 0)),
-            ("FERM (cpu preset), rrl_code", seeds("ferm/door_expert_fermcode_rrlcode", 0)),
+            ("FERM (cpu preset), rrl_code", seeds("ferm/door_expert_fermcode_rrlcode", 0, 1)),
             ("RRL (pixels, cpu preset), sparse", seeds("rrl_pixels_door_expert/door_cpu_expert.csv", 0, 1, 2)),
         ),
     ),
