@@ -188,6 +188,7 @@ def test_main_experiment_sets_demos_cameras_reward_and_budgets_per_task() -> Non
     assert "--cameras cam1,cam2,cam3" in runs["relocate", "FERM"]["command"]
     assert "--cameras" not in runs["relocate", "DAPG from state"]["command"]
     assert "--algo ferm" in runs["pen", "FERM"]["command"] and runs["pen", "FERM"]["samples"] == 400_000
+    assert "--sac-buffer 410000" in runs["pen", "FERM"]["command"]  # nothing overwritten, demos included
     assert all(runs[t, m]["samples"] == 2_000_000 for t in ("door", "pen") for m in ("DAPG from state",
                                                                                       "NPG from state"))  # fmt: skip
     assert runs["door", "RRL"]["samples"] >= 400_000 and all(r["hours"] > 0 for r in runs.values())

@@ -559,9 +559,12 @@ EXPORTS: tuple[Export | ExperimentExport, ...] = (
             "both from 25 expert demonstrations, against environment samples. The preset's FERM is FERM's code: "
             "demonstrations acted with draws from the expert's Gaussian, the encoder's LayerNorm output without a "
             "tanh, the temperature's Adam beta_1 0.5, the actor's log pi with each saturated dimension's "
-            "log-determinant bounded at -log 1e-6; here under the RRL-code reward (the reward of the code that ran "
-            "FERM for the paper). The earlier FERM runs differ from it as their labels say: the expert's mean-action "
-            "demonstrations (--expert-demo-actions mean), a tanh after the encoder's LayerNorm and beta_1 0.9 "
+            "log-determinant bounded at -log 1e-6, and the RRL authors' FERM config's targets (critic and encoder "
+            "targets stepped after every update at rate 0.05) and replay (110k steps: nothing overwritten); here "
+            "under the RRL-code reward (the reward of the code that ran FERM for the paper). The earlier FERM runs "
+            "stepped their targets every second update, the critic's at rate 0.01 (FERM's code's defaults), in a "
+            "100k-step replay, and differ further as their labels say: the expert's mean-action demonstrations "
+            "(--expert-demo-actions mean), a tanh after the encoder's LayerNorm and beta_1 0.9 "
             "(--ferm-encoder-tanh --sac-alpha-beta 0.9), the exact log pi, the sparse reward. RRL used the "
             "mean-action demonstrations and the sparse reward. Runs short of the preset's 100k samples continue "
             "with rrl train --resume RUN."
@@ -571,7 +574,9 @@ EXPORTS: tuple[Export | ExperimentExport, ...] = (
             ("FERM, mean-action demos, tanh encoder, sparse", seeds("ferm/door_expert_bounded", 0, 1)),
             ("FERM, mean-action demos, tanh encoder, rrl_code", seeds("ferm/door_expert_rrlcode", 0, 1)),
             ("FERM, sampled demos, tanh encoder, rrl_code", seeds("ferm/door_expert_sampled_tanh_rrlcode", 0)),
-            ("FERM (cpu preset), rrl_code", seeds("ferm/door_expert_fermcode_rrlcode", 0, 1)),
+            ("FERM, targets every 2nd update at 0.01, rrl_code",
+             seeds("ferm_door_expert/door_expert_fermcode_rrlcode.csv", 0)),
+            ("FERM (cpu preset), rrl_code", seeds("ferm/door_expert_fermconfig_rrlcode", 0, 1)),
             ("RRL (pixels, cpu preset), sparse", seeds("rrl_pixels_door_expert/door_cpu_expert.csv", 0, 1, 2)),
         ),
     ),
@@ -581,7 +586,9 @@ EXPORTS: tuple[Export | ExperimentExport, ...] = (
         title="FERM from pixels against RRL from pixels, hammer, 25 expert demos, RRL-code reward (cpu presets)",
         note=(
             "FERM (--algo ferm --preset cpu, FERM's code as on door: demonstrations acted with draws from the "
-            "expert's Gaussian, no tanh after the encoder's LayerNorm) and RRL (DAPG on frozen EfficientNet-Lite0 "
+            "expert's Gaussian, no tanh after the encoder's LayerNorm; its targets stepped every second update, the "
+            "critic's at rate 0.01, in a 100k-step replay, as FERM's code's defaults and the preset before it took "
+            "the RRL authors' FERM config) and RRL (DAPG on frozen EfficientNet-Lite0 "
             "features, cpu preset, the expert's mean-action demonstrations), both from 25 expert demonstrations "
             "under the RRL-code reward, against environment samples: the FERM and RRL runs of rrl experiment main "
             "--task hammer --scale cpu (the same run folders). Beside them a FERM run with the expert's mean-action "
@@ -589,7 +596,7 @@ EXPORTS: tuple[Export | ExperimentExport, ...] = (
             "0.9), stopped early. Runs short of the experiment's budget continue with rrl train --resume RUN."
         ),
         groups=(
-            ("FERM (cpu preset), rrl_code", seeds("experiments/main/cpu/hammer/ferm", 0)),
+            ("FERM, targets every 2nd update at 0.01, rrl_code", seeds("ferm_hammer_expert/ferm.csv", 0)),
             ("FERM, mean-action demos, tanh encoder, rrl_code", seeds("ferm/hammer_expert_mean_rrlcode", 0)),
             ("RRL (pixels, cpu preset), rrl_code", seeds("experiments/main/cpu/hammer/rrl", 0)),
         ),
