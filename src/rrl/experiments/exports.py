@@ -585,17 +585,19 @@ EXPORTS: tuple[Export | ExperimentExport, ...] = (
         figure="Fig. 3",
         title="FERM from pixels against RRL from pixels, hammer, 25 expert demos, RRL-code reward (cpu presets)",
         note=(
-            "FERM (--algo ferm --preset cpu, FERM's code as on door: demonstrations acted with draws from the "
-            "expert's Gaussian, no tanh after the encoder's LayerNorm; its targets stepped every second update, the "
-            "critic's at rate 0.01, in a 100k-step replay, as FERM's code's defaults and the preset before it took "
-            "the RRL authors' FERM config) and RRL (DAPG on frozen EfficientNet-Lite0 "
-            "features, cpu preset, the expert's mean-action demonstrations), both from 25 expert demonstrations "
-            "under the RRL-code reward, against environment samples: the FERM and RRL runs of rrl experiment main "
-            "--task hammer --scale cpu (the same run folders). Beside them a FERM run with the expert's mean-action "
-            "demonstrations and a tanh encoder (--expert-demo-actions mean --ferm-encoder-tanh --sac-alpha-beta "
-            "0.9), stopped early. Runs short of the experiment's budget continue with rrl train --resume RUN."
+            "FERM (--algo ferm --preset cpu, as on door: demonstrations acted with draws from the expert's "
+            "Gaussian, no tanh after the encoder's LayerNorm, the RRL authors' FERM config's targets, stepped after "
+            "every update at rate 0.05, and a 110k-step replay) and RRL (DAPG on frozen EfficientNet-Lite0 "
+            "features, cpu preset, the expert's mean-action demonstrations, the RRL run of rrl experiment main "
+            "--task hammer --scale cpu), both from 25 expert demonstrations under the RRL-code reward, against "
+            "environment samples. Beside them the FERM run of rrl experiment main made before the preset took that "
+            "config (targets every second update, the critic's at rate 0.01, as FERM's code's defaults, 100k-step "
+            "replay) and one with, further, the expert's mean-action demonstrations and a tanh encoder "
+            "(--expert-demo-actions mean --ferm-encoder-tanh --sac-alpha-beta 0.9), stopped early. Runs short of "
+            "their budget continue with rrl train --resume RUN."
         ),
         groups=(
+            ("FERM (cpu preset), rrl_code", seeds("ferm/hammer_expert_fermconfig_rrlcode", 0)),
             ("FERM, targets every 2nd update at 0.01, rrl_code", seeds("ferm_hammer_expert/ferm.csv", 0)),
             ("FERM, mean-action demos, tanh encoder, rrl_code", seeds("ferm/hammer_expert_mean_rrlcode", 0)),
             ("RRL (pixels, cpu preset), rrl_code", seeds("experiments/main/cpu/hammer/rrl", 0)),
