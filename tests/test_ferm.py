@@ -103,10 +103,9 @@ def test_critic_trains_the_encoder_and_the_actor_does_not():
 def test_targets_step_every_update_as_the_rrl_authors_ferm_config():
     """``target_update_every=1`` (their critic_target_update_freq): the critic's and the encoder's targets move
     after the first update, before any actor step; the actor still steps every second update."""
-    from dataclasses import replace
-
+    sac = dataclasses.replace(SMALL.sac, tau=0.05, target_update_every=1)
     frames, proprio = _door_frames(20)
-    agent = FERMAgent(3, 24, 28, replace(SMALL, sac=replace(SMALL.sac, tau=0.05, target_update_every=1)), seed=0)
+    agent = FERMAgent(3, 24, 28, dataclasses.replace(SMALL, sac=sac), seed=0)
     replay = FrameReplay(100, (3, 40, 40), 24, 28)
     rng = np.random.default_rng(0)
     replay.add_trajectory(frames, proprio, rng.uniform(-1, 1, (20, 28)).astype(np.float32), np.ones(20, np.float32))

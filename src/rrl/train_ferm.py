@@ -143,7 +143,7 @@ class FERMTrainer(SACTrainer):
                 steps = sum(len(t[0]) for t in trajectories)
                 self.demo_buffer = FrameReplay(max(steps, 2), self.frame_shape, proprio_dim, act_dim)
             for t in trajectories:  # otherwise they fill the replay buffer first (FERM)
-                (self.demo_buffer or self.buffer).add_trajectory(*t)
+                self.demo_source().add_trajectory(*t)
         self.chunk_steps: list[int] = []  # steps of replay/NNNNNN.npz, per iteration
         self.next_iteration = 0
         self.samples = 0

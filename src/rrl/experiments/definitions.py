@@ -62,8 +62,8 @@ def state_budget(task: str, scale: str) -> dict[str, Any]:
 
 
 def ferm_budget(task: str, scale: str) -> dict[str, Any]:
-    """FERM: 0.4M samples at ``cpu`` (two episodes an iteration) in a replay that keeps them all and the demos (7 GB
-    of 76-px frames), its preset's otherwise."""
+    """FERM: 0.4M samples at ``cpu`` (two episodes an iteration) in a replay that keeps them all and the demos (7.2 GB
+    of one camera's 76-px frames, 21.4 GB of relocate's three), its preset's otherwise."""
     from rrl.tasks import get_task
 
     return {"iterations": 400_000 // (2 * get_task(task).horizon), "sac_buffer": 410_000} if scale == "cpu" else {}
