@@ -214,6 +214,10 @@ def test_dry_run_says_what_is_left_of_runs_already_started(tmp_path: Path, capsy
                  str(tmp_path), "--dry-run"]) == 0  # fmt: skip
     printed = capsys.readouterr().out
     assert "0.12M done, ~1.0 h left" in printed and "h left (one at a time" in printed
+    assert main(["experiment", "main", "--tasks", "door,hammer", "--seeds", "0", "--variants", "rrl", "--root",
+                 str(tmp_path), "--dry-run"]) == 0  # fmt: skip
+    printed = capsys.readouterr().out  # --tasks: the spelling of `rrl experiment main --tasks door,hammer,...`
+    assert "--task door " in printed and "--task hammer " in printed and "# 2 runs" in printed
 
 
 def test_main_experiment_exports_the_figure_and_table(tmp_path: Path) -> None:

@@ -78,6 +78,28 @@ def test_curl_loss_falls_on_a_fixed_batch_of_real_frames():
     assert curl_loss(z, z, torch.eye(16)) < curl_loss(z, torch.randn(8, 16), torch.eye(16))
 
 
+def test_curl_encoder_steps_twice_as_ferm_code_does():
+    """curl_encoder_steps=2: the encoder's second Adam (fresh moments) takes the same first step as CURL's own, so
+    after one update the encoder has moved exactly twice as far and W as far as with one optimiser; the second
+    optimiser's moments survive a checkpoint."""
+    frames = torch.from_numpy(np.random.default_rng(0).integers(0, 256, (8, 3, 40, 40), dtype=np.uint8))
+    agents = [FERMAgent(3, 24, 28, dataclasses.replace(SMALL, curl_encoder_steps=k), seed=0) for k in (1, 2)]
+    before = [p.detach().clone() for p in agents[0].trunk.parameters()]
+    w0 = agents[0].w.detach().clone()
+    for agent in agents:
+        agent.update_curl(frames)
+    for p0, p1, p2 in zip(before, agents[0].trunk.parameters(), agents[1].trunk.parameters()):
+        torch.testing.assert_close(p2 - p0, 2 * (p1 - p0), rtol=1e-4, atol=1e-7)
+    torch.testing.assert_close(agents[1].w - w0, agents[0].w - w0)
+    assert agents[0].curl_encoder_opt is None and "curl_encoder_opt" not in agents[0].state_dict()
+    restored = FERMAgent(3, 24, 28, dataclasses.replace(SMALL, curl_encoder_steps=2), seed=1)
+    restored.load_state_dict(agents[1].state_dict())
+    exp_avg = next(iter(restored.curl_encoder_opt.state.values()))["exp_avg"]
+    torch.testing.assert_close(exp_avg, next(iter(agents[1].curl_encoder_opt.state.values()))["exp_avg"])
+    with pytest.raises(ValueError, match="curl_encoder_steps must be 1 or 2"):
+        dataclasses.replace(SMALL, curl_encoder_steps=3)
+
+
 def test_critic_trains_the_encoder_and_the_actor_does_not():
     frames, proprio = _door_frames(20)
     agent = FERMAgent(3, 24, 28, SMALL, seed=0)

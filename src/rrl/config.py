@@ -342,6 +342,11 @@ class TrainConfig:
         "ferm: CURL updates on the demo-filled buffer before RL (FERM: 1600)",
         valid=(lambda v: v >= 0, ">= 0"),
     )
+    ferm_curl_encoder_steps: int = setting(
+        1,
+        "ferm: Adam steps the encoder takes per CURL update (2: FERM's code, whose encoder is in two optimisers)",
+        valid=(lambda v: v in (1, 2), "1 or 2"),
+    )
     ferm_feature_dim: int = setting(
         50,
         "ferm: output size of the learned encoder (FERM: 50)",

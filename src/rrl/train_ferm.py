@@ -49,7 +49,8 @@ def ferm_config(cfg: TrainConfig) -> FERMConfig:
     term, so ``sac_bc_weight`` does not act on it)."""
     return FERMConfig(sac=sac_config(cfg), image_size=cfg.image_size, feature_dim=cfg.ferm_feature_dim,
                       encoder_tau=cfg.ferm_encoder_tau, curl_lr=cfg.sac_lr,
-                      encoder_tanh=cfg.ferm_encoder_tanh)  # fmt: skip
+                      encoder_tanh=cfg.ferm_encoder_tanh,
+                      curl_encoder_steps=cfg.ferm_curl_encoder_steps)  # fmt: skip
 
 
 def frame_shape(cfg: TrainConfig) -> tuple[int, int, int]:

@@ -155,11 +155,16 @@ class FERMConfig:
     encoder_tau: float = 0.05
     curl_lr: float = 1e-3
     encoder_tanh: bool = False  # FERM: LayerNorm output as is (a tanh after it: SAC-AE's encoder)
+    #: Adam steps the encoder takes per CURL update. 2 is FERM's code: its encoder sits in two optimisers (the
+    #: encoder's own and CURL's, both at ``curl_lr``), each with its own moments, and both step on every CURL loss.
+    curl_encoder_steps: int = 1
 
     def __post_init__(self) -> None:
         for name in ("image_size", "feature_dim", "filters", "conv_layers"):
             if getattr(self, name) < 1:
                 raise ValueError(f"FERM setting {name} must be >= 1, got {getattr(self, name)}")
+        if self.curl_encoder_steps not in (1, 2):
+            raise ValueError(f"FERM curl_encoder_steps must be 1 or 2, got {self.curl_encoder_steps}")
         if not 0 < self.encoder_tau <= 1 or not self.curl_lr > 0 or not math.isfinite(self.curl_lr):
             raise ValueError(f"FERM encoder_tau must be in (0, 1] and curl_lr > 0, got {self.encoder_tau}, "
                              f"{self.curl_lr}")  # fmt: skip
@@ -218,6 +223,8 @@ class FERMAgent:
         self.actor_opt = torch.optim.Adam([*self.actor.proj.parameters(), *self.actor.pi.parameters()], lr=sac.lr)
         self.alpha_opt = torch.optim.Adam([self.log_alpha], lr=sac.alpha_lr, betas=(sac.alpha_beta, 0.999))
         self.curl_opt = torch.optim.Adam([*encoder, self.w], lr=cfg.curl_lr)
+        # FERM's code's second optimiser of the encoder alone, stepped on the same CURL gradient (curl_encoder_steps)
+        self.curl_encoder_opt = torch.optim.Adam(encoder, lr=cfg.curl_lr) if cfg.curl_encoder_steps == 2 else None
         self.updates = 0
         self.generator = torch.Generator().manual_seed(seed)
 
@@ -245,6 +252,8 @@ class FERMAgent:
         loss = curl_loss(z_a, z_pos, self.w)
         self.curl_opt.zero_grad()
         loss.backward()
+        if self.curl_encoder_opt is not None:
+            self.curl_encoder_opt.step()
         self.curl_opt.step()
         self._update_key_encoder()
         return float(loss.detach())
@@ -295,6 +304,7 @@ class FERMAgent:
             "critic_opt": self.critic_opt.state_dict(), "actor_opt": self.actor_opt.state_dict(),
             "alpha_opt": self.alpha_opt.state_dict(), "curl_opt": self.curl_opt.state_dict(),
             "updates": self.updates, "generator": self.generator.get_state(),
+            **({"curl_encoder_opt": self.curl_encoder_opt.state_dict()} if self.curl_encoder_opt else {}),
         }  # fmt: skip
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
@@ -305,6 +315,8 @@ class FERMAgent:
             self.log_alpha.copy_(state["log_alpha"])
         for name in ("critic_opt", "actor_opt", "alpha_opt", "curl_opt"):
             getattr(self, name).load_state_dict(state[name])
+        if self.curl_encoder_opt is not None and "curl_encoder_opt" in state:
+            self.curl_encoder_opt.load_state_dict(state["curl_encoder_opt"])
         self.alpha_opt.param_groups[0]["betas"] = (self.cfg.sac.alpha_beta, 0.999)  # the config's, not the saved
         self.updates = int(state["updates"])
         self.generator.set_state(state["generator"])

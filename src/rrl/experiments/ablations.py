@@ -230,7 +230,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--out DIR (linear probe of what the task randomises); each takes -h",
     )
     ap.add_argument("name", choices=sorted(EXPERIMENTS))
-    ap.add_argument("--task", default=None, help="comma-separated tasks (default: the experiment's)")
+    ap.add_argument("--task", "--tasks", dest="task", default=None,
+                    help="comma-separated tasks (default: the experiment's)")  # fmt: skip
     ap.add_argument("--scale", default="cpu", choices=sorted(PRESETS))
     ap.add_argument("--seeds", default="0", help="comma-separated seeds")
     ap.add_argument("--variants", default=None, help="comma-separated variant slugs (default: all)")
