@@ -39,7 +39,21 @@ def diagnose(run: str) -> dict[str, float]:
         q_pi = torch.min(*agent.critic(x, torch.tanh(mu)))
     lengths = [len(e["actions"]) for e in episodes]
     rewards = [e["rewards"] for e in episodes]
-    return _numbers(mu, act, q_demo, q_pi, lengths, rewards, cfg.sac_gamma, "recorded reward")
+    numbers = _numbers(mu, act, q_demo, q_pi, lengths, rewards, cfg.sac_gamma, "recorded reward")
+    return numbers | awac_weight_spread(q_demo - q_pi, cfg.sac_batch_size)
+
+
+def awac_weight_spread(advantage: torch.Tensor, batch_size: int, betas: tuple[float, ...] = (0.5, 5.0)) -> dict:
+    """The advantages ``A = Q(s, a_demo) - Q(s, tanh mu)`` on the demonstrations' states (their std) and, for each
+    AWAC temperature ``beta``, the effective sample size ``1 / sum w^2`` of ``w = softmax(A / beta)`` over random
+    batches of ``batch_size`` of them (mean of 50 batches, seed 0): how many rows AWAC's actor learns from."""
+    rng = np.random.default_rng(0)
+    batches = [advantage[rng.integers(0, len(advantage), batch_size)] for _ in range(50)]
+    out = {"std of A(s, a_demo)": float(advantage.std())}
+    for beta in betas:
+        ess = [float(1 / (torch.softmax(a / beta, 0) ** 2).sum()) for a in batches]
+        out[f"AWAC weights' effective size of {batch_size} at beta {beta:g}"] = float(np.mean(ess))
+    return out
 
 
 def _numbers(

@@ -329,3 +329,56 @@ def test_policy_spread_splits_the_entropy_estimate():
         actor.net[0].bias.copy_(torch.tensor([3.0, -3.0, 0.5, 0.0, 0.0, 0.0, 0.0, 0.0]))  # mu; then raw log std
     spread = policy_spread(actor, torch.zeros(5, 3))
     assert spread == {"log_std_mean": pytest.approx(-1.0), "saturated": pytest.approx(0.5)}  # 2 of 4 past |mu| = 2
+
+
+def test_awac_actor_loss_by_hand():
+    """AWAC (Nair et al. 2020, Eq. 13): weights batch_size * softmax(A / beta), A = min Q(s, a) - min Q(s, tanh mu),
+    times the Gaussian log-likelihood of atanh(a) (no constant, no tanh log-determinant)."""
+    from rrl.algos.sac import SquashedGaussianActor, awac_actor_loss
+
+    torch.manual_seed(0)
+    actor = SquashedGaussianActor(obs_dim=1, act_dim=1, hidden=(4,))
+    critic = _linear_twin_q([0.0, 1.0], [0.0, 2.0])  # Q_i = w_i a: min(Q1, Q2) = a for a > 0, 2a for a < 0
+    batch = {"obs": torch.tensor([[1.0], [-1.0]]), "act": torch.tensor([[0.5], [-0.25]])}
+    loss, logp = awac_actor_loss(batch, actor, critic, beta=0.5, generator=torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        mu, log_std = actor.distribution(batch["obs"])
+        q = lambda a: torch.where(a > 0, a, 2 * a)[:, 0]  # noqa: E731
+        adv = q(batch["act"]) - q(torch.tanh(mu))
+        w = 2 * torch.exp(adv / 0.5) / torch.exp(adv / 0.5).sum()
+        u = torch.atanh(batch["act"])
+        log_lik = (-0.5 * ((u - mu) / log_std.exp()) ** 2 - log_std)[:, 0]
+    assert float(loss) == pytest.approx(float(-(w * log_lik).mean()), rel=1e-5)
+    assert logp.shape == (2,)
+    with pytest.raises(ValueError, match="SAC actor must be one of"):
+        SACConfig(actor="td3")
+
+
+def test_awac_actor_moves_to_the_better_of_two_taken_actions():
+    """Two actions taken in the same state, the critic prefers +0.6 to -0.6: AWAC's updates move the actor's mean
+    action towards +0.6 and not past it (SAC's actor, following the critic's gradient, goes to the bound)."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # tiny networks: one thread is fastest
+    try:
+        results = _two_actions(updates=200)
+    finally:
+        torch.set_num_threads(threads)
+    assert 0.3 < results["awac"] < 0.7, results
+    assert results["sac"] > 0.95, results
+
+
+def _two_actions(updates: int) -> dict[str, float]:
+    torch.manual_seed(0)
+    obs = torch.zeros(64, 1)
+    act = torch.tensor([[0.6], [-0.6]]).repeat(32, 1)
+    results = {}
+    for objective in ("awac", "sac"):
+        agent = SACAgent(1, 1, SACConfig(hidden=(16,), lr=3e-3, actor=objective, actor_update_every=1,
+                                         learn_temperature=False, init_temperature=1e-3), seed=0)  # fmt: skip
+        agent.critic, agent.critic_target = _linear_twin_q([0.0, 1.0], [0.0, 1.0]), _linear_twin_q([0, 1], [0, 1])
+        agent.critic_opt = torch.optim.SGD(agent.critic.parameters(), lr=0.0)  # the critic stays put
+        batch = {"obs": obs, "act": act, "rew": torch.zeros(64), "next_obs": obs, "done": torch.ones(64)}
+        for _ in range(updates):
+            agent.update(batch)
+        results[objective] = float(agent.actor.deterministic(obs[:1]))
+    return results

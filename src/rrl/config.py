@@ -327,6 +327,17 @@ class TrainConfig:
         "exploration noise has that fixed std, as TD3's and DrQ-v2's do",
         valid=(lambda v: -10 <= v < 2, "in [-10, 2)"),
     )
+    sac_actor: str = setting(
+        "sac",
+        "sac: the actor's objective: sac (follow the critic's action gradient, SAC Eq. 7) or awac (the buffer's own "
+        "actions weighted by exp(advantage / --sac-awac-beta), Nair et al. 2020)",
+        valid=(lambda v: v in ("sac", "awac"), "sac or awac"),
+    )
+    sac_awac_beta: float = setting(
+        0.5,
+        "sac: AWAC's temperature lambda of the advantage weights (its hand experiments: 0.5)",
+        valid=(lambda v: v > 0, "> 0"),
+    )
     sac_learn_temperature: bool = setting(
         True,
         "sac, ferm: learn alpha towards --sac-target-entropy (SAC); off: alpha stays --sac-init-temperature",
@@ -429,6 +440,8 @@ class TrainConfig:
             )
         if self.algo == "ferm" and not self.is_pixel:
             raise ValueError("--algo ferm learns from pixels: add --obs rgb+proprio (or rgb), or --preset cpu|paper")
+        if self.algo == "ferm" and self.sac_actor != "sac":
+            raise ValueError("--sac-actor awac acts on --algo sac only; FERM's actor is SAC's (drop --sac-actor)")
         if self.preset is not None and self.preset not in PRESETS:
             raise ValueError(f"unknown preset {self.preset!r}; valid: {', '.join(PRESETS)}")
         if self.cameras is not None:

@@ -101,7 +101,8 @@ def sac_config(cfg: TrainConfig) -> SACConfig:
                      batch_size=cfg.sac_batch_size,
                      critic_layer_norm=cfg.sac_critic_layer_norm, bc_weight=cfg.sac_bc_weight,
                      target_entropy_per_dim=cfg.sac_target_entropy, log_std_max=cfg.sac_max_log_std,
-                     log_std_min=cfg.sac_min_log_std, learn_temperature=cfg.sac_learn_temperature)  # fmt: skip
+                     log_std_min=cfg.sac_min_log_std, learn_temperature=cfg.sac_learn_temperature,
+                     actor=cfg.sac_actor, awac_beta=cfg.sac_awac_beta)  # fmt: skip
 
 
 def demo_rewards(cfg: TrainConfig, demo_set: Any) -> list[np.ndarray]:

@@ -13,6 +13,11 @@ Gaussian; ``alpha`` the temperature, learned towards the target entropy ``-|A|``
   ``-|A|`` by default. A Gaussian of std ``sigma`` has entropy ``1.42 + log sigma`` per dimension (before the
   tanh), so -1 aims at about ``sigma = 0.09``, -2 at 0.03.
 - Targets: ``theta' <- tau theta + (1 - tau) theta'``.
+- AWAC's actor (Nair et al. 2020, "AWAC: Accelerating Online Reinforcement Learning with Offline Datasets",
+  Eq. 13), ``actor="awac"``: instead of following the critic's action gradient, maximise the log-likelihood of the
+  buffer's own actions weighted by ``exp(A(s, a) / beta)``, ``A(s, a) = min_i Q_i(s, a) - min_i Q_i(s, tanh mu(s))``
+  (the value at the policy's mean action, as the AWAC code's hand experiments), the weights normalised over the
+  batch (a softmax times the batch size). The actor only moves towards actions that were taken.
 """
 
 from __future__ import annotations
@@ -27,6 +32,7 @@ import torch
 from torch import nn
 
 LOG_STD_MIN, LOG_STD_MAX = -10.0, 2.0  # the squashed Gaussian's log-std range (as in the FERM and DrQ code)
+ACTOR_OBJECTIVES = ("sac", "awac")
 
 
 def mlp(in_dim: int, hidden: tuple[int, ...], out_dim: int, layer_norm: bool = False) -> nn.Sequential:
@@ -125,16 +131,21 @@ class SACConfig:
     log_std_max: float = LOG_STD_MAX  # a lower cap bounds the exploration noise before the tanh
     log_std_min: float = LOG_STD_MIN  # equal to log_std_max: a fixed exploration std (TD3, DrQ-v2)
     learn_temperature: bool = True  # False: alpha stays init_temperature (no Eq. 18 step)
+    actor: str = "sac"  # the actor's objective: "sac" (Eq. 7) or "awac" (see awac_actor_loss)
+    awac_beta: float = 0.5  # AWAC's temperature lambda of the advantage weights (its hand experiments: 0.5)
 
     def __post_init__(self) -> None:
         checks = (("gamma", 0 <= self.gamma <= 1), ("lr", self.lr > 0), ("alpha_lr", self.alpha_lr > 0),
                   ("init_temperature", self.init_temperature > 0), ("tau", 0 < self.tau <= 1),
                   ("actor_update_every", self.actor_update_every >= 1),
                   ("target_update_every", self.target_update_every >= 1),
-                  ("batch_size", self.batch_size >= 1), ("bc_weight", self.bc_weight >= 0))  # fmt: skip
+                  ("batch_size", self.batch_size >= 1), ("bc_weight", self.bc_weight >= 0),
+                  ("awac_beta", self.awac_beta > 0))  # fmt: skip
         for name, ok in checks:
             if not ok or not math.isfinite(float(getattr(self, name))):
                 raise ValueError(f"SAC setting {name} out of range: {getattr(self, name)}")
+        if self.actor not in ACTOR_OBJECTIVES:
+            raise ValueError(f"SAC actor must be one of {', '.join(ACTOR_OBJECTIVES)}, got {self.actor!r}")
 
 
 def critic_target(
@@ -172,6 +183,27 @@ def actor_loss(
         err = ((actor.deterministic(obs[mask]) - demo_act[mask]) ** 2).sum(-1).mean()
         loss = loss + weight * q.detach().abs().mean() * err
     return loss, logp
+
+
+def awac_actor_loss(
+    batch: dict[str, torch.Tensor], actor: SquashedGaussianActor, critic: TwinQ, beta: float,
+    generator: torch.Generator | None = None,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """AWAC's actor loss (Nair et al. 2020, Eq. 13), ``-sum_j w_j log N(atanh a_j; mu(s_j), sigma(s_j))`` over the
+    batch's own ``(s_j, a_j)``, ``w = batch_size * softmax(A / beta)`` (detached), ``A`` the advantage of the
+    module docstring; and the log-probabilities of fresh actions of the policy (for the temperature). The tanh's
+    log-determinant of ``a_j`` does not depend on the actor and is left out; actions at the bounds are moved
+    1e-6 inside them."""
+    obs = batch["obs"]
+    with torch.no_grad():
+        q_data = torch.min(*critic(obs, batch["act"]))
+        q_mean = torch.min(*critic(obs, actor.deterministic(obs)))
+        weights = len(obs) * torch.softmax((q_data - q_mean) / beta, dim=0)
+    mu, log_std = actor.distribution(obs)
+    u = torch.atanh(batch["act"].clamp(-1 + 1e-6, 1 - 1e-6))
+    log_lik = (-0.5 * ((u - mu) / log_std.exp()) ** 2 - log_std).sum(-1)  # up to a constant
+    _, logp = actor.sample(obs, generator)
+    return -(weights * log_lik).mean(), logp
 
 
 @torch.no_grad()
@@ -252,9 +284,14 @@ class SACAgent:
         self.updates += 1
         if self.updates % self.cfg.actor_update_every == 0:
             bc = (batch["is_demo"], batch["act"], self.cfg.bc_weight) if "is_demo" in batch else None
+
+            def loss_fn() -> tuple[torch.Tensor, torch.Tensor]:
+                if self.cfg.actor == "awac":
+                    return awac_actor_loss(batch, self.actor, self.critic, self.cfg.awac_beta, self.generator)
+                return actor_loss(batch["obs"], self.actor, self.critic, alpha, self.generator, bc)
+
             out.update(policy_step(
-                lambda: actor_loss(batch["obs"], self.actor, self.critic, alpha, self.generator, bc),
-                self.critic, self.actor_opt, self.log_alpha, self.alpha_opt, self.target_entropy,
+                loss_fn, self.critic, self.actor_opt, self.log_alpha, self.alpha_opt, self.target_entropy,
                 self.cfg.learn_temperature,
             ))  # fmt: skip
             out.update(policy_spread(self.actor, batch["obs"]))

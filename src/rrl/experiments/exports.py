@@ -628,6 +628,44 @@ EXPORTS: tuple[Export | ExperimentExport, ...] = (
             ("human, rrl_code, BC 0.4, 2000 offline updates", ("sac/door_human_bc04_s0",)),
         ),
     ),
+    Export(
+        "awac_probes_door",
+        title="SAC's critic with AWAC's actor from state on door: do the demonstrations' policies survive?",
+        note=(
+            "--algo sac --sac-actor awac from state, seed 0, RRL-code reward, 10 trajectories (2,000 samples) per "
+            "iteration, one update per sample, 25% of each batch from the demonstrations, 2,000 offline updates on "
+            "the demonstrations after BC, temperature fixed at 1e-4 (--no-sac-learn-temperature "
+            "--sac-init-temperature 0.0001, AWAC's runs have none), evaluation on 10 episodes after each "
+            "iteration's updates; AWAC's temperature --sac-awac-beta as labelled; the human-demo run caps the "
+            "actor's log std at -3 (--sac-max-log-std -3, the std DAPG's human-demo runs start from). Short probes "
+            "(4-6 iterations; the beta 0.5 and human runs stopped early). Beside them SAC's actor on the human "
+            "demonstrations (BC weight 0.4, learned temperature, uncapped std) from the SAC probes."
+        ),
+        groups=(
+            ("expert, SAC's actor (same settings)", ("sac/door_expert_sacactor_control_s0",)),
+            ("expert, AWAC beta 0.5", ("sac/door_expert_awac_probe_s0",)),
+            ("expert, AWAC beta 5", ("sac/door_expert_awac_beta5_probe_s0",)),
+            ("human, AWAC beta 5, log std cap -3", ("sac/door_human_awac_beta5_std005_probe_s0",)),
+            ("human, SAC's actor, BC 0.4", seeds("sac_probes_door/door_human_bc04.csv", 0)),
+        ),
+    ),
+    Export(
+        "awac_pixels_door_expert",
+        title="SAC's critic with AWAC's actor on frozen EfficientNet-Lite0 features, door, 25 expert demos",
+        note=(
+            "--algo sac --sac-actor awac --preset cpu (the cpu preset's features: EfficientNet-Lite0 on 146-px "
+            "renders centre-cropped to 128, top camera, + 24 hand joints), RRL-code reward, 10 trajectories "
+            "(2,000 samples) per iteration, one update per sample, 25% of each batch from the demonstrations, "
+            "2,000 offline updates after BC, AWAC beta 5, temperature fixed at 1e-4, evaluation on 10 episodes "
+            "after each iteration's updates; beside RRL (DAPG on the same features, cpu preset, 40 trajectories "
+            "per iteration, the sparse reward: both rewards share door's success test but for the hinge "
+            "threshold, 1.35 against the RRL code's 1.4)."
+        ),
+        groups=(
+            ("AWAC (features), rrl_code", seeds("sac/door_expert_pixels_awac_beta5", 0, 1)),
+            ("RRL (pixels, cpu preset), sparse", seeds("rrl_pixels_door_expert/door_cpu_expert.csv", 0, 1, 2)),
+        ),
+    ),
     # The paper's ablations at cpu scale on door (seeds 1 and 2, 25 iterations; the RRL baseline of each is a copy
     # of pixels/door_cpu_expert_s<seed>, the same configuration) and Fig. 9 on relocate.
     *(ExperimentExport(e, "door") for e in ("proprioception", "rewards", "policy_size", "representations")),
