@@ -638,7 +638,8 @@ EXPORTS: tuple[Export | ExperimentExport, ...] = (
             "--sac-init-temperature 0.0001, AWAC's runs have none), evaluation on 10 episodes after each "
             "iteration's updates; AWAC's temperature --sac-awac-beta as labelled; the human-demo run caps the "
             "actor's log std at -3 (--sac-max-log-std -3, the std DAPG's human-demo runs start from). Short probes "
-            "(3-5 iterations; the beta 0.5 and human runs stopped early). Beside them SAC's actor on the human "
+            "(3-5 iterations, the beta 5 probe continued to 20; the beta 0.5 and human runs stopped early). "
+            "Beside them SAC's actor on the human "
             "demonstrations (BC weight 0.4, learned temperature, uncapped std) from the SAC probes."
         ),
         groups=(
