@@ -21,6 +21,7 @@ ALGOS = ("dapg", "npg", "bc", "sac", "ferm")
 DEMO_WEIGHT_VARIANTS = ("paper", "mjrl")  # rrl.algos.dapg
 FVP_PRECISIONS = ("float32", "bfloat16")  # rrl.algos.npg
 STEP_NORMS = ("gradient", "fisher")  # rrl.algos.npg.npg_step
+SAC_ACTORS = ("sac", "awac")  # rrl.algos.sac.ACTOR_OBJECTIVES
 EXPERT_DEMO_ACTIONS = ("mean", "sampled")  # rrl.demos.make_expert_demos
 
 # Fields that define what a run *is*; resume refuses to change them.
@@ -331,7 +332,7 @@ class TrainConfig:
         "sac",
         "sac: the actor's objective: sac (follow the critic's action gradient, SAC Eq. 7) or awac (the buffer's own "
         "actions weighted by exp(advantage / --sac-awac-beta), Nair et al. 2020)",
-        valid=(lambda v: v in ("sac", "awac"), "sac or awac"),
+        valid=(lambda v: v in SAC_ACTORS, " or ".join(SAC_ACTORS)),
     )
     sac_awac_beta: float = setting(
         0.5,

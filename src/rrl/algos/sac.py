@@ -195,14 +195,15 @@ def awac_actor_loss(
     log-determinant of ``a_j`` does not depend on the actor and is left out; actions at the bounds are moved
     1e-6 inside them."""
     obs = batch["obs"]
+    mu, log_std = actor.distribution(obs)  # one forward serves the weights, the likelihood and the fresh actions
     with torch.no_grad():
         q_data = torch.min(*critic(obs, batch["act"]))
-        q_mean = torch.min(*critic(obs, actor.deterministic(obs)))
+        q_mean = torch.min(*critic(obs, torch.tanh(mu)))
         weights = len(obs) * torch.softmax((q_data - q_mean) / beta, dim=0)
-    mu, log_std = actor.distribution(obs)
     u = torch.atanh(batch["act"].clamp(-1 + 1e-6, 1 - 1e-6))
     log_lik = (-0.5 * ((u - mu) / log_std.exp()) ** 2 - log_std).sum(-1)  # up to a constant
-    _, logp = actor.sample(obs, generator)
+    fresh = mu + log_std.exp() * torch.randn(mu.shape, generator=generator)  # as actor.sample draws them
+    _, logp = squash(fresh, mu, log_std, actor.log_det_eps)
     return -(weights * log_lik).mean(), logp
 
 

@@ -639,8 +639,8 @@ EXPORTS: tuple[Export | ExperimentExport, ...] = (
             "iteration's updates; AWAC's temperature --sac-awac-beta as labelled; the human-demo run caps the "
             "actor's log std at -3 (--sac-max-log-std -3, the std DAPG's human-demo runs start from). Short probes "
             "(3-5 iterations, the beta 5 probe continued to 20; the beta 0.5 and human runs stopped early). "
-            "Beside them SAC's actor on the human "
-            "demonstrations (BC weight 0.4, learned temperature, uncapped std) from the SAC probes."
+            "Beside them SAC's actor on the human demonstrations (BC weight 0.4, learned temperature, uncapped "
+            "std) from the SAC probes."
         ),
         groups=(
             ("expert, SAC's actor (same settings)", ("sac/door_expert_sacactor_control_s0",)),
