@@ -1,4 +1,4 @@
-"""The actor and the critics of a ``--algo sac`` run (state or features) or of a ``--algo ferm`` run (its frames
+"""The actor and the critics of a ``--algo sac`` run (state or frozen features) or of a ``--algo ferm`` run (its frames
 re-rendered from the demonstrations' simulator states) on its demonstrations' states: how far the actor's mean
 action is from the demonstrated one, how many action dimensions sit past the tanh's knee, and the critics' values
 of the demonstrated and of the actor's actions beside the demonstrations' discounted return.
@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import sys
 
-import h5py
 import numpy as np
 import torch
 
@@ -26,8 +25,7 @@ def diagnose(run: str) -> dict[str, float]:
     if cfg.algo == "ferm":
         return diagnose_ferm(run, cfg, state)
     policy = SACPolicy.from_state(state["policy"], cfg.policy_size, cfg.sac_max_log_std, cfg.sac_min_log_std)
-    with h5py.File(f"{run}/demos.h5", "r") as f:
-        episodes = [{k: f["episodes"][e][k][:] for k in ("observations", "actions", "rewards")} for e in f["episodes"]]
+    episodes = _demo_episodes(run, cfg)
     obs = torch.as_tensor(np.concatenate([e["observations"] for e in episodes]), dtype=torch.float32)
     act = torch.as_tensor(np.clip(np.concatenate([e["actions"] for e in episodes]), -1, 1), dtype=torch.float32)
     agent = SACAgent(obs.shape[1], act.shape[1], sac_config(cfg))
@@ -39,8 +37,26 @@ def diagnose(run: str) -> dict[str, float]:
         q_pi = torch.min(*agent.critic(x, torch.tanh(mu)))
     lengths = [len(e["actions"]) for e in episodes]
     rewards = [e["rewards"] for e in episodes]
-    numbers = _numbers(mu, act, q_demo, q_pi, lengths, rewards, cfg.sac_gamma, "recorded reward")
+    numbers = _numbers(mu, act, q_demo, q_pi, lengths, rewards, cfg.sac_gamma, f"{cfg.reward} reward")
     return numbers | awac_weight_spread(q_demo - q_pi, cfg.sac_batch_size)
+
+
+def _demo_episodes(run: str, cfg) -> list[dict[str, np.ndarray]]:
+    """The run's demonstrations as its demo buffer holds them: per trajectory the observations (the state, or the
+    encoder's features and hand joints from the feature cache or the frames re-rendered), the actions and the
+    run's reward of each step (the last step left out, as in the buffer)."""
+    from rrl.demos import load_demos
+    from rrl.run.assembly import RUN_DEMOS, load_visual_demos, make_run_encoder
+    from rrl.train_sac import demo_rewards
+
+    demo_set = load_demos(f"{run}/{RUN_DEMOS}", task=cfg.task)
+    if cfg.obs == "state":
+        observations = [t["observations"] for t in demo_set.trajectories]
+    else:
+        features = load_visual_demos(cfg, make_run_encoder(cfg), demo_set=demo_set).observations
+        observations = np.split(features, np.cumsum([len(t["actions"]) for t in demo_set.trajectories])[:-1])
+    return [{"observations": o[:-1], "actions": t["actions"][:-1], "rewards": r}
+            for o, t, r in zip(observations, demo_set.trajectories, demo_rewards(cfg, demo_set))]  # fmt: skip
 
 
 def awac_weight_spread(advantage: torch.Tensor, batch_size: int, betas: tuple[float, ...] = (0.5, 5.0)) -> dict:

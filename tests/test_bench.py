@@ -60,8 +60,9 @@ def test_sampler_bench() -> None:
 
 def test_sac_bench(tmp_path: Path) -> None:
     out = tmp_path / "sac.json"
-    text = _run("sac.py", "--obs-dims", "6,300", "--act-dim", "3", "--hidden", "8,8", "--batch", "8",
-                "--updates", "3", "--buffer", "50", "--threads", "1", "--json", str(out))  # fmt: skip
+    text = _run("sac.py", "--obs-dims", "6,300", "--act-dim", "3", "--hidden", "8,8", "--batch", "8", "--updates", "3",
+                "--buffer", "50", "--threads", "1", "--actors", "sac,awac", "--json", str(out))  # fmt: skip
     rows = json.loads(out.read_text())["rows"]
-    assert [r["obs_dim"] for r in rows] == [6, 300] and all(r["updates_per_s"] > 0 for r in rows)
-    assert "SAC update: 300 inputs" in text
+    assert [(r["actor"], r["obs_dim"]) for r in rows] == [("sac", 6), ("sac", 300), ("awac", 6), ("awac", 300)]
+    assert all(r["updates_per_s"] > 0 for r in rows)
+    assert "SAC update (awac actor): 300 inputs" in text

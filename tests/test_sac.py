@@ -230,6 +230,7 @@ def test_sac_run_resumes_exactly_and_evaluates(tmp_path):
     rows = [[{k: v for k, v in r.items() if not k.startswith(timing)} for r in read_log(d / "log.csv")]
             for d in (full, part)]  # fmt: skip
     assert rows[0] == rows[1] and len(rows[0]) == 3
+    assert all(math.isfinite(float(r["q_target"])) and r["weights_ess"] == "" for r in rows[0])  # SAC actor: no weights
     a, b = read_checkpoint(full / "checkpoint.pt"), read_checkpoint(part / "checkpoint.pt")
     assert a["replay_rows"] == b["replay_rows"] == 3 * 2 * 29
     for key in a["policy"]:
@@ -237,6 +238,28 @@ def test_sac_run_resumes_exactly_and_evaluates(tmp_path):
     assert (full / "replay.bin").read_bytes() == (part / "replay.bin").read_bytes()
     result = evaluate_run(full, episodes=2)
     assert result.episodes == 2 and 0.0 <= result.success_rate <= 1.0
+
+
+def test_trunk_maps_wide_inputs_before_the_action_joins(tmp_path):
+    """``trunk_dim``: tanh(LayerNorm(linear)) to that many features, one trunk shared by both critics, one of the
+    actor's own; a run with it trains, saves and is evaluated from its checkpoint alone."""
+    from rrl.algos.sac import TwinQ
+    from rrl.config import TrainConfig
+    from rrl.evaluate import evaluate_run
+    from rrl.train import train
+
+    q = TwinQ(obs_dim=50, act_dim=3, hidden=(16,), layer_norm=True, trunk_dim=4)
+    h = q.trunk(torch.randn(7, 50) * 100)
+    assert h.shape == (7, 4) and bool((h.abs() <= 1).all())
+    assert q.q1[0].in_features == q.q2[0].in_features == 4 + 3
+    agent = SACAgent(50, 3, SACConfig(hidden=(16,), trunk_dim=4))
+    assert agent.actor.trunk[0].out_features == 4 and agent.actor.trunk is not agent.critic.trunk
+    assert torch.equal(agent.critic_target.trunk[0].weight, agent.critic.trunk[0].weight)
+    assert isinstance(SACAgent(50, 3, SACConfig(hidden=(16,))).critic.trunk, torch.nn.Identity)  # 0: none
+    run = train(TrainConfig(**TINY_SAC, iterations=1, sac_trunk_dim=8, out=str(tmp_path / "run")), progress=False)
+    assert evaluate_run(run, episodes=1).episodes == 1  # the policy rebuilt with its trunk from the checkpoint
+    with pytest.raises(ValueError, match="--sac-trunk-dim acts on --algo sac only"):
+        TrainConfig(task="door", obs="rgb+proprio", algo="ferm", sac_trunk_dim=50)
 
 
 def test_bc_term_pulls_the_actor_to_the_demo_actions_by_hand():
@@ -278,6 +301,7 @@ def test_offline_updates_on_the_demos_before_interaction(tmp_path):
     spec.loader.exec_module(module)
     numbers = module.diagnose(str(run))
     assert all(math.isfinite(v) for v in numbers.values()) and numbers["mean |tanh(mu) - a_demo|"] < 0.5
+    assert "demos' discounted return from s_0 (rrl_code reward)" in numbers  # the run's reward, not the recorded
 
 
 def test_log_std_cap_bounds_the_exploration_noise():
@@ -340,7 +364,7 @@ def test_awac_actor_loss_by_hand():
     actor = SquashedGaussianActor(obs_dim=1, act_dim=1, hidden=(4,))
     critic = _linear_twin_q([0.0, 1.0], [0.0, 2.0])  # Q_i = w_i a: min(Q1, Q2) = a for a > 0, 2a for a < 0
     batch = {"obs": torch.tensor([[1.0], [-1.0]]), "act": torch.tensor([[0.5], [-0.25]])}
-    loss, logp = awac_actor_loss(batch, actor, critic, beta=0.5, generator=torch.Generator().manual_seed(0))
+    loss, logp, info = awac_actor_loss(batch, actor, critic, beta=0.5, generator=torch.Generator().manual_seed(0))
     with torch.no_grad():
         mu, log_std = actor.distribution(batch["obs"])
         q = lambda a: torch.where(a > 0, a, 2 * a)[:, 0]  # noqa: E731
@@ -350,8 +374,35 @@ def test_awac_actor_loss_by_hand():
         log_lik = (-0.5 * ((u - mu) / log_std.exp()) ** 2 - log_std)[:, 0]
     assert float(loss) == pytest.approx(float(-(w * log_lik).mean()), rel=1e-5)
     assert logp.shape == (2,)
+    assert info["adv_std"] == pytest.approx(float(adv.std()), rel=1e-5)
+    assert info["weights_ess"] == pytest.approx(float(w.sum() ** 2 / (2 * (w**2).sum())), rel=1e-5)
+    assert 0.5 <= info["weights_ess"] < 1  # unequal weights of two rows
     with pytest.raises(ValueError, match="SAC actor must be one of"):
         SACConfig(actor="td3")
+
+
+def test_awac_normalised_advantages_ignore_the_critics_scale():
+    """``normalize``: the weights come from A / std(A), so a critic whose values are 100x larger gives the same loss;
+    without it the weights sharpen with the scale."""
+    from rrl.algos.sac import SquashedGaussianActor, awac_actor_loss
+
+    torch.manual_seed(0)
+    actor = SquashedGaussianActor(obs_dim=1, act_dim=1, hidden=(4,))
+    batch = {"obs": torch.randn(16, 1), "act": torch.rand(16, 1) * 1.6 - 0.8}
+    out = {}
+    for scale in (1.0, 100.0):
+        critic = _linear_twin_q([0.0, scale], [0.0, scale])
+        for normalize in (False, True):
+            out[scale, normalize] = awac_actor_loss(batch, actor, critic, beta=1.0, normalize=normalize,
+                                                    generator=torch.Generator().manual_seed(0))  # fmt: skip
+    assert float(out[1.0, True][0]) == pytest.approx(float(out[100.0, True][0]), rel=1e-5)
+    assert out[1.0, True][2]["weights_ess"] == pytest.approx(out[100.0, True][2]["weights_ess"], rel=1e-5)
+    assert out[100.0, True][2]["adv_std"] == pytest.approx(100 * out[1.0, True][2]["adv_std"], rel=1e-4)
+    assert out[100.0, False][2]["weights_ess"] < out[1.0, False][2]["weights_ess"]  # unnormalised: sharper
+    from rrl.config import TrainConfig
+    from rrl.train_sac import sac_config
+
+    assert sac_config(TrainConfig(task="door", algo="sac", sac_actor="awac", sac_awac_normalize=True)).awac_normalize
 
 
 def test_awac_actor_moves_to_the_better_of_two_taken_actions():
@@ -364,6 +415,7 @@ def test_awac_actor_moves_to_the_better_of_two_taken_actions():
     finally:
         torch.set_num_threads(threads)
     assert 0.3 < results["awac"] < 0.7, results
+    assert 0.5 < results["awac_ess"] < 1, results
     assert results["sac"] > 0.95, results
 
 
@@ -379,6 +431,10 @@ def _two_actions(updates: int) -> dict[str, float]:
         agent.critic_opt = torch.optim.SGD(agent.critic.parameters(), lr=0.0)  # the critic stays put
         batch = {"obs": obs, "act": act, "rew": torch.zeros(64), "next_obs": obs, "done": torch.ones(64)}
         for _ in range(updates):
-            agent.update(batch)
+            out = agent.update(batch)
+        assert out["q_target"] == 0.0  # terminal transitions of reward 0
+        assert ("weights_ess" in out) == (objective == "awac")  # the AWAC weights' numbers in its updates only
         results[objective] = float(agent.actor.deterministic(obs[:1]))
+        if objective == "awac":  # the two actions' advantages differ: the weights select, but not one action
+            results["awac_ess"] = out["weights_ess"]
     return results

@@ -339,6 +339,17 @@ class TrainConfig:
         "sac: AWAC's temperature lambda of the advantage weights (its hand experiments: 0.5)",
         valid=(lambda v: v > 0, "> 0"),
     )
+    sac_awac_normalize: bool = setting(
+        False,
+        "sac: divide AWAC's advantages by their std within the batch before the weights (the weights then select "
+        "alike at any scale of the critic's values: exp(-1 / beta^2) of the batch's rows effective, 37%% at beta 1)",
+    )
+    sac_trunk_dim: int = setting(
+        0,
+        "sac: > 0: actor and critics first map the input to this many features, tanh(LayerNorm(linear)), each "
+        "network its own trunk, the critics' shared by both heads (DrQ-v2's trunk, 50 there); 0: none",
+        valid=(lambda v: v >= 0, ">= 0"),
+    )
     sac_learn_temperature: bool = setting(
         True,
         "sac, ferm: learn alpha towards --sac-target-entropy (SAC); off: alpha stays --sac-init-temperature",
@@ -443,6 +454,9 @@ class TrainConfig:
             raise ValueError("--algo ferm learns from pixels: add --obs rgb+proprio (or rgb), or --preset cpu|paper")
         if self.algo == "ferm" and self.sac_actor != "sac":
             raise ValueError("--sac-actor awac acts on --algo sac only; FERM's actor is SAC's (drop --sac-actor)")
+        if self.algo == "ferm" and self.sac_trunk_dim:
+            raise ValueError("--sac-trunk-dim acts on --algo sac only; FERM's encoder has its own projection "
+                             "(--ferm-feature-dim)")  # fmt: skip
         if self.preset is not None and self.preset not in PRESETS:
             raise ValueError(f"unknown preset {self.preset!r}; valid: {', '.join(PRESETS)}")
         if self.cameras is not None:

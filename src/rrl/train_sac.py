@@ -46,10 +46,11 @@ class SACPolicy(nn.Module):
 
     def __init__(
         self, obs_dim: int, act_dim: int, hidden: tuple[int, ...], log_std_max: float = LOG_STD_MAX,
-        log_std_min: float = LOG_STD_MIN,
+        log_std_min: float = LOG_STD_MIN, trunk_dim: int = 0,
     ) -> None:  # fmt: skip
         super().__init__()
-        self.actor = SquashedGaussianActor(obs_dim, act_dim, hidden, log_std_max, log_std_min=log_std_min)
+        self.actor = SquashedGaussianActor(obs_dim, act_dim, hidden, log_std_max, log_std_min=log_std_min,
+                                           trunk_dim=trunk_dim)  # fmt: skip
         self.register_buffer("in_shift", torch.zeros(obs_dim))
         self.register_buffer("in_scale", torch.ones(obs_dim))
 
@@ -65,7 +66,8 @@ class SACPolicy(nn.Module):
         log_std_min: float = LOG_STD_MIN,
     ) -> SACPolicy:
         obs_dim, act_dim = len(state["in_shift"]), state["actor.net." + str(2 * len(hidden)) + ".bias"].numel() // 2
-        policy = SACPolicy(obs_dim, act_dim, hidden, log_std_max, log_std_min)
+        trunk_dim = len(state["actor.trunk.0.bias"]) if "actor.trunk.0.bias" in state else 0  # the checkpoint's
+        policy = SACPolicy(obs_dim, act_dim, hidden, log_std_max, log_std_min, trunk_dim)
         policy.load_state_dict(state)
         return policy
 
@@ -102,7 +104,8 @@ def sac_config(cfg: TrainConfig) -> SACConfig:
                      critic_layer_norm=cfg.sac_critic_layer_norm, bc_weight=cfg.sac_bc_weight,
                      target_entropy_per_dim=cfg.sac_target_entropy, log_std_max=cfg.sac_max_log_std,
                      log_std_min=cfg.sac_min_log_std, learn_temperature=cfg.sac_learn_temperature,
-                     actor=cfg.sac_actor, awac_beta=cfg.sac_awac_beta)  # fmt: skip
+                     actor=cfg.sac_actor, awac_beta=cfg.sac_awac_beta,
+                     awac_normalize=cfg.sac_awac_normalize, trunk_dim=cfg.sac_trunk_dim)  # fmt: skip
 
 
 def demo_rewards(cfg: TrainConfig, demo_set: Any) -> list[np.ndarray]:
@@ -172,7 +175,8 @@ class SACTrainer:
             raise ValueError(f"demo observations have {demos.observations.shape[1]} features, the sampler {obs_dim}")
         with torch.random.fork_rng(devices=[]):
             self.agent = SACAgent(obs_dim, act_dim, sac_config(cfg), seed=cfg.seed)
-        self.policy = SACPolicy(obs_dim, act_dim, cfg.policy_size, cfg.sac_max_log_std, cfg.sac_min_log_std)
+        self.policy = SACPolicy(obs_dim, act_dim, cfg.policy_size, cfg.sac_max_log_std, cfg.sac_min_log_std,
+                                cfg.sac_trunk_dim)  # fmt: skip
         self.policy.actor = self.agent.actor  # one actor: the policy acts with what the agent learns
         dtype = np.float16 if obs_dim > 256 else np.float32
         self.buffer = ReplayBuffer(obs_dim, act_dim, cfg.sac_buffer, dtype)
@@ -301,6 +305,7 @@ class SACTrainer:
         row.update(critic_loss=mean.get("critic_loss", math.nan), alpha=float(self.agent.alpha.detach()),
                    entropy=mean.get("entropy", math.nan), log_std_mean=mean.get("log_std_mean", math.nan),
                    saturated=mean.get("saturated", math.nan), updates=float(self.agent.updates),
+                   **{key: mean.get(key, math.nan) for key in ("q_target", "adv_std", "weights_ess")},
                    t_sample=t1 - t0, t_update=t2 - t1, t_eval=time.perf_counter() - t2,
                    t_iteration=time.perf_counter() - t0)  # fmt: skip
         return row

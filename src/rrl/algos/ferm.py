@@ -273,7 +273,7 @@ class FERMAgent:
         self.critic_opt.zero_grad()
         loss_q.backward()
         self.critic_opt.step()
-        out = {"critic_loss": float(loss_q.detach()), "alpha": float(alpha)}
+        out = {"critic_loss": float(loss_q.detach()), "alpha": float(alpha), "q_target": float(y.mean())}
         self.updates += 1
         if self.updates % sac.actor_update_every == 0:
             p = self.actor.normalize_proprio(batch["proprio"])

@@ -45,26 +45,38 @@ def mlp(in_dim: int, hidden: tuple[int, ...], out_dim: int, layer_norm: bool = F
     return nn.Sequential(*layers)
 
 
+def trunk(obs_dim: int, trunk_dim: int) -> nn.Module:
+    """``tanh(LayerNorm(W s + b))`` to ``trunk_dim`` features, DrQ-v2's trunk (Yarats et al. 2021) between a wide
+    representation and the actor's or the critics' MLP; the identity for ``trunk_dim = 0``. With 1,280 frozen
+    features beside 28 action dimensions, a critic that concatenates them directly hardly depends on the action;
+    the trunk puts the action beside ``trunk_dim`` inputs instead."""
+    if trunk_dim == 0:
+        return nn.Identity()
+    return nn.Sequential(nn.Linear(obs_dim, trunk_dim), nn.LayerNorm(trunk_dim), nn.Tanh())
+
+
 class SquashedGaussianActor(nn.Module):
-    """``a = tanh(mu(s) + sigma(s) eps)``; ``log pi`` with the tanh change of variables (SAC appendix C)."""
+    """``a = tanh(mu(s) + sigma(s) eps)``; ``log pi`` with the tanh change of variables (SAC appendix C).
+    ``trunk_dim``: the input first through the actor's own :func:`trunk`."""
 
     def __init__(
         self, obs_dim: int, act_dim: int, hidden: tuple[int, ...], log_std_max: float = LOG_STD_MAX,
-        log_det_eps: float = 0.0, log_std_min: float = LOG_STD_MIN,
+        log_det_eps: float = 0.0, log_std_min: float = LOG_STD_MIN, trunk_dim: int = 0,
     ) -> None:  # fmt: skip
         super().__init__()
         self.log_det_eps = log_det_eps  # see squash
         if not LOG_STD_MIN <= log_std_min <= log_std_max <= LOG_STD_MAX:
             raise ValueError(f"need {LOG_STD_MIN} <= log_std_min <= log_std_max <= {LOG_STD_MAX}, got {log_std_min}, "
                              f"{log_std_max}")  # fmt: skip
-        self.net = mlp(obs_dim, hidden, 2 * act_dim)
+        self.trunk = trunk(obs_dim, trunk_dim)
+        self.net = mlp(trunk_dim or obs_dim, hidden, 2 * act_dim)
         self.act_dim, self.log_std_min, self.log_std_max = act_dim, log_std_min, log_std_max
         # added to mu before the tanh: set to atanh of the demonstrations' mean action before BC, as the DAPG
         # policy's output shift (rrl.policy.GaussianMLP), so BC starts from the mean demonstrated action
         self.register_buffer("mu_shift", torch.zeros(act_dim))
 
     def distribution(self, obs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        mu, log_std = self.net(obs).chunk(2, dim=-1)
+        mu, log_std = self.net(self.trunk(obs)).chunk(2, dim=-1)
         mu = mu + self.mu_shift
         log_std = self.log_std_min + 0.5 * (self.log_std_max - self.log_std_min) * (torch.tanh(log_std) + 1)
         return mu, log_std
@@ -98,15 +110,19 @@ def squash(
 class TwinQ(nn.Module):
     """Two independent critics ``Q_1, Q_2(s, a)`` (clipped double-Q). ``layer_norm``: LayerNorm in the hidden
     layers, which keeps Q from diverging when a large share of the data (here the demonstrations) is off-policy
-    (Ball et al. 2023, "Efficient Online Reinforcement Learning with Offline Data")."""
+    (Ball et al. 2023, "Efficient Online Reinforcement Learning with Offline Data"). ``trunk_dim``: the
+    observation first through one :func:`trunk` that both heads share (DrQ-v2's critic)."""
 
-    def __init__(self, obs_dim: int, act_dim: int, hidden: tuple[int, ...], layer_norm: bool = False) -> None:
+    def __init__(
+        self, obs_dim: int, act_dim: int, hidden: tuple[int, ...], layer_norm: bool = False, trunk_dim: int = 0
+    ) -> None:
         super().__init__()
-        self.q1 = mlp(obs_dim + act_dim, hidden, 1, layer_norm)
-        self.q2 = mlp(obs_dim + act_dim, hidden, 1, layer_norm)
+        self.trunk = trunk(obs_dim, trunk_dim)
+        self.q1 = mlp((trunk_dim or obs_dim) + act_dim, hidden, 1, layer_norm)
+        self.q2 = mlp((trunk_dim or obs_dim) + act_dim, hidden, 1, layer_norm)
 
     def forward(self, obs: torch.Tensor, act: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        x = torch.cat([obs, act], dim=-1)
+        x = torch.cat([self.trunk(obs), act], dim=-1)
         return self.q1(x).squeeze(-1), self.q2(x).squeeze(-1)
 
 
@@ -133,6 +149,8 @@ class SACConfig:
     learn_temperature: bool = True  # False: alpha stays init_temperature (no Eq. 18 step)
     actor: str = "sac"  # the actor's objective: "sac" (Eq. 7) or "awac" (see awac_actor_loss)
     awac_beta: float = 0.5  # AWAC's temperature lambda of the advantage weights (its hand experiments: 0.5)
+    awac_normalize: bool = False  # the advantages divided by their batch std before the weights (see awac_actor_loss)
+    trunk_dim: int = 0  # > 0: actor and critics see the observation through a trunk to this many features (trunk)
 
     def __post_init__(self) -> None:
         checks = (("gamma", 0 <= self.gamma <= 1), ("lr", self.lr > 0), ("alpha_lr", self.alpha_lr > 0),
@@ -140,7 +158,7 @@ class SACConfig:
                   ("actor_update_every", self.actor_update_every >= 1),
                   ("target_update_every", self.target_update_every >= 1),
                   ("batch_size", self.batch_size >= 1), ("bc_weight", self.bc_weight >= 0),
-                  ("awac_beta", self.awac_beta > 0))  # fmt: skip
+                  ("awac_beta", self.awac_beta > 0), ("trunk_dim", self.trunk_dim >= 0))  # fmt: skip
         for name, ok in checks:
             if not ok or not math.isfinite(float(getattr(self, name))):
                 raise ValueError(f"SAC setting {name} out of range: {getattr(self, name)}")
@@ -187,11 +205,15 @@ def actor_loss(
 
 def awac_actor_loss(
     batch: dict[str, torch.Tensor], actor: SquashedGaussianActor, critic: TwinQ, beta: float,
-    generator: torch.Generator | None = None,
-) -> tuple[torch.Tensor, torch.Tensor]:
+    generator: torch.Generator | None = None, normalize: bool = False,
+) -> tuple[torch.Tensor, torch.Tensor, dict[str, float]]:
     """AWAC's actor loss (Nair et al. 2020, Eq. 13), ``-sum_j w_j log N(atanh a_j; mu(s_j), sigma(s_j))`` over the
     batch's own ``(s_j, a_j)``, ``w = batch_size * softmax(A / beta)`` (detached), ``A`` the advantage of the
-    module docstring; and the log-probabilities of fresh actions of the policy (for the temperature). The tanh's
+    module docstring; the log-probabilities of fresh actions of the policy (for the temperature); and how much the
+    weights select: the advantages' std (``adv_std``) and the weights' effective sample size as a share of the
+    batch, ``(sum w)^2 / (n sum w^2)`` (``weights_ess``: 1 for equal weights, 1/n for one row). ``normalize``:
+    ``A / std(A)`` over the batch in place of ``A`` (the weights' selectivity then does not follow the scale of the
+    critic's values; for normal advantages the effective share is ``exp(-1 / beta^2)``). The tanh's
     log-determinant of ``a_j`` does not depend on the actor and is left out; actions at the bounds are moved
     1e-6 inside them."""
     obs = batch["obs"]
@@ -199,12 +221,17 @@ def awac_actor_loss(
     with torch.no_grad():
         q_data = torch.min(*critic(obs, batch["act"]))
         q_mean = torch.min(*critic(obs, torch.tanh(mu)))
-        weights = len(obs) * torch.softmax((q_data - q_mean) / beta, dim=0)
+        adv = q_data - q_mean
+        adv_std = adv.std() if len(adv) > 1 else torch.zeros(())
+        scaled = adv / (adv_std + 1e-8) if normalize else adv
+        weights = len(obs) * torch.softmax(scaled / beta, dim=0)
+        info = {"adv_std": float(adv_std),
+                "weights_ess": float(weights.sum() ** 2 / (len(obs) * (weights**2).sum()))}  # fmt: skip
     u = torch.atanh(batch["act"].clamp(-1 + 1e-6, 1 - 1e-6))
     log_lik = (-0.5 * ((u - mu) / log_std.exp()) ** 2 - log_std).sum(-1)  # up to a constant
     fresh = mu + log_std.exp() * torch.randn(mu.shape, generator=generator)  # as actor.sample draws them
     _, logp = squash(fresh, mu, log_std, actor.log_det_eps)
-    return -(weights * log_lik).mean(), logp
+    return -(weights * log_lik).mean(), logp, info
 
 
 @torch.no_grad()
@@ -256,9 +283,10 @@ class SACAgent:
     def __init__(self, obs_dim: int, act_dim: int, cfg: SACConfig, seed: int = 0) -> None:
         torch.manual_seed(seed)
         self.cfg = cfg
-        self.actor = SquashedGaussianActor(obs_dim, act_dim, cfg.hidden, cfg.log_std_max, log_std_min=cfg.log_std_min)
-        self.critic = TwinQ(obs_dim, act_dim, cfg.hidden, cfg.critic_layer_norm)
-        self.critic_target = TwinQ(obs_dim, act_dim, cfg.hidden, cfg.critic_layer_norm)
+        self.actor = SquashedGaussianActor(obs_dim, act_dim, cfg.hidden, cfg.log_std_max, log_std_min=cfg.log_std_min,
+                                           trunk_dim=cfg.trunk_dim)  # fmt: skip
+        self.critic = TwinQ(obs_dim, act_dim, cfg.hidden, cfg.critic_layer_norm, cfg.trunk_dim)
+        self.critic_target = TwinQ(obs_dim, act_dim, cfg.hidden, cfg.critic_layer_norm, cfg.trunk_dim)
         self.critic_target.load_state_dict(self.critic.state_dict())
         self.log_alpha = torch.tensor(math.log(cfg.init_temperature), requires_grad=True)
         self.target_entropy = cfg.target_entropy_per_dim * act_dim
@@ -281,14 +309,17 @@ class SACAgent:
         self.critic_opt.zero_grad()
         loss_q.backward()
         self.critic_opt.step()
-        out = {"critic_loss": float(loss_q.detach()), "alpha": float(alpha)}
+        out = {"critic_loss": float(loss_q.detach()), "alpha": float(alpha), "q_target": float(y.mean())}
         self.updates += 1
         if self.updates % self.cfg.actor_update_every == 0:
             bc = (batch["is_demo"], batch["act"], self.cfg.bc_weight) if "is_demo" in batch else None
 
             def loss_fn() -> tuple[torch.Tensor, torch.Tensor]:
                 if self.cfg.actor == "awac":
-                    return awac_actor_loss(batch, self.actor, self.critic, self.cfg.awac_beta, self.generator)
+                    loss, logp, info = awac_actor_loss(batch, self.actor, self.critic, self.cfg.awac_beta,
+                                                       self.generator, self.cfg.awac_normalize)  # fmt: skip
+                    out.update(info)
+                    return loss, logp
                 return actor_loss(batch["obs"], self.actor, self.critic, alpha, self.generator, bc)
 
             out.update(policy_step(

@@ -637,16 +637,22 @@ EXPORTS: tuple[Export | ExperimentExport, ...] = (
             "the demonstrations after BC, temperature fixed at 1e-4 (--no-sac-learn-temperature "
             "--sac-init-temperature 0.0001, AWAC's runs have none), evaluation on 10 episodes after each "
             "iteration's updates; AWAC's temperature --sac-awac-beta as labelled; the human-demo run caps the "
-            "actor's log std at -3 (--sac-max-log-std -3, the std DAPG's human-demo runs start from). Short probes "
-            "(3-5 iterations, the beta 5 probe continued to 20; the beta 0.5 and human runs stopped early). "
-            "Beside them SAC's actor on the human demonstrations (BC weight 0.4, learned temperature, uncapped "
-            "std) from the SAC probes."
+            "actor's log std at -3 (--sac-max-log-std -3, the std DAPG's human-demo runs start from); 'log std "
+            "fixed' runs set --sac-min-log-std and --sac-max-log-std to that value; 'normalised' runs divide the "
+            "advantages by their batch std (--sac-awac-normalize). Short probes (3-5 iterations, the beta 5 "
+            "probes continued to 20; the beta 0.5 and early human runs stopped early; the later human runs as "
+            "far as they got). Beside them SAC's actor on the human demonstrations (BC weight 0.4, learned "
+            "temperature, uncapped std) from the SAC probes."
         ),
         groups=(
             ("expert, SAC's actor (same settings)", ("sac/door_expert_sacactor_control_s0",)),
             ("expert, AWAC beta 0.5", ("sac/door_expert_awac_probe_s0",)),
             ("expert, AWAC beta 5", ("sac/door_expert_awac_beta5_probe_s0",)),
+            ("expert, AWAC beta 5, log std fixed at -3.5", ("sac/door_expert_awac_beta5_fixstd_probe_s0",)),
+            ("expert, AWAC beta 1 normalised, log std fixed at -3.5", ("sac/door_expert_awac_norm1_fixstd_probe_s0",)),
             ("human, AWAC beta 5, log std cap -3", ("sac/door_human_awac_beta5_std005_probe_s0",)),
+            ("human, AWAC beta 5, log std fixed at -2.3", ("sac/door_human_awac_beta5_fixstd01_s0",)),
+            ("human, AWAC beta 1 normalised, log std fixed at -2.3", ("sac/door_human_awac_norm1_fixstd01_s0",)),
             ("human, SAC's actor, BC 0.4", seeds("sac_probes_door/door_human_bc04.csv", 0)),
         ),
     ),
@@ -658,12 +664,17 @@ EXPORTS: tuple[Export | ExperimentExport, ...] = (
             "renders centre-cropped to 128, top camera, + 24 hand joints), RRL-code reward, 10 trajectories "
             "(2,000 samples) per iteration, one update per sample, 25% of each batch from the demonstrations, "
             "2,000 offline updates after BC, AWAC beta 5, temperature fixed at 1e-4, evaluation on 10 episodes "
-            "after each iteration's updates; beside RRL (DAPG on the same features, cpu preset, 40 trajectories "
+            "after each iteration's updates; 'log std fixed' sets --sac-min-log-std and --sac-max-log-std to that "
+            "value; '50-d trunks': --sac-trunk-dim 50 (actor and critics map the features to 50 first); beside "
+            "RRL (DAPG on the same features, cpu preset, 40 trajectories "
             "per iteration, the sparse reward: both rewards share door's success test but for the hinge "
             "threshold, 1.35 against the RRL code's 1.4)."
         ),
         groups=(
             ("AWAC (features), rrl_code", seeds("sac/door_expert_pixels_awac_beta5", 0, 1)),
+            ("AWAC (features), rrl_code, log std fixed at -3.5", seeds("sac/door_expert_pixels_awac_beta5_fixstd", 0)),
+            ("AWAC (features), rrl_code, log std fixed at -3.5, 50-d trunks",
+             seeds("sac/door_expert_pixels_awac_beta5_fixstd_trunk50", 0)),
             ("RRL (pixels, cpu preset), sparse", seeds("rrl_pixels_door_expert/door_cpu_expert.csv", 0, 1, 2)),
         ),
     ),

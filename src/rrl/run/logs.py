@@ -18,6 +18,7 @@ LOG_COLUMNS = (
     "t_sample", "t_eval", "t_advantages", "t_gradient", "t_cg", "t_step", "t_vf", "t_iteration",
     "wall_time", "rss_peak_mb",
     "critic_loss", "alpha", "entropy", "saturated", "updates", "t_update",  # --algo sac, ferm
+    "q_target", "adv_std", "weights_ess",  # --algo sac, ferm: the critic's target; --sac-actor awac: its weights
 )  # fmt: skip
 
 
