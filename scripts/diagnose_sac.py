@@ -13,7 +13,7 @@ import sys
 import numpy as np
 import torch
 
-from rrl.algos.sac import SACAgent
+from rrl.algos.sac import SACAgent, effective_share
 from rrl.checkpoint import read_checkpoint, read_run_meta
 from rrl.train_sac import SACPolicy, sac_config
 
@@ -67,7 +67,7 @@ def awac_weight_spread(advantage: torch.Tensor, batch_size: int, betas: tuple[fl
     batches = [advantage[rng.integers(0, len(advantage), batch_size)] for _ in range(50)]
     out = {"std of A(s, a_demo)": float(advantage.std())}
     for beta in betas:
-        ess = [float(1 / (torch.softmax(a / beta, 0) ** 2).sum()) for a in batches]
+        ess = [len(a) * effective_share(torch.softmax(a / beta, 0)) for a in batches]
         out[f"AWAC weights' effective size of {batch_size} at beta {beta:g}"] = float(np.mean(ess))
     return out
 

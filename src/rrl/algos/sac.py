@@ -118,8 +118,8 @@ class TwinQ(nn.Module):
     ) -> None:
         super().__init__()
         self.trunk = trunk(obs_dim, trunk_dim)
-        self.q1 = mlp((trunk_dim or obs_dim) + act_dim, hidden, 1, layer_norm)
-        self.q2 = mlp((trunk_dim or obs_dim) + act_dim, hidden, 1, layer_norm)
+        in_dim = (trunk_dim or obs_dim) + act_dim
+        self.q1, self.q2 = mlp(in_dim, hidden, 1, layer_norm), mlp(in_dim, hidden, 1, layer_norm)
 
     def forward(self, obs: torch.Tensor, act: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         x = torch.cat([self.trunk(obs), act], dim=-1)
@@ -203,6 +203,12 @@ def actor_loss(
     return loss, logp
 
 
+def effective_share(weights: torch.Tensor) -> float:
+    """Kish's effective sample size of non-negative ``weights`` as a share of their number, ``(sum w)^2 / (n sum
+    w^2)``: 1 for equal weights, ``1 / n`` for one non-zero weight."""
+    return float(weights.sum() ** 2 / (len(weights) * (weights**2).sum()))
+
+
 def awac_actor_loss(
     batch: dict[str, torch.Tensor], actor: SquashedGaussianActor, critic: TwinQ, beta: float,
     generator: torch.Generator | None = None, normalize: bool = False,
@@ -225,8 +231,7 @@ def awac_actor_loss(
         adv_std = adv.std() if len(adv) > 1 else torch.zeros(())
         scaled = adv / (adv_std + 1e-8) if normalize else adv
         weights = len(obs) * torch.softmax(scaled / beta, dim=0)
-        info = {"adv_std": float(adv_std),
-                "weights_ess": float(weights.sum() ** 2 / (len(obs) * (weights**2).sum()))}  # fmt: skip
+        info = {"adv_std": float(adv_std), "weights_ess": effective_share(weights)}
     u = torch.atanh(batch["act"].clamp(-1 + 1e-6, 1 - 1e-6))
     log_lik = (-0.5 * ((u - mu) / log_std.exp()) ** 2 - log_std).sum(-1)  # up to a constant
     fresh = mu + log_std.exp() * torch.randn(mu.shape, generator=generator)  # as actor.sample draws them
