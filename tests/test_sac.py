@@ -17,6 +17,7 @@ from rrl.algos.sac import (
     TwinQ,
     critic_loss,
     critic_target,
+    n_step_returns,
     soft_update,
     squash,
     temperature_loss,
@@ -213,6 +214,52 @@ def test_demo_transitions_reproduce_the_recorded_rewards():
     assert len(t["rew"]) == len(demos.observations) - 2
     dense = demo_transitions(TrainConfig(task="door", reward="rrl_code"), demo_set, demos)["rew"]
     assert dense.max() > 10 and dense.min() < -0.2  # the RRL-code reward grades progress; sparse does not
+
+
+def test_n_step_returns_and_transitions_by_hand():
+    from rrl.train_sac import trajectory_transitions
+
+    # windows of 2, gamma 0.5: 1 + 0.5 * 2, 2 + 0.5 * 3, 3 + 0.5 * 4
+    np.testing.assert_allclose(n_step_returns(np.array([1.0, 2.0, 3.0, 4.0]), 2, 0.5), [2.0, 3.5, 5.0])
+    np.testing.assert_array_equal(n_step_returns(np.array([1.0, -2.0]), 1, 0.9), [1.0, -2.0])
+    assert n_step_returns(np.array([1.0, 2.0]), 3, 0.9).shape == (0,)
+    obs, act = np.arange(6.0)[:, None], np.full((6, 1), 2.0)  # 6 steps, 5 rewards of steps with a successor
+    t = trajectory_transitions(obs, act, np.array([1.0, 0.0, 0.0, 10.0, 0.0]), n=3, gamma=0.5)
+    np.testing.assert_array_equal(t["obs"][:, 0], [0, 1, 2])
+    np.testing.assert_array_equal(t["next_obs"][:, 0], [3, 4, 5])  # s_{t+3}
+    np.testing.assert_allclose(t["rew"], [1.0, 2.5, 5.0])  # 1 + 0 + 0; 0 + 0 + 0.25 * 10; 0 + 0.5 * 10 + 0
+    assert np.all(t["act"] == 1.0) and np.all(t["done"] == 0)  # actions clipped to the action box
+    with pytest.raises(ValueError, match="needs 6 actions and 5 rewards"):
+        trajectory_transitions(obs, act, np.zeros(6), n=1, gamma=0.5)
+
+
+def test_n_step_demo_transitions_and_bootstrap():
+    from rrl.config import TrainConfig
+    from rrl.demos import make_expert_demos
+    from rrl.sampling import DemoData
+    from rrl.train_sac import demo_rewards, demo_transitions
+
+    demo_set = make_expert_demos("door", n=2, seed=0)
+    demos = DemoData.from_trajectories(demo_set.trajectories)
+    cfg = TrainConfig(task="door", algo="sac", reward="rrl_code", sac_n_step=3, sac_gamma=0.9)
+    t = demo_transitions(cfg, demo_set, demos)
+    one_step = demo_rewards(cfg, demo_set)
+    n = len(demo_set.trajectories[0]["actions"])
+    assert len(t["rew"]) == len(demos.observations) - 2 * 3
+    np.testing.assert_allclose(t["rew"][: n - 3], one_step[0][:-2] + 0.9 * one_step[0][1:-1] + 0.81 * one_step[0][2:],
+                               rtol=1e-6)  # fmt: skip
+    np.testing.assert_array_equal(t["next_obs"][: n - 3], demos.observations[3:n])
+    # the agent bootstraps an n-step transition with gamma^n
+    agent = SACAgent(obs_dim=1, act_dim=1, cfg=SACConfig(hidden=(8,), gamma=0.9, n_step=3, init_temperature=0.5))
+    agent.actor = _FixedActor(act=torch.tensor([[1.0], [0.0]]), logp=torch.tensor([-1.0, 2.0]))
+    agent.critic_target = _linear_twin_q([1.0, 2.0], [2.0, -1.0])
+    batch = {"obs": torch.tensor([[1.0], [2.0]]), "act": torch.tensor([[0.5], [-0.5]]),
+             "rew": torch.tensor([1.0, -2.0]), "next_obs": torch.tensor([[3.0], [4.0]]),
+             "done": torch.tensor([0.0, 0.0])}  # fmt: skip
+    # y = r + 0.729 (min Q' - 0.5 logp): 1 + 0.729 * 5.5 and -2 + 0.729 * (4 - 1)
+    assert agent.update(batch)["q_target"] == pytest.approx(((1 + 0.729 * 5.5) + (-2 + 0.729 * 3)) / 2, rel=1e-6)
+    with pytest.raises(ValueError, match="--sac-n-step acts on --algo sac only"):
+        TrainConfig(task="door", algo="ferm", obs="rgb+proprio", sac_n_step=3)
 
 
 def test_sac_run_resumes_exactly_and_evaluates(tmp_path):

@@ -38,7 +38,8 @@ RECORDED_BEFORE: dict[str, dict[str, Any]] = {
     "ferm": {"ferm_encoder_tanh": True, "sac_alpha_beta": 0.9, "expert_demo_actions": "mean"},
     "sac": {"sac_alpha_beta": 0.9},
 }
-BC_STAGE_FIELDS = ("bc_epochs", "bc_batch_size", "bc_lr", "feature_scale_floor")  # used once, before iteration 0
+# used once, before iteration 0
+BC_STAGE_FIELDS = ("bc_epochs", "bc_batch_size", "bc_lr", "feature_scale_floor", "bc_candidates", "bc_select_episodes")
 OBS_MODES = ("state", "rgb+proprio", "rgb")  # rrl.envs.OBS_MODES
 REWARDS = ("sparse", "dense", "rrl_code")  # rrl.envs.rewards.REWARDS (not imported: it loads gymnasium)
 SAMPLER_BACKENDS = ("local", "ray")
@@ -145,6 +146,19 @@ class TrainConfig:
     bc_epochs: int = setting(5, "behaviour-cloning epochs (Eq. 5)", valid=(lambda v: v >= 0, ">= 0"))
     bc_batch_size: int = setting(32, "behaviour-cloning minibatch size", valid=(lambda v: v >= 1, ">= 1"))
     bc_lr: float = setting(1e-3, "behaviour-cloning Adam learning rate", valid=(lambda v: v > 0, "> 0"))
+    bc_candidates: int = setting(
+        1,
+        "behaviour-cloning fits (minibatch orders) to choose from: each fit's mean action is rolled out for "
+        "--bc-select-episodes episodes and the one with the highest return is kept (the samples count on the "
+        "run's curve); 1: one fit, no rollouts",
+        valid=(lambda v: v >= 1, ">= 1"),
+    )
+    bc_select_episodes: int = setting(
+        5,
+        "with --bc-candidates above 1: deterministic episodes per behaviour-cloning fit (the same start states "
+        "for every fit)",
+        valid=(lambda v: v >= 1, ">= 1"),
+    )
     critic_input: str = setting(
         "policy",
         "what the value baseline sees: policy (the policy's input, the paper) or state (the env's full state "
@@ -350,6 +364,12 @@ class TrainConfig:
         "network its own trunk, the critics' shared by both heads (DrQ-v2's trunk, 50 there); 0: none",
         valid=(lambda v: v >= 0, ">= 0"),
     )
+    sac_n_step: int = setting(
+        1,
+        "sac: the critics learn from n-step returns: each stored transition's reward is the discounted sum of the "
+        "next n rewards and its target bootstraps from the state n steps on with gamma^n (DrQ-v2 and VRL3: 3)",
+        valid=(lambda v: v >= 1, ">= 1"),
+    )
     sac_learn_temperature: bool = setting(
         True,
         "sac, ferm: learn alpha towards --sac-target-entropy (SAC); off: alpha stays --sac-init-temperature",
@@ -457,6 +477,12 @@ class TrainConfig:
         if self.algo == "ferm" and self.sac_trunk_dim:
             raise ValueError("--sac-trunk-dim acts on --algo sac only; FERM's encoder has its own projection "
                              "(--ferm-feature-dim)")  # fmt: skip
+        if self.algo == "ferm" and self.bc_candidates != 1:
+            raise ValueError("--bc-candidates chooses between behaviour-cloning fits; FERM's warm-up is contrastive "
+                             "(drop --bc-candidates)")  # fmt: skip
+        if self.algo == "ferm" and self.sac_n_step != 1:
+            raise ValueError("--sac-n-step acts on --algo sac only; FERM's buffer keeps one-step transitions "
+                             "(drop --sac-n-step)")  # fmt: skip
         if self.preset is not None and self.preset not in PRESETS:
             raise ValueError(f"unknown preset {self.preset!r}; valid: {', '.join(PRESETS)}")
         if self.cameras is not None:

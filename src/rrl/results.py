@@ -150,6 +150,7 @@ def plot_runs(groups: dict[str, list[Path]], out: str | Path, title: str = "", p
     longest = None  # samples of the longest run: the published curve is drawn up to it (equal samples)
     for gi, (label, runs) in enumerate(groups.items()):
         color = colors[gi % len(colors)]
+        style = ("-", "--", ":", "-.")[gi // len(colors) % 4]  # past the colour cycle: another line style
         for ax, (key, scale) in zip(axes, panels):
             curves = []
             for run in runs:
@@ -161,10 +162,11 @@ def plot_runs(groups: dict[str, list[Path]], out: str | Path, title: str = "", p
                 curves.append((x[ok], y[ok]))
             n = min(len(c[0]) for c in curves)
             if n and len(curves) > 1:
-                ax.plot(curves[0][0][:n], np.mean([c[1][:n] for c in curves], axis=0), color=color, lw=2,
+                ax.plot(curves[0][0][:n], np.mean([c[1][:n] for c in curves], axis=0), color=color, lw=2, ls=style,
                         label=f"{label} (mean of {len(curves)})")  # fmt: skip
             elif n:  # a one-row log (e.g. BC only) is a point
-                ax.plot(curves[0][0], curves[0][1], color=color, lw=2, label=label, marker="o" if n == 1 else None)
+                ax.plot(curves[0][0], curves[0][1], color=color, lw=2, ls=style, label=label,
+                        marker="o" if n == 1 else None)  # fmt: skip
     if published is not None:
         from rrl.published import draw_published
 

@@ -12,6 +12,7 @@ STREAM_VF = 3  # value-function minibatches
 STREAM_FVP = 4  # the Fisher-vector-product subsample
 STREAM_REPLAY = 5  # off-policy minibatches (sac, ferm)
 STREAM_BC = 6  # the off-policy learners' warm-up (BC minibatches, CURL batches)
+STREAM_BC_SELECT = 7  # choosing between BC fits: the episodes (iteration 0), fit c's minibatches (iteration c >= 1)
 
 
 def stream_seed(seed: int, iteration: int, stream: int) -> int:

@@ -31,11 +31,20 @@ import numpy as np
 import torch
 from torch import nn
 
-from rrl.algos.sac import LOG_STD_MAX, LOG_STD_MIN, ReplayBuffer, SACAgent, SACConfig, SquashedGaussianActor
+from rrl.algos.sac import (
+    LOG_STD_MAX,
+    LOG_STD_MIN,
+    ReplayBuffer,
+    SACAgent,
+    SACConfig,
+    SquashedGaussianActor,
+    n_step_returns,
+)
 from rrl.checkpoint import CHECKPOINT, parse_rng, raise_diverged, set_rng, training_state, write_checkpoint
 from rrl.config import TrainConfig
+from rrl.run.bc_selection import select_bc_fit
 from rrl.sampling import DemoData, Sampler, TrajectoryBatch, evaluate_policy
-from rrl.seeding import STREAM_BC, STREAM_EVAL, STREAM_REPLAY, STREAM_TRAIN, stream_seed
+from rrl.seeding import STREAM_BC, STREAM_BC_SELECT, STREAM_EVAL, STREAM_REPLAY, STREAM_TRAIN, stream_seed
 
 REPLAY_FILE = "replay.bin"  # raw records of _row_dtype, appended per iteration
 SAC_DIVERGED_ADVICE = "Try a smaller --sac-lr, then `rrl train --resume {run_dir} --sac-lr ...`."
@@ -105,7 +114,8 @@ def sac_config(cfg: TrainConfig) -> SACConfig:
                      target_entropy_per_dim=cfg.sac_target_entropy, log_std_max=cfg.sac_max_log_std,
                      log_std_min=cfg.sac_min_log_std, learn_temperature=cfg.sac_learn_temperature,
                      actor=cfg.sac_actor, awac_beta=cfg.sac_awac_beta,
-                     awac_normalize=cfg.sac_awac_normalize, trunk_dim=cfg.sac_trunk_dim)  # fmt: skip
+                     awac_normalize=cfg.sac_awac_normalize, trunk_dim=cfg.sac_trunk_dim,
+                     n_step=cfg.sac_n_step)  # fmt: skip
 
 
 def demo_rewards(cfg: TrainConfig, demo_set: Any) -> list[np.ndarray]:
@@ -130,36 +140,42 @@ def demo_rewards(cfg: TrainConfig, demo_set: Any) -> list[np.ndarray]:
 
 
 def demo_transitions(cfg: TrainConfig, demo_set: Any, demos: DemoData) -> dict[str, np.ndarray]:
-    """The demonstrations as transitions ``(s_t, a_t, r_t, s_{t+1})``, ``t < T - 1``: ``s`` are the run's policy
-    inputs (``demos``), ``r_t`` from :func:`demo_rewards`."""
-    obs, act, nxt = [], [], []
-    start = 0
-    for traj in demo_set.trajectories:
-        n = len(traj["actions"])
-        obs.append(demos.observations[start : start + n - 1])
-        nxt.append(demos.observations[start + 1 : start + n])
-        act.append(demos.actions[start : start + n - 1])
-        start += n
-    if start != len(demos.observations):
-        raise ValueError(f"the demo set has {start} steps but the demo inputs {len(demos.observations)}")
-    rewards = np.concatenate(demo_rewards(cfg, demo_set))
-    return {"obs": np.concatenate(obs), "act": np.clip(np.concatenate(act), -1, 1), "rew": rewards,
-            "next_obs": np.concatenate(nxt), "done": np.zeros(len(rewards), np.float32)}  # fmt: skip
+    """The demonstrations as transitions (:func:`trajectory_transitions` of each): ``s`` are the run's policy inputs
+    (``demos``), the rewards from :func:`demo_rewards`."""
+    lengths = [len(traj["actions"]) for traj in demo_set.trajectories]
+    if sum(lengths) != len(demos.observations):
+        raise ValueError(f"the demo set has {sum(lengths)} steps but the demo inputs {len(demos.observations)}")
+    starts = np.cumsum([0, *lengths[:-1]])
+    parts = [trajectory_transitions(demos.observations[a : a + n], demos.actions[a : a + n], rew, cfg.sac_n_step,
+                                    cfg.sac_gamma)
+             for a, n, rew in zip(starts, lengths, demo_rewards(cfg, demo_set))]  # fmt: skip
+    return {key: np.concatenate([p[key] for p in parts]) for key in parts[0]}
 
 
-def _trajectory_transitions(batch: TrajectoryBatch) -> dict[str, np.ndarray]:
-    """Transitions within each trajectory (its last step has no recorded successor and is left out; ADROIT
-    episodes end by the time limit, never in a terminal state)."""
-    keep, nxt = [], []
-    start = 0
-    for n in batch.lengths:
-        keep.append(np.arange(start, start + n - 1))
-        nxt.append(np.arange(start + 1, start + n))
-        start += n
-    i, j = np.concatenate(keep), np.concatenate(nxt)
-    return {"obs": batch.observations[i], "act": np.clip(batch.actions[i], -1, 1),
-            "rew": batch.rewards[i].astype(np.float32), "next_obs": batch.observations[j],
-            "done": np.zeros(len(i), np.float32)}  # fmt: skip
+def trajectory_transitions(
+    obs: np.ndarray, act: np.ndarray, rew: np.ndarray, n: int, gamma: float
+) -> dict[str, np.ndarray]:
+    """One trajectory of ``T`` steps (``rew``: the ``T - 1`` rewards of the steps that have a recorded successor) as
+    the ``T - n`` transitions ``(s_t, a_t, R_t, s_{t+n})`` with ``R_t`` the ``n``-step return
+    (:func:`rrl.algos.sac.n_step_returns`; ``n = 1``: ``(s_t, a_t, r_t, s_{t+1})``). The last ``n - 1`` steps with a
+    successor start no transition (their windows would cross the time limit); ADROIT episodes end by the time
+    limit, never in a terminal state, so ``done`` is 0."""
+    steps = len(obs)
+    if len(rew) != steps - 1 or len(act) != steps:
+        raise ValueError(f"a trajectory of {steps} observations needs {steps} actions and {steps - 1} rewards, "
+                         f"got {len(act)} and {len(rew)}")  # fmt: skip
+    m = max(steps - n, 0)
+    return {"obs": obs[:m], "act": np.clip(act[:m], -1, 1), "rew": n_step_returns(rew, n, gamma)[:m],
+            "next_obs": obs[n : n + m], "done": np.zeros(m, np.float32)}  # fmt: skip
+
+
+def _batch_transitions(batch: TrajectoryBatch, n: int, gamma: float) -> dict[str, np.ndarray]:
+    """:func:`trajectory_transitions` of every trajectory of a sampled batch."""
+    starts = np.cumsum([0, *batch.lengths[:-1]])
+    parts = [trajectory_transitions(batch.observations[a : a + k], batch.actions[a : a + k],
+                                    batch.rewards[a : a + k - 1], n, gamma)
+             for a, k in zip(starts, batch.lengths)]  # fmt: skip
+    return {key: np.concatenate([p[key] for p in parts]) for key in parts[0]}
 
 
 class SACTrainer:
@@ -193,11 +209,20 @@ class SACTrainer:
     # ---------------------------------------------------------------------------------------- warm-up
     def behavior_clone(self) -> dict[str, Any]:
         """Normalise inputs by the demos, start ``mu`` at the mean demonstrated action and fit ``tanh(mu(s))`` to the
-        demonstrated actions (Eq. 5's BC)."""
+        demonstrated actions (Eq. 5's BC; the best of ``cfg.bc_candidates`` fits, :func:`select_bc_fit`), then the
+        offline updates."""
         (self.run_dir / REPLAY_FILE).unlink(missing_ok=True)  # a fresh start: rows of a start killed before its
         # first checkpoint are not this run's
         if self.demos is None:
             return {"bc_losses": [], "demo_transitions": 0}
+        info, samples = select_bc_fit(self._bc_fit, self.policy, self.sampler, self.task, self.cfg)
+        self.samples += samples
+        offline = self._offline_updates()
+        return {**info, "demo_transitions": 0 if self.demo_buffer is None else self.demo_buffer.size,
+                "offline_critic_losses": offline}  # fmt: skip
+
+    def _bc_fit(self, candidate: int) -> dict[str, Any]:
+        """One BC fit of the actor; ``candidate`` picks its minibatch order's seed."""
         obs = torch.as_tensor(self.demos.observations)
         act = torch.as_tensor(np.clip(self.demos.actions, -1, 1))
         std = obs.std(0)
@@ -207,7 +232,8 @@ class SACTrainer:
         actor = self.agent.actor
         actor.mu_shift.copy_(torch.atanh(act.mean(0).clamp(-0.95, 0.95)))
         opt = torch.optim.Adam(actor.parameters(), lr=self.cfg.bc_lr)
-        gen = torch.Generator().manual_seed(stream_seed(self.cfg.seed, 0, STREAM_BC))
+        seed = stream_seed(self.cfg.seed, *((0, STREAM_BC) if candidate == 0 else (candidate, STREAM_BC_SELECT)))
+        gen = torch.Generator().manual_seed(seed)
         x = self.policy.normalize(obs)
         losses = []
         for _ in range(self.cfg.bc_epochs):
@@ -221,9 +247,7 @@ class SACTrainer:
                 opt.step()
                 total += float(loss.detach()) * len(idx)
             losses.append(total / len(x))
-        offline = self._offline_updates()
-        return {"bc_losses": losses, "demo_transitions": 0 if self.demo_buffer is None else self.demo_buffer.size,
-                "offline_critic_losses": offline}  # fmt: skip
+        return {"bc_losses": losses}
 
     def _offline_updates(self) -> list[float]:
         """``sac_offline_updates`` SAC updates on the demonstrations alone before any interaction (the critic learns
@@ -245,7 +269,7 @@ class SACTrainer:
     # -------------------------------------------------------------------------------------- iteration
     def store(self, batch: TrajectoryBatch, k: int) -> None:
         """The iteration's transitions into the replay buffer and appended to ``replay.bin``."""
-        t = _trajectory_transitions(batch)
+        t = _batch_transitions(batch, self.cfg.sac_n_step, self.cfg.sac_gamma)
         self.buffer.add(t["obs"], t["act"], t["rew"], t["next_obs"], t["done"])
         rows = _rows(t, self.buffer)
         with open(self.run_dir / REPLAY_FILE, "ab") as f:

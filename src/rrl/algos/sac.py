@@ -151,6 +151,7 @@ class SACConfig:
     awac_beta: float = 0.5  # AWAC's temperature lambda of the advantage weights (its hand experiments: 0.5)
     awac_normalize: bool = False  # the advantages divided by their batch std before the weights (see awac_actor_loss)
     trunk_dim: int = 0  # > 0: actor and critics see the observation through a trunk to this many features (trunk)
+    n_step: int = 1  # the buffer's rewards are n-step returns (n_step_returns): the targets bootstrap with gamma^n
 
     def __post_init__(self) -> None:
         checks = (("gamma", 0 <= self.gamma <= 1), ("lr", self.lr > 0), ("alpha_lr", self.alpha_lr > 0),
@@ -158,7 +159,8 @@ class SACConfig:
                   ("actor_update_every", self.actor_update_every >= 1),
                   ("target_update_every", self.target_update_every >= 1),
                   ("batch_size", self.batch_size >= 1), ("bc_weight", self.bc_weight >= 0),
-                  ("awac_beta", self.awac_beta > 0), ("trunk_dim", self.trunk_dim >= 0))  # fmt: skip
+                  ("awac_beta", self.awac_beta > 0), ("trunk_dim", self.trunk_dim >= 0),
+                  ("n_step", self.n_step >= 1))  # fmt: skip
         for name, ok in checks:
             if not ok or not math.isfinite(float(getattr(self, name))):
                 raise ValueError(f"SAC setting {name} out of range: {getattr(self, name)}")
@@ -175,6 +177,19 @@ def critic_target(
         next_act, next_logp = actor.sample(batch["next_obs"], generator)
         q1, q2 = target(batch["next_obs"], next_act)
         return batch["rew"] + gamma * (1 - batch["done"]) * (torch.min(q1, q2) - alpha * next_logp)
+
+
+def n_step_returns(rew: np.ndarray, n: int, gamma: float) -> np.ndarray:
+    """``R_t = sum_{i<n} gamma^i r_{t+i}`` for each of the ``len(rew) - n + 1`` windows of ``n`` consecutive rewards
+    (the n-step return, Sutton & Barto Eq. 7.1, before its bootstrap ``gamma^n Q(s_{t+n}, a')``, which
+    :func:`critic_target` adds with ``gamma^n`` for its ``gamma``). DrQ-v2 and VRL3 learn with ``n = 3``."""
+    rew = np.asarray(rew, dtype=np.float64)
+    if n < 1:
+        raise ValueError(f"n-step returns need n >= 1, got {n}")
+    if len(rew) < n:
+        return np.zeros(0, np.float32)
+    windows = np.lib.stride_tricks.sliding_window_view(rew, n)
+    return (windows @ gamma ** np.arange(n)).astype(np.float32)
 
 
 def critic_loss(batch: dict[str, torch.Tensor], critic: TwinQ, y: torch.Tensor) -> torch.Tensor:
@@ -309,7 +324,8 @@ class SACAgent:
         """One critic step; every ``actor_update_every``-th call also an actor and temperature step, every
         ``target_update_every``-th a target step (after the actor's)."""
         alpha = self.alpha.detach()
-        y = critic_target(batch, self.actor, self.critic_target, alpha, self.cfg.gamma, self.generator)
+        gamma = self.cfg.gamma**self.cfg.n_step  # the bootstrap of an n-step transition (n_step_returns)
+        y = critic_target(batch, self.actor, self.critic_target, alpha, gamma, self.generator)
         loss_q = critic_loss(batch, self.critic, y)
         self.critic_opt.zero_grad()
         loss_q.backward()

@@ -642,7 +642,11 @@ EXPORTS: tuple[Export | ExperimentExport, ...] = (
             "advantages by their batch std (--sac-awac-normalize). Short probes (3-5 iterations, the beta 5 "
             "probes continued to 20; the beta 0.5 and early human runs stopped early; the later human runs as "
             "far as they got). Beside them SAC's actor on the human demonstrations (BC weight 0.4, learned "
-            "temperature, uncapped std) from the SAC probes."
+            "temperature, uncapped std) from the SAC probes. The 'best of 8 BC fits' runs choose their BC fit by its "
+            "episodes (--bc-candidates 8; their 40,000 samples count on the curve), run no offline updates "
+            "(--sac-offline-updates 0), fix the log std at -3.5 and, as labelled, use 3-step returns "
+            "(--sac-n-step 3), a learning rate of 1e-4 (--sac-lr 1e-4) or no demonstration rows in the batches "
+            "(--sac-demo-fraction 0); each was stopped once its training return stayed flat."
         ),
         groups=(
             ("expert, SAC's actor (same settings)", ("sac/door_expert_sacactor_control_s0",)),
@@ -654,6 +658,14 @@ EXPORTS: tuple[Export | ExperimentExport, ...] = (
             ("human, AWAC beta 5, log std fixed at -2.3", ("sac/door_human_awac_beta5_fixstd01_s0",)),
             ("human, AWAC beta 1 normalised, log std fixed at -2.3", ("sac/door_human_awac_norm1_fixstd01_s0",)),
             ("human, SAC's actor, BC 0.4", seeds("sac_probes_door/door_human_bc04.csv", 0)),
+            ("human, best of 8 BC fits, no offline updates, log std fixed at -3.5",
+             ("sac/door_human_awac_beta5_std003_bc8_off0_s0",)),
+            ("human, best of 8 BC fits, as above, 3-step returns",
+             ("sac/door_human_awac_beta5_std003_bc8_off0_n3_s0",)),
+            ("human, best of 8 BC fits, as above, learning rate 1e-4",
+             ("sac/door_human_awac_beta5_std003_bc8_lr1e-4_s0",)),
+            ("human, best of 8 BC fits, as above, no demonstrations in the batches",
+             ("sac/door_human_awac_beta5_std003_bc8_nodemo_s0",)),
         ),
     ),
     Export(

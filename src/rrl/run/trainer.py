@@ -35,8 +35,9 @@ from rrl.checkpoint import (
 from rrl.config import TrainConfig
 from rrl.errors import one_line
 from rrl.run.assembly import RUN_DEMOS, check_demos_finite, input_scale_floor, make_policy
+from rrl.run.bc_selection import select_bc_fit
 from rrl.sampling import DemoData, Sampler, TrajectoryBatch, evaluate_policy
-from rrl.seeding import STREAM_EVAL, STREAM_FVP, STREAM_TRAIN, STREAM_VF, stream_seed
+from rrl.seeding import STREAM_BC_SELECT, STREAM_EVAL, STREAM_FVP, STREAM_TRAIN, STREAM_VF, stream_seed
 
 
 def dapg_settings(cfg: TrainConfig) -> DAPGSettings:
@@ -81,10 +82,17 @@ class Trainer:
 
     # ------------------------------------------------------------------------------------ BC stage
     def behavior_clone(self) -> dict[str, Any]:
-        """Fit shift/scale (and log-std) to the demos and run BC (Eq. 5). No-op without demos."""
+        """Fit shift/scale (and log-std) to the demos and run BC (Eq. 5), choosing between ``cfg.bc_candidates``
+        fits (:func:`rrl.run.bc_selection.select_bc_fit`). No-op without demos."""
         if self.demos is None:
             return {"bc_losses": []}
         check_demos_finite(self.demos, self.cfg.demos)
+        info, samples = select_bc_fit(self._bc_fit, self.policy, self.sampler, self.task, self.cfg)
+        self.samples += samples
+        return info
+
+    def _bc_fit(self, candidate: int) -> dict[str, Any]:
+        """One BC fit; ``candidate`` 0 draws its minibatches from the run's seed, others from their own."""
         self.policy.fit_to_demos(
             self.demos.observations,
             self.demos.actions,
@@ -98,7 +106,7 @@ class Trainer:
             epochs=self.cfg.bc_epochs,
             batch_size=self.cfg.bc_batch_size,
             lr=self.cfg.bc_lr,
-            seed=self.cfg.seed,
+            seed=self.cfg.seed if candidate == 0 else stream_seed(self.cfg.seed, candidate, STREAM_BC_SELECT),
         )
         if not all(bool(torch.isfinite(p).all()) for p in self.policy.state_dict().values() if p.is_floating_point()):
             raise ValueError(
