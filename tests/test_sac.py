@@ -391,6 +391,33 @@ def test_fixed_exploration_std_and_fixed_temperature():
         assert moved and (float(agent.alpha) != alpha0) == learn
 
 
+def test_actor_delay_holds_the_warm_up_policy(tmp_path):
+    from rrl.checkpoint import read_checkpoint
+    from rrl.config import TrainConfig
+    from rrl.train import train
+
+    agent = SACAgent(3, 2, SACConfig(hidden=(16,)), seed=0)
+    batch = {"obs": torch.randn(32, 3), "act": torch.rand(32, 2) * 2 - 1, "rew": torch.randn(32),
+             "next_obs": torch.randn(32, 3), "done": torch.zeros(32)}  # fmt: skip
+    actor0, critic0 = copy_params(agent.actor), copy_params(agent.critic)
+    for _ in range(4):
+        out = agent.update(batch, train_actor=False)
+    assert "entropy" not in out and all(torch.equal(a, b) for a, b in zip(actor0, agent.actor.parameters()))
+    assert any(not torch.equal(a, b) for a, b in zip(critic0, agent.critic.parameters()))
+    # in a run: the policy after two iterations within the delay is the BC policy
+    cfg = TrainConfig(**TINY_SAC, iterations=2, sac_actor_delay=10**6, out=str(tmp_path / "held"))
+    run = train(cfg, progress=False)
+    bc = torch.load(run / "bc_policy.pt", weights_only=True)
+    held = read_checkpoint(run / "checkpoint.pt")["policy"]
+    assert all(torch.equal(bc[k], held[k]) for k in bc)
+    with pytest.raises(ValueError, match="--sac-actor-delay acts on --algo sac only"):
+        TrainConfig(task="door", algo="ferm", obs="rgb+proprio", sac_actor_delay=10)
+
+
+def copy_params(module: nn.Module) -> list[torch.Tensor]:
+    return [p.detach().clone() for p in module.parameters()]
+
+
 def test_policy_spread_splits_the_entropy_estimate():
     from rrl.algos.sac import SquashedGaussianActor, policy_spread
 

@@ -380,6 +380,13 @@ class TrainConfig:
         "interaction (0: none; FERM's code: warmup_offline_sac)",
         valid=(lambda v: v >= 0, ">= 0"),
     )
+    sac_actor_delay: int = setting(
+        0,
+        "sac: environment samples (those of --bc-candidates included) before the actor's first update: until then "
+        "only the critics learn and the actor keeps its warm-up (BC) policy, so the buffer fills with that "
+        "policy's episodes (0: from the start)",
+        valid=(lambda v: v >= 0, ">= 0"),
+    )
     ferm_curl_updates: int = setting(
         1600,
         "ferm: CURL updates on the demo-filled buffer before RL (FERM: 1600)",
@@ -480,6 +487,8 @@ class TrainConfig:
         if self.algo == "ferm" and self.bc_candidates != 1:
             raise ValueError("--bc-candidates chooses between behaviour-cloning fits; FERM's warm-up is contrastive "
                              "(drop --bc-candidates)")  # fmt: skip
+        if self.algo == "ferm" and self.sac_actor_delay:
+            raise ValueError("--sac-actor-delay acts on --algo sac only (drop it for --algo ferm)")
         if self.algo == "ferm" and self.sac_n_step != 1:
             raise ValueError("--sac-n-step acts on --algo sac only; FERM's buffer keeps one-step transitions "
                              "(drop --sac-n-step)")  # fmt: skip

@@ -320,9 +320,9 @@ class SACAgent:
     def alpha(self) -> torch.Tensor:
         return self.log_alpha.exp()
 
-    def update(self, batch: dict[str, torch.Tensor]) -> dict[str, float]:
-        """One critic step; every ``actor_update_every``-th call also an actor and temperature step, every
-        ``target_update_every``-th a target step (after the actor's)."""
+    def update(self, batch: dict[str, torch.Tensor], train_actor: bool = True) -> dict[str, float]:
+        """One critic step; every ``actor_update_every``-th call also an actor and temperature step (none while
+        ``train_actor`` is False), every ``target_update_every``-th a target step (after the actor's)."""
         alpha = self.alpha.detach()
         gamma = self.cfg.gamma**self.cfg.n_step  # the bootstrap of an n-step transition (n_step_returns)
         y = critic_target(batch, self.actor, self.critic_target, alpha, gamma, self.generator)
@@ -332,7 +332,7 @@ class SACAgent:
         self.critic_opt.step()
         out = {"critic_loss": float(loss_q.detach()), "alpha": float(alpha), "q_target": float(y.mean())}
         self.updates += 1
-        if self.updates % self.cfg.actor_update_every == 0:
+        if train_actor and self.updates % self.cfg.actor_update_every == 0:
             bc = (batch["is_demo"], batch["act"], self.cfg.bc_weight) if "is_demo" in batch else None
 
             def loss_fn() -> tuple[torch.Tensor, torch.Tensor]:
