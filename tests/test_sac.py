@@ -451,8 +451,18 @@ def test_awac_actor_loss_by_hand():
     assert info["adv_std"] == pytest.approx(float(adv.std()), rel=1e-5)
     assert info["weights_ess"] == pytest.approx(float(w.sum() ** 2 / (2 * (w**2).sum())), rel=1e-5)
     assert 0.5 <= info["weights_ess"] < 1  # unequal weights of two rows
+    # in the action space: the Gaussian around tanh(mu); a bound action is a near target there, not 7.25 away
+    loss_a, _, _ = awac_actor_loss(batch, actor, critic, beta=0.5, space="action")
+    with torch.no_grad():
+        log_lik_a = (-0.5 * ((batch["act"] - torch.tanh(mu)) / log_std.exp()) ** 2 - log_std)[:, 0]
+    assert float(loss_a) == pytest.approx(float(-(w * log_lik_a).mean()), rel=1e-5)
+    at_bound = {"obs": batch["obs"], "act": torch.tensor([[1.0], [-0.25]])}
+    far, near = (float(awac_actor_loss(at_bound, actor, critic, beta=0.5, space=sp)[0]) for sp in ("pretanh", "action"))
+    assert far > 10 * abs(near)
     with pytest.raises(ValueError, match="SAC actor must be one of"):
         SACConfig(actor="td3")
+    with pytest.raises(ValueError, match="awac_space must be one of"):
+        SACConfig(awac_space="tanh")
 
 
 def test_awac_normalised_advantages_ignore_the_critics_scale():

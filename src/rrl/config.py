@@ -22,6 +22,7 @@ DEMO_WEIGHT_VARIANTS = ("paper", "mjrl")  # rrl.algos.dapg
 FVP_PRECISIONS = ("float32", "bfloat16")  # rrl.algos.npg
 STEP_NORMS = ("gradient", "fisher")  # rrl.algos.npg.npg_step
 SAC_ACTORS = ("sac", "awac")  # rrl.algos.sac.ACTOR_OBJECTIVES
+AWAC_SPACES = ("pretanh", "action")  # rrl.algos.sac.AWAC_SPACES
 EXPERT_DEMO_ACTIONS = ("mean", "sampled")  # rrl.demos.make_expert_demos
 
 # Fields that define what a run *is*; resume refuses to change them.
@@ -357,6 +358,13 @@ class TrainConfig:
         False,
         "sac: divide AWAC's advantages by their std within the batch before the weights (the weights then select "
         "alike at any scale of the critic's values: exp(-1 / beta^2) of the batch's rows effective, 37%% at beta 1)",
+    )
+    sac_awac_space: str = setting(
+        "pretanh",
+        "sac: where AWAC's actor takes the likelihood of the batch's actions: pretanh (a Gaussian before the tanh, "
+        "AWAC's; actions at the bounds become far targets) or action (a Gaussian around tanh(mu) in the action "
+        "space, where behaviour cloning fitted the actor)",
+        valid=(lambda v: v in AWAC_SPACES, " or ".join(AWAC_SPACES)),
     )
     sac_trunk_dim: int = setting(
         0,

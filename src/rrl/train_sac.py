@@ -114,7 +114,8 @@ def sac_config(cfg: TrainConfig) -> SACConfig:
                      target_entropy_per_dim=cfg.sac_target_entropy, log_std_max=cfg.sac_max_log_std,
                      log_std_min=cfg.sac_min_log_std, learn_temperature=cfg.sac_learn_temperature,
                      actor=cfg.sac_actor, awac_beta=cfg.sac_awac_beta,
-                     awac_normalize=cfg.sac_awac_normalize, trunk_dim=cfg.sac_trunk_dim,
+                     awac_normalize=cfg.sac_awac_normalize, awac_space=cfg.sac_awac_space,
+                     trunk_dim=cfg.sac_trunk_dim,
                      n_step=cfg.sac_n_step)  # fmt: skip
 
 

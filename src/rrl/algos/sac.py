@@ -33,6 +33,7 @@ from torch import nn
 
 LOG_STD_MIN, LOG_STD_MAX = -10.0, 2.0  # the squashed Gaussian's log-std range (as in the FERM and DrQ code)
 ACTOR_OBJECTIVES = ("sac", "awac")
+AWAC_SPACES = ("pretanh", "action")  # where awac_actor_loss takes its Gaussian likelihood
 
 
 def mlp(in_dim: int, hidden: tuple[int, ...], out_dim: int, layer_norm: bool = False) -> nn.Sequential:
@@ -150,6 +151,7 @@ class SACConfig:
     actor: str = "sac"  # the actor's objective: "sac" (Eq. 7) or "awac" (see awac_actor_loss)
     awac_beta: float = 0.5  # AWAC's temperature lambda of the advantage weights (its hand experiments: 0.5)
     awac_normalize: bool = False  # the advantages divided by their batch std before the weights (see awac_actor_loss)
+    awac_space: str = "pretanh"  # where AWAC's Gaussian likelihood is taken: "pretanh" or "action" (awac_actor_loss)
     trunk_dim: int = 0  # > 0: actor and critics see the observation through a trunk to this many features (trunk)
     n_step: int = 1  # the buffer's rewards are n-step returns (n_step_returns): the targets bootstrap with gamma^n
 
@@ -164,6 +166,8 @@ class SACConfig:
         for name, ok in checks:
             if not ok or not math.isfinite(float(getattr(self, name))):
                 raise ValueError(f"SAC setting {name} out of range: {getattr(self, name)}")
+        if self.awac_space not in AWAC_SPACES:
+            raise ValueError(f"SAC awac_space must be one of {', '.join(AWAC_SPACES)}, got {self.awac_space!r}")
         if self.actor not in ACTOR_OBJECTIVES:
             raise ValueError(f"SAC actor must be one of {', '.join(ACTOR_OBJECTIVES)}, got {self.actor!r}")
 
@@ -226,7 +230,7 @@ def effective_share(weights: torch.Tensor) -> float:
 
 def awac_actor_loss(
     batch: dict[str, torch.Tensor], actor: SquashedGaussianActor, critic: TwinQ, beta: float,
-    generator: torch.Generator | None = None, normalize: bool = False,
+    generator: torch.Generator | None = None, normalize: bool = False, space: str = "pretanh",
 ) -> tuple[torch.Tensor, torch.Tensor, dict[str, float]]:
     """AWAC's actor loss (Nair et al. 2020, Eq. 13), ``-sum_j w_j log N(atanh a_j; mu(s_j), sigma(s_j))`` over the
     batch's own ``(s_j, a_j)``, ``w = batch_size * softmax(A / beta)`` (detached), ``A`` the advantage of the
@@ -236,7 +240,10 @@ def awac_actor_loss(
     ``A / std(A)`` over the batch in place of ``A`` (the weights' selectivity then does not follow the scale of the
     critic's values; for normal advantages the effective share is ``exp(-1 / beta^2)``). The tanh's
     log-determinant of ``a_j`` does not depend on the actor and is left out; actions at the bounds are moved
-    1e-6 inside them."""
+    1e-6 inside them. ``space="action"``: ``log N(a_j; tanh mu(s_j), sigma(s_j))`` instead, the Gaussian around the
+    squashed mean in the action space, where behaviour cloning fitted ``tanh mu`` (with a fixed std: BC's squared
+    error weighted by ``w``); an action at a bound is then a target 1 - tanh(mu) away, not 7.25 - mu before the
+    tanh."""
     obs = batch["obs"]
     mu, log_std = actor.distribution(obs)  # one forward serves the weights, the likelihood and the fresh actions
     with torch.no_grad():
@@ -247,8 +254,11 @@ def awac_actor_loss(
         scaled = adv / (adv_std + 1e-8) if normalize else adv
         weights = len(obs) * torch.softmax(scaled / beta, dim=0)
         info = {"adv_std": float(adv_std), "weights_ess": effective_share(weights)}
-    u = torch.atanh(batch["act"].clamp(-1 + 1e-6, 1 - 1e-6))
-    log_lik = (-0.5 * ((u - mu) / log_std.exp()) ** 2 - log_std).sum(-1)  # up to a constant
+    if space == "action":
+        log_lik = (-0.5 * ((batch["act"] - torch.tanh(mu)) / log_std.exp()) ** 2 - log_std).sum(-1)
+    else:
+        u = torch.atanh(batch["act"].clamp(-1 + 1e-6, 1 - 1e-6))
+        log_lik = (-0.5 * ((u - mu) / log_std.exp()) ** 2 - log_std).sum(-1)  # up to a constant
     fresh = mu + log_std.exp() * torch.randn(mu.shape, generator=generator)  # as actor.sample draws them
     _, logp = squash(fresh, mu, log_std, actor.log_det_eps)
     return -(weights * log_lik).mean(), logp, info
@@ -338,7 +348,8 @@ class SACAgent:
             def loss_fn() -> tuple[torch.Tensor, torch.Tensor]:
                 if self.cfg.actor == "awac":
                     loss, logp, info = awac_actor_loss(batch, self.actor, self.critic, self.cfg.awac_beta,
-                                                       self.generator, self.cfg.awac_normalize)  # fmt: skip
+                                                       self.generator, self.cfg.awac_normalize,
+                                                       self.cfg.awac_space)  # fmt: skip
                     out.update(info)
                     return loss, logp
                 return actor_loss(batch["obs"], self.actor, self.critic, alpha, self.generator, bc)
