@@ -50,5 +50,5 @@ def test_sac_chooses_between_actor_fits_and_ferm_refuses(tmp_path):
     bc = json.loads((run / "bc.json").read_text())
     assert len(bc["bc_candidates"]) == 2 and bc["bc_selection_samples"] == 2 * 30 and bc["demo_transitions"] > 0
     assert int(read_log(run / "log.csv")[0]["samples"]) == 2 * 30 + 2 * 30
-    with pytest.raises(ValueError, match="--bc-candidates chooses between behaviour-cloning fits"):
+    with pytest.raises(ValueError, match="--bc-candidates does not act on --algo ferm"):
         TrainConfig(task="door", algo="ferm", obs="rgb+proprio", bc_candidates=2)

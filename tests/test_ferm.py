@@ -235,7 +235,7 @@ def test_ferm_config_errors_and_presets():
 
     with pytest.raises(ValueError, match="--algo ferm learns from pixels"):
         TrainConfig(task="door", algo="ferm")
-    with pytest.raises(ValueError, match="--sac-actor awac acts on --algo sac only"):
+    with pytest.raises(ValueError, match="--sac-actor does not act on --algo ferm"):
         TrainConfig.from_preset("cpu", "door", algo="ferm", sac_actor="awac")
     paper = TrainConfig.from_preset("paper", "door", algo="ferm")
     assert (paper.render_size, paper.image_size, paper.policy_size) == (100, 84, (1024, 1024))

@@ -258,7 +258,7 @@ def test_n_step_demo_transitions_and_bootstrap():
              "done": torch.tensor([0.0, 0.0])}  # fmt: skip
     # y = r + 0.729 (min Q' - 0.5 logp): 1 + 0.729 * 5.5 and -2 + 0.729 * (4 - 1)
     assert agent.update(batch)["q_target"] == pytest.approx(((1 + 0.729 * 5.5) + (-2 + 0.729 * 3)) / 2, rel=1e-6)
-    with pytest.raises(ValueError, match="--sac-n-step acts on --algo sac only"):
+    with pytest.raises(ValueError, match="--sac-n-step does not act on --algo ferm"):
         TrainConfig(task="door", algo="ferm", obs="rgb+proprio", sac_n_step=3)
 
 
@@ -305,7 +305,7 @@ def test_trunk_maps_wide_inputs_before_the_action_joins(tmp_path):
     assert isinstance(SACAgent(50, 3, SACConfig(hidden=(16,))).critic.trunk, torch.nn.Identity)  # 0: none
     run = train(TrainConfig(**TINY_SAC, iterations=1, sac_trunk_dim=8, out=str(tmp_path / "run")), progress=False)
     assert evaluate_run(run, episodes=1).episodes == 1  # the policy rebuilt with its trunk from the checkpoint
-    with pytest.raises(ValueError, match="--sac-trunk-dim acts on --algo sac only"):
+    with pytest.raises(ValueError, match="--sac-trunk-dim does not act on --algo ferm"):
         TrainConfig(task="door", obs="rgb+proprio", algo="ferm", sac_trunk_dim=50)
 
 
@@ -410,7 +410,7 @@ def test_actor_delay_holds_the_warm_up_policy(tmp_path):
     bc = torch.load(run / "bc_policy.pt", weights_only=True)
     held = read_checkpoint(run / "checkpoint.pt")["policy"]
     assert all(torch.equal(bc[k], held[k]) for k in bc)
-    with pytest.raises(ValueError, match="--sac-actor-delay acts on --algo sac only"):
+    with pytest.raises(ValueError, match="--sac-actor-delay does not act on --algo ferm"):
         TrainConfig(task="door", algo="ferm", obs="rgb+proprio", sac_actor_delay=10)
 
 

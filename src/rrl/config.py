@@ -23,6 +23,13 @@ FVP_PRECISIONS = ("float32", "bfloat16")  # rrl.algos.npg
 STEP_NORMS = ("gradient", "fisher")  # rrl.algos.npg.npg_step
 SAC_ACTORS = ("sac", "awac")  # rrl.algos.sac.ACTOR_OBJECTIVES
 AWAC_SPACES = ("pretanh", "action")  # rrl.algos.sac.AWAC_SPACES
+NOT_FOR_FERM = (  # SAC settings FERM's trainer does not take, and why
+    ("sac_actor", "FERM's actor is SAC's"),
+    ("sac_trunk_dim", "FERM's encoder has its own projection (--ferm-feature-dim)"),
+    ("sac_n_step", "FERM's buffer keeps one-step transitions"),
+    ("sac_actor_delay", "FERM's actor learns from its first update"),
+    ("bc_candidates", "FERM's warm-up is contrastive, not behaviour cloning"),
+)
 EXPERT_DEMO_ACTIONS = ("mean", "sampled")  # rrl.demos.make_expert_demos
 
 # Fields that define what a run *is*; resume refuses to change them.
@@ -487,19 +494,11 @@ class TrainConfig:
             )
         if self.algo == "ferm" and not self.is_pixel:
             raise ValueError("--algo ferm learns from pixels: add --obs rgb+proprio (or rgb), or --preset cpu|paper")
-        if self.algo == "ferm" and self.sac_actor != "sac":
-            raise ValueError("--sac-actor awac acts on --algo sac only; FERM's actor is SAC's (drop --sac-actor)")
-        if self.algo == "ferm" and self.sac_trunk_dim:
-            raise ValueError("--sac-trunk-dim acts on --algo sac only; FERM's encoder has its own projection "
-                             "(--ferm-feature-dim)")  # fmt: skip
-        if self.algo == "ferm" and self.bc_candidates != 1:
-            raise ValueError("--bc-candidates chooses between behaviour-cloning fits; FERM's warm-up is contrastive "
-                             "(drop --bc-candidates)")  # fmt: skip
-        if self.algo == "ferm" and self.sac_actor_delay:
-            raise ValueError("--sac-actor-delay acts on --algo sac only (drop it for --algo ferm)")
-        if self.algo == "ferm" and self.sac_n_step != 1:
-            raise ValueError("--sac-n-step acts on --algo sac only; FERM's buffer keeps one-step transitions "
-                             "(drop --sac-n-step)")  # fmt: skip
+        defaults = {f.name: f.default for f in dataclasses.fields(self)}
+        for name, why in NOT_FOR_FERM:
+            if self.algo == "ferm" and getattr(self, name) != defaults[name]:
+                flag = "--" + name.replace("_", "-")
+                raise ValueError(f"{flag} does not act on --algo ferm: {why} (drop {flag})")
         if self.preset is not None and self.preset not in PRESETS:
             raise ValueError(f"unknown preset {self.preset!r}; valid: {', '.join(PRESETS)}")
         if self.cameras is not None:

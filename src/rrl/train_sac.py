@@ -314,9 +314,11 @@ class SACTrainer:
         rng = np.random.default_rng(stream_seed(cfg.seed, k, STREAM_REPLAY))
         n_updates = max(1, round(cfg.sac_updates_per_sample * batch.n_samples))
         stats: dict[str, list[float]] = {}
-        train_actor = self.samples > cfg.sac_actor_delay  # until then the actor holds its warm-up policy
+        hold = self.samples <= cfg.sac_actor_delay  # until then the actor holds its warm-up policy (sac only)
         for _ in range(n_updates):
-            for key, value in self.agent.update(self.replay_batch(rng), train_actor).items():
+            batch = self.replay_batch(rng)
+            for key, value in (self.agent.update(batch, train_actor=False) if hold and cfg.sac_actor_delay
+                               else self.agent.update(batch)).items():  # fmt: skip
                 stats.setdefault(key, []).append(value)
         if not all(math.isfinite(v) for vs in stats.values() for v in vs):
             raise_diverged(k, f"{cfg.algo} losses", self.run_dir, SAC_DIVERGED_ADVICE.format(run_dir=self.run_dir))

@@ -651,8 +651,10 @@ EXPORTS: tuple[Export | ExperimentExport, ...] = (
             "temperature, uncapped std) from the SAC probes. The 'best of 8 BC fits' runs choose their BC fit by its "
             "episodes (--bc-candidates 8; their 40,000 samples count on the curve), run no offline updates "
             "(--sac-offline-updates 0), fix the log std at -3.5 and, as labelled, use 3-step returns "
-            "(--sac-n-step 3), a learning rate of 1e-4 (--sac-lr 1e-4) or no demonstration rows in the batches "
-            "(--sac-demo-fraction 0); each was stopped once its training return stayed flat."
+            "(--sac-n-step 3), a learning rate of 1e-4 (--sac-lr 1e-4), no demonstration rows in the batches "
+            "(--sac-demo-fraction 0), AWAC's likelihood around tanh(mu) in the action space (--sac-awac-space "
+            "action, 20 iterations) or the actor held until 20k samples (--sac-actor-delay 20000) with "
+            "normalised advantages at beta 0.7; the others were stopped once their training return stayed flat."
         ),
         groups=(
             ("expert, SAC's actor (same settings)", ("sac/door_expert_sacactor_control_s0",)),
@@ -672,6 +674,10 @@ EXPORTS: tuple[Export | ExperimentExport, ...] = (
              ("sac/door_human_awac_beta5_std003_bc8_lr1e-4_s0",)),
             ("human, best of 8 BC fits, as above, no demonstrations in the batches",
              ("sac/door_human_awac_beta5_std003_bc8_nodemo_s0",)),
+            ("human, best of 8 BC fits, as above, likelihood in the action space",
+             ("sac/door_human_awac_beta5_std003_bc8_action_s0",)),
+            ("human, best of 8 BC fits, actor held to 20k samples, normalised beta 0.7",
+             ("sac/door_human_awac_norm07_std003_bc8_delay20k_s0",)),
         ),
     ),
     Export(
