@@ -146,11 +146,8 @@ def demo_transitions(cfg: TrainConfig, demo_set: Any, demos: DemoData) -> dict[s
     lengths = [len(traj["actions"]) for traj in demo_set.trajectories]
     if sum(lengths) != len(demos.observations):
         raise ValueError(f"the demo set has {sum(lengths)} steps but the demo inputs {len(demos.observations)}")
-    starts = np.cumsum([0, *lengths[:-1]])
-    parts = [trajectory_transitions(demos.observations[a : a + n], demos.actions[a : a + n], rew, cfg.sac_n_step,
-                                    cfg.sac_gamma)
-             for a, n, rew in zip(starts, lengths, demo_rewards(cfg, demo_set))]  # fmt: skip
-    return {key: np.concatenate([p[key] for p in parts]) for key in parts[0]}
+    return _transitions(demos.observations, demos.actions, lengths, demo_rewards(cfg, demo_set), cfg.sac_n_step,
+                        cfg.sac_gamma)  # fmt: skip
 
 
 def trajectory_transitions(
@@ -170,13 +167,21 @@ def trajectory_transitions(
             "next_obs": obs[n : n + m], "done": np.zeros(m, np.float32)}  # fmt: skip
 
 
-def _batch_transitions(batch: TrajectoryBatch, n: int, gamma: float) -> dict[str, np.ndarray]:
-    """:func:`trajectory_transitions` of every trajectory of a sampled batch."""
-    starts = np.cumsum([0, *batch.lengths[:-1]])
-    parts = [trajectory_transitions(batch.observations[a : a + k], batch.actions[a : a + k],
-                                    batch.rewards[a : a + k - 1], n, gamma)
-             for a, k in zip(starts, batch.lengths)]  # fmt: skip
+def _transitions(
+    obs: np.ndarray, act: np.ndarray, lengths: list[int], rewards: list[np.ndarray], n: int, gamma: float
+) -> dict[str, np.ndarray]:
+    """:func:`trajectory_transitions` of consecutive trajectories of ``lengths`` steps (rows of ``obs``, ``act``;
+    ``rewards``: one array per trajectory), concatenated."""
+    starts = np.cumsum([0, *lengths[:-1]])
+    parts = [trajectory_transitions(obs[a : a + k], act[a : a + k], rew, n, gamma)
+             for a, k, rew in zip(starts, lengths, rewards)]  # fmt: skip
     return {key: np.concatenate([p[key] for p in parts]) for key in parts[0]}
+
+
+def _batch_transitions(batch: TrajectoryBatch, n: int, gamma: float) -> dict[str, np.ndarray]:
+    """The transitions of a sampled batch (each trajectory's rewards but its last step's)."""
+    rewards = [r[:-1] for r in np.split(batch.rewards, np.cumsum(batch.lengths)[:-1])]
+    return _transitions(batch.observations, batch.actions, list(batch.lengths), rewards, n, gamma)
 
 
 class SACTrainer:
@@ -314,11 +319,9 @@ class SACTrainer:
         rng = np.random.default_rng(stream_seed(cfg.seed, k, STREAM_REPLAY))
         n_updates = max(1, round(cfg.sac_updates_per_sample * batch.n_samples))
         stats: dict[str, list[float]] = {}
-        hold = self.samples <= cfg.sac_actor_delay  # until then the actor holds its warm-up policy (sac only)
+        train_actor = self.samples > cfg.sac_actor_delay  # until then the actor holds its warm-up policy
         for _ in range(n_updates):
-            batch = self.replay_batch(rng)
-            for key, value in (self.agent.update(batch, train_actor=False) if hold and cfg.sac_actor_delay
-                               else self.agent.update(batch)).items():  # fmt: skip
+            for key, value in self.agent.update(self.replay_batch(rng), train_actor).items():
                 stats.setdefault(key, []).append(value)
         if not all(math.isfinite(v) for vs in stats.values() for v in vs):
             raise_diverged(k, f"{cfg.algo} losses", self.run_dir, SAC_DIVERGED_ADVICE.format(run_dir=self.run_dir))

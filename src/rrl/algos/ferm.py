@@ -258,9 +258,10 @@ class FERMAgent:
         self._update_key_encoder()
         return float(loss.detach())
 
-    def update(self, batch: dict[str, torch.Tensor]) -> dict[str, float]:
+    def update(self, batch: dict[str, torch.Tensor], train_actor: bool = True) -> dict[str, float]:
         """One SAC step on randomly cropped frames (``batch``: frames, proprio, act, rew, next_frames,
-        next_proprio, done); every ``actor_update_every``-th also an actor and temperature step, every
+        next_proprio, done); every ``actor_update_every``-th also an actor and temperature step (none while
+        ``train_actor`` is False, as :meth:`rrl.algos.sac.SACAgent.update`), every
         ``target_update_every``-th the critic's and the encoder's target steps (after the actor's)."""
         sac = self.cfg.sac
         obs, nxt = self._crop(batch["frames"]), self._crop(batch["next_frames"])
@@ -275,7 +276,7 @@ class FERMAgent:
         self.critic_opt.step()
         out = {"critic_loss": float(loss_q.detach()), "alpha": float(alpha), "q_target": float(y.mean())}
         self.updates += 1
-        if self.updates % sac.actor_update_every == 0:
+        if train_actor and self.updates % sac.actor_update_every == 0:
             p = self.actor.normalize_proprio(batch["proprio"])
             with torch.no_grad():
                 h = self.trunk(obs)  # the actor and the critic see the same conv output; no gradient into it
