@@ -33,7 +33,8 @@ def bench(
         n = b.capacity
         b.add(rng.standard_normal((n, obs_dim)), rng.uniform(-1, 1, (n, act_dim)), rng.standard_normal(n),
               rng.standard_normal((n, obs_dim)), np.zeros(n))  # fmt: skip
-    agent = SACAgent(obs_dim, act_dim, SACConfig(hidden=hidden, batch_size=batch, actor=actor, trunk_dim=trunk_dim))
+    agent = SACAgent(obs_dim, act_dim, SACConfig(hidden=hidden, batch_size=batch, actor=actor, trunk_dim=trunk_dim,
+                                                       learn_temperature=actor == "sac"))  # fmt: skip
     n_demo = batch // 4
 
     def one() -> None:

@@ -1,9 +1,11 @@
 """The actor and the critics of a ``--algo sac`` run (state or frozen features) or of a ``--algo ferm`` run (its frames
 re-rendered from the demonstrations' simulator states) on its demonstrations' states: how far the actor's mean
 action is from the demonstrated one, how many action dimensions sit past the tanh's knee, and the critics' values
-of the demonstrated and of the actor's actions beside the demonstrations' discounted return.
+of the demonstrated and of the actor's actions beside the demonstrations' discounted return. For an AWAC run
+(``--sac-actor awac``), also how much of the actor's loss the demonstrations' rows carry (:func:`awac_demo_share`).
 
     python scripts/diagnose_sac.py runs/sac/RUN [runs/ferm/RUN ...]
+    python scripts/diagnose_sac.py --bc runs/sac/RUN    # the run's behaviour-cloning fit (bc_policy.pt) instead
 """
 
 from __future__ import annotations
@@ -18,13 +20,15 @@ from rrl.checkpoint import read_checkpoint, read_run_meta
 from rrl.train_sac import SACPolicy, sac_config
 
 
-def diagnose(run: str) -> dict[str, float]:
-    """The numbers above for the run folder ``run`` (its last checkpoint and its ``demos.h5``)."""
+def diagnose(run: str, bc: bool = False) -> dict[str, float]:
+    """The numbers above for the run folder ``run`` (its last checkpoint and its ``demos.h5``; ``bc``: the actor of
+    its behaviour-cloning fit, ``bc_policy.pt``, beside the checkpoint's critics)."""
     _, cfg = read_run_meta(run)
     state = read_checkpoint(f"{run}/checkpoint.pt")
     if cfg.algo == "ferm":
         return diagnose_ferm(run, cfg, state)
-    policy = SACPolicy.from_state(state["policy"], cfg.policy_size, cfg.sac_max_log_std, cfg.sac_min_log_std)
+    weights = torch.load(f"{run}/bc_policy.pt", weights_only=True) if bc else state["policy"]
+    policy = SACPolicy.from_state(weights, cfg.policy_size, cfg.sac_max_log_std, cfg.sac_min_log_std)
     episodes = _demo_episodes(run, cfg)
     obs = torch.as_tensor(np.concatenate([e["observations"] for e in episodes]), dtype=torch.float32)
     act = torch.as_tensor(np.clip(np.concatenate([e["actions"] for e in episodes]), -1, 1), dtype=torch.float32)
@@ -32,13 +36,43 @@ def diagnose(run: str) -> dict[str, float]:
     agent.load_state_dict(state["baseline"])
     x = policy.normalize(obs)
     with torch.no_grad():
-        mu, _ = agent.actor.distribution(x)
+        mu, _ = policy.actor.distribution(x)
         q_demo = torch.min(*agent.critic(x, act))
         q_pi = torch.min(*agent.critic(x, torch.tanh(mu)))
     lengths = [len(e["actions"]) for e in episodes]
     rewards = [e["rewards"] for e in episodes]
     numbers = _numbers(mu, act, q_demo, q_pi, lengths, rewards, cfg.sac_gamma, f"{cfg.reward} reward")
-    return numbers | awac_weight_spread(q_demo - q_pi, cfg.sac_batch_size)
+    numbers |= awac_weight_spread(q_demo - q_pi, cfg.sac_batch_size)
+    if cfg.sac_actor == "awac":
+        with torch.no_grad():
+            numbers |= awac_demo_share(mu, policy.actor.distribution(x)[1], act, cfg.sac_demo_fraction)
+    return numbers
+
+
+def awac_demo_share(mu: torch.Tensor, log_std: torch.Tensor, act: torch.Tensor, demo_fraction: float) -> dict:
+    """The data term of AWAC's unweighted negative log-likelihood per row, ``sum_d (x_d - m_d)^2 / (2 sigma_d^2)``
+    (``x = atanh(a)``, ``m = mu`` before the tanh; ``x = a``, ``m = tanh(mu)`` in the action space), on the
+    demonstrations' rows and on the actor's own actions at the same states (``a = tanh(mu + sigma eps)`` in float32,
+    as the buffer stores them; one draw per state, seed 0), and the demonstrations' share of the loss in a batch
+    with ``demo_fraction`` of demo rows. The ``log sigma`` term is the same for every row at a state; where the
+    demonstrations' share is near 1 the actor's update is behaviour cloning on them, whatever the weights."""
+    sigma = log_std.exp()
+    eps = torch.randn(mu.shape, generator=torch.Generator().manual_seed(0))
+    own = torch.tanh(mu + sigma * eps).float()
+    bound = 1 - 1e-6  # awac_actor_loss clips before the atanh
+
+    def data_term(a: torch.Tensor, space: str) -> torch.Tensor:
+        x, m = (torch.atanh(a.clamp(-bound, bound)), mu) if space == "pretanh" else (a, torch.tanh(mu))
+        return (((x - m) / sigma) ** 2 / 2).sum(-1)
+
+    out = {"share of demonstrated action entries at |a| >= 1": float((act.abs() >= 1).float().mean())}
+    for space in ("pretanh", "action"):
+        demo, mine = float(data_term(act, space).median()), float(data_term(own, space).median())
+        share = demo_fraction * demo / (demo_fraction * demo + (1 - demo_fraction) * mine)
+        out[f"AWAC NLL data term per row, {space}: demonstrations' rows (median)"] = demo
+        out[f"AWAC NLL data term per row, {space}: the actor's own actions (median)"] = mine
+        out[f"AWAC: demonstrations' share of the unweighted loss, {space}, {demo_fraction:.0%} demo rows"] = share
+    return out
 
 
 def _demo_episodes(run: str, cfg) -> list[dict[str, np.ndarray]]:
@@ -119,7 +153,8 @@ def diagnose_ferm(run: str, cfg, state: dict) -> dict[str, float]:
 
 
 if __name__ == "__main__":
-    for arg in sys.argv[1:]:
-        print(arg)
-        for name, value in diagnose(arg).items():
+    bc = "--bc" in sys.argv[1:]
+    for arg in (a for a in sys.argv[1:] if a != "--bc"):
+        print(arg + (" (behaviour-cloning fit)" if bc else ""))
+        for name, value in diagnose(arg, bc=bc).items():
             print(f"  {name}: {value:.3f}")

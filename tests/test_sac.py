@@ -231,6 +231,15 @@ def test_n_step_returns_and_transitions_by_hand():
     assert np.all(t["act"] == 1.0) and np.all(t["done"] == 0)  # actions clipped to the action box
     with pytest.raises(ValueError, match="needs 6 actions and 5 rewards"):
         trajectory_transitions(obs, act, np.zeros(6), n=1, gamma=0.5)
+    # a terminal state after the last step: its reward counts, every step starts a transition, windows that reach
+    # the end stop there and do not bootstrap
+    end = trajectory_transitions(obs[:3], act[:3], np.array([1.0, 2.0, 4.0]), n=2, gamma=0.5, terminated=True)
+    np.testing.assert_allclose(end["rew"], [2.0, 4.0, 4.0])  # 1 + 0.5 * 2; 2 + 0.5 * 4; 4
+    np.testing.assert_array_equal(end["done"], [0, 1, 1])
+    assert end["next_obs"][0, 0] == 2  # s_2 bootstraps the first; the others' next_obs is unused
+    one = trajectory_transitions(obs[:3], act[:3], np.array([1.0, 2.0, 4.0]), n=1, gamma=0.5, terminated=True)
+    np.testing.assert_array_equal(one["done"], [0, 0, 1])
+    np.testing.assert_array_equal(one["next_obs"][:2, 0], [1, 2])
 
 
 def test_n_step_demo_transitions_and_bootstrap():
@@ -283,6 +292,11 @@ def test_sac_run_resumes_exactly_and_evaluates(tmp_path):
     for key in a["policy"]:
         torch.testing.assert_close(a["policy"][key], b["policy"][key], rtol=0, atol=0)
     assert (full / "replay.bin").read_bytes() == (part / "replay.bin").read_bytes()
+    before = (part / "config.json").read_bytes()
+    for change in ({"sac_n_step": 3}, {"sac_gamma": 0.9}):  # the stored returns were summed with the run's n, gamma
+        with pytest.raises(ValueError, match=f"cannot change \\['{next(iter(change))}'\\] when resuming"):
+            resume(part, progress=False, iterations=4, **change)
+    assert (part / "config.json").read_bytes() == before
     result = evaluate_run(full, episodes=2)
     assert result.episodes == 2 and 0.0 <= result.success_rate <= 1.0
 
@@ -463,6 +477,12 @@ def test_awac_actor_loss_by_hand():
         SACConfig(actor="td3")
     with pytest.raises(ValueError, match="awac_space must be one of"):
         SACConfig(awac_space="tanh")
+    with pytest.raises(ValueError, match="no entropy term"):  # the temperature would drift with nothing to act on
+        SACConfig(actor="awac")
+    from rrl.config import TrainConfig
+
+    with pytest.raises(ValueError, match="--no-sac-learn-temperature"):
+        TrainConfig(task="door", algo="sac", sac_actor="awac")
 
 
 def test_awac_normalised_advantages_ignore_the_critics_scale():
@@ -486,7 +506,36 @@ def test_awac_normalised_advantages_ignore_the_critics_scale():
     from rrl.config import TrainConfig
     from rrl.train_sac import sac_config
 
-    assert sac_config(TrainConfig(task="door", algo="sac", sac_actor="awac", sac_awac_normalize=True)).awac_normalize
+    assert sac_config(TrainConfig(task="door", algo="sac", sac_actor="awac", sac_awac_normalize=True,
+                                  sac_learn_temperature=False)).awac_normalize  # fmt: skip
+
+
+def test_awac_actor_can_leave_the_demonstrations_rows_to_the_critics():
+    """``awac_demo_rows=False``: with equal advantages the actor clones the online rows alone (-0.6), not the mean
+    of online and demonstrated actions; a batch of demonstrations only leaves the actor as it was."""
+    means = {}
+    for demo_rows in (True, False):
+        torch.manual_seed(0)
+        agent = SACAgent(1, 1, SACConfig(hidden=(16,), lr=1e-2, actor="awac", actor_update_every=1,
+                                         learn_temperature=False, log_std_min=-1.0, log_std_max=-1.0,
+                                         awac_demo_rows=demo_rows), seed=0)  # fmt: skip
+        agent.critic, agent.critic_target = _linear_twin_q([0.0, 0.0], [0.0, 0.0]), _linear_twin_q([0, 0], [0, 0])
+        obs = torch.zeros(64, 1)
+        batch = {"obs": obs, "act": torch.tensor([[-0.6]] * 32 + [[0.6]] * 32), "rew": torch.zeros(64),
+                 "next_obs": obs, "done": torch.ones(64), "is_demo": torch.arange(64) >= 32}  # fmt: skip
+        for _ in range(300):
+            agent.update(batch)
+        means[demo_rows] = float(agent.actor.deterministic(obs[:1]))
+        if not demo_rows:
+            before = {k: v.clone() for k, v in agent.actor.state_dict().items()}
+            out = agent.update({k: v[32:] for k, v in batch.items()})
+            after = agent.actor.state_dict()
+            assert "weights_ess" not in out and all(torch.equal(before[k], after[k]) for k in before)
+    assert abs(means[True]) < 0.1 and means[False] == pytest.approx(-0.6, abs=0.05), means
+    from rrl.config import TrainConfig
+
+    with pytest.raises(ValueError, match="acts on AWAC's actor only"):
+        TrainConfig(task="door", algo="sac", sac_awac_demo_rows=False)
 
 
 def test_awac_actor_moves_to_the_better_of_two_taken_actions():

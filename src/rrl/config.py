@@ -38,7 +38,7 @@ IDENTITY_FIELDS = (
     "demo_seed", "expert_demo_actions", "seed", "trajectories", "horizon", "reward", "policy_size", "input_pca",
     "critic_input", "vf_size", "init_log_std", "min_log_std", "encoder", "encoder_weights", "cameras",
     "render_size", "image_size", "proprio_noise", "proprio_arm", "multisample", "ferm_feature_dim",
-    "ferm_encoder_tanh",
+    "ferm_encoder_tanh", "sac_n_step", "sac_gamma",
 )  # fmt: skip
 #: Settings added after runs of an algorithm were recorded, with the behaviour those runs had: a recorded config of
 #: that algorithm that lacks the setting ran with this value, not with today's default.
@@ -373,6 +373,12 @@ class TrainConfig:
         "space, where behaviour cloning fitted the actor)",
         valid=(lambda v: v in AWAC_SPACES, " or ".join(AWAC_SPACES)),
     )
+    sac_awac_demo_rows: bool = setting(
+        True,
+        "sac: AWAC's actor learns from the demonstrations' rows of each batch too (off: from the online rows only, "
+        "while the critics learn from both; at a small fixed std the demonstrations' rows can carry nearly all of "
+        "the actor's loss, scripts/diagnose_sac.py)",
+    )
     sac_trunk_dim: int = setting(
         0,
         "sac: > 0: actor and critics first map the input to this many features, tanh(LayerNorm(linear)), each "
@@ -499,6 +505,12 @@ class TrainConfig:
             if self.algo == "ferm" and getattr(self, name) != defaults[name]:
                 flag = "--" + name.replace("_", "-")
                 raise ValueError(f"{flag} does not act on --algo ferm: {why} (drop {flag})")
+        if not self.sac_awac_demo_rows and self.sac_actor != "awac":
+            raise ValueError("--no-sac-awac-demo-rows acts on AWAC's actor only: add --sac-actor awac or drop it")
+        if self.algo == "sac" and self.sac_actor == "awac" and self.sac_learn_temperature:
+            raise ValueError("--sac-actor awac has no entropy term, so a learned temperature would drift while it "
+                             "enters the critic's targets: add --no-sac-learn-temperature (and --sac-init-temperature "
+                             "for the value to hold, e.g. 0.0001)")  # fmt: skip
         if self.preset is not None and self.preset not in PRESETS:
             raise ValueError(f"unknown preset {self.preset!r}; valid: {', '.join(PRESETS)}")
         if self.cameras is not None:

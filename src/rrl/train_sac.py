@@ -115,6 +115,7 @@ def sac_config(cfg: TrainConfig) -> SACConfig:
                      log_std_min=cfg.sac_min_log_std, learn_temperature=cfg.sac_learn_temperature,
                      actor=cfg.sac_actor, awac_beta=cfg.sac_awac_beta,
                      awac_normalize=cfg.sac_awac_normalize, awac_space=cfg.sac_awac_space,
+                     awac_demo_rows=cfg.sac_awac_demo_rows,
                      trunk_dim=cfg.sac_trunk_dim,
                      n_step=cfg.sac_n_step)  # fmt: skip
 
@@ -151,37 +152,51 @@ def demo_transitions(cfg: TrainConfig, demo_set: Any, demos: DemoData) -> dict[s
 
 
 def trajectory_transitions(
-    obs: np.ndarray, act: np.ndarray, rew: np.ndarray, n: int, gamma: float
+    obs: np.ndarray, act: np.ndarray, rew: np.ndarray, n: int, gamma: float, terminated: bool = False
 ) -> dict[str, np.ndarray]:
-    """One trajectory of ``T`` steps (``rew``: the ``T - 1`` rewards of the steps that have a recorded successor) as
-    the ``T - n`` transitions ``(s_t, a_t, R_t, s_{t+n})`` with ``R_t`` the ``n``-step return
-    (:func:`rrl.algos.sac.n_step_returns`; ``n = 1``: ``(s_t, a_t, r_t, s_{t+1})``). The last ``n - 1`` steps with a
-    successor start no transition (their windows would cross the time limit); ADROIT episodes end by the time
-    limit, never in a terminal state, so ``done`` is 0."""
+    """One trajectory of ``T`` steps as transitions ``(s_t, a_t, R_t, s_{t+n}, done)`` with ``R_t`` the ``n``-step
+    return (:func:`rrl.algos.sac.n_step_returns`; ``n = 1``: ``(s_t, a_t, r_t, s_{t+1})``).
+
+    Ended by the time limit (ADROIT's episodes always are): ``rew`` holds the ``T - 1`` rewards of the steps with a
+    recorded successor; ``T - n`` transitions, ``done`` 0 (every target bootstraps), and the last ``n - 1`` steps
+    with a successor start none (their windows would cross the time limit). ``terminated``: the step after the
+    last one is terminal and ``rew`` holds all ``T`` rewards; every step starts a transition, those whose window
+    reaches the end sum the rewards left and do not bootstrap (``done`` 1, ``next_obs`` the last observation,
+    unused)."""
     steps = len(obs)
-    if len(rew) != steps - 1 or len(act) != steps:
-        raise ValueError(f"a trajectory of {steps} observations needs {steps} actions and {steps - 1} rewards, "
+    n_rew = steps if terminated else steps - 1
+    if len(rew) != n_rew or len(act) != steps:
+        raise ValueError(f"a trajectory of {steps} observations needs {steps} actions and {n_rew} rewards, "
                          f"got {len(act)} and {len(rew)}")  # fmt: skip
+    if terminated:
+        returns = n_step_returns(np.concatenate([rew, np.zeros(n - 1)]), n, gamma)
+        later = np.arange(steps) + n
+        return {"obs": obs, "act": np.clip(act, -1, 1), "rew": returns, "next_obs": obs[np.minimum(later, steps - 1)],
+                "done": (later >= steps).astype(np.float32)}  # fmt: skip
     m = max(steps - n, 0)
     return {"obs": obs[:m], "act": np.clip(act[:m], -1, 1), "rew": n_step_returns(rew, n, gamma)[:m],
             "next_obs": obs[n : n + m], "done": np.zeros(m, np.float32)}  # fmt: skip
 
 
 def _transitions(
-    obs: np.ndarray, act: np.ndarray, lengths: list[int], rewards: list[np.ndarray], n: int, gamma: float
+    obs: np.ndarray, act: np.ndarray, lengths: list[int], rewards: list[np.ndarray], n: int, gamma: float,
+    terminated: np.ndarray | None = None,
 ) -> dict[str, np.ndarray]:
     """:func:`trajectory_transitions` of consecutive trajectories of ``lengths`` steps (rows of ``obs``, ``act``;
-    ``rewards``: one array per trajectory), concatenated."""
+    ``rewards``: one array per trajectory; ``terminated``: per trajectory, default none), concatenated."""
     starts = np.cumsum([0, *lengths[:-1]])
-    parts = [trajectory_transitions(obs[a : a + k], act[a : a + k], rew, n, gamma)
-             for a, k, rew in zip(starts, lengths, rewards)]  # fmt: skip
+    ends = np.zeros(len(lengths), bool) if terminated is None else terminated
+    parts = [trajectory_transitions(obs[a : a + k], act[a : a + k], rew, n, gamma, bool(end))
+             for a, k, rew, end in zip(starts, lengths, rewards, ends)]  # fmt: skip
     return {key: np.concatenate([p[key] for p in parts]) for key in parts[0]}
 
 
 def _batch_transitions(batch: TrajectoryBatch, n: int, gamma: float) -> dict[str, np.ndarray]:
-    """The transitions of a sampled batch (each trajectory's rewards but its last step's)."""
-    rewards = [r[:-1] for r in np.split(batch.rewards, np.cumsum(batch.lengths)[:-1])]
-    return _transitions(batch.observations, batch.actions, list(batch.lengths), rewards, n, gamma)
+    """The transitions of a sampled batch (a trajectory ended by the time limit: its rewards but its last step's,
+    which has no recorded successor; a terminated one: all of them)."""
+    per_trajectory = np.split(batch.rewards, np.cumsum(batch.lengths)[:-1])
+    rewards = [r if end else r[:-1] for r, end in zip(per_trajectory, batch.terminated)]
+    return _transitions(batch.observations, batch.actions, list(batch.lengths), rewards, n, gamma, batch.terminated)
 
 
 class SACTrainer:

@@ -152,6 +152,7 @@ class SACConfig:
     awac_beta: float = 0.5  # AWAC's temperature lambda of the advantage weights (its hand experiments: 0.5)
     awac_normalize: bool = False  # the advantages divided by their batch std before the weights (see awac_actor_loss)
     awac_space: str = "pretanh"  # where AWAC's Gaussian likelihood is taken: "pretanh" or "action" (awac_actor_loss)
+    awac_demo_rows: bool = True  # False: AWAC's actor skips the rows ``is_demo`` marks (the critics still use them)
     trunk_dim: int = 0  # > 0: actor and critics see the observation through a trunk to this many features (trunk)
     n_step: int = 1  # the buffer's rewards are n-step returns (n_step_returns): the targets bootstrap with gamma^n
 
@@ -170,6 +171,12 @@ class SACConfig:
             raise ValueError(f"SAC awac_space must be one of {', '.join(AWAC_SPACES)}, got {self.awac_space!r}")
         if self.actor not in ACTOR_OBJECTIVES:
             raise ValueError(f"SAC actor must be one of {', '.join(ACTOR_OBJECTIVES)}, got {self.actor!r}")
+        if self.actor == "awac" and self.learn_temperature:
+            raise ValueError(
+                "AWAC's actor loss has no entropy term, so a learned temperature would drift without bound while it "
+                "enters the critic's targets; fix it (learn_temperature=False, --no-sac-learn-temperature, with "
+                "--sac-init-temperature the value to hold)"
+            )
 
 
 def critic_target(
@@ -342,12 +349,15 @@ class SACAgent:
         self.critic_opt.step()
         out = {"critic_loss": float(loss_q.detach()), "alpha": float(alpha), "q_target": float(y.mean())}
         self.updates += 1
-        if train_actor and self.updates % self.cfg.actor_update_every == 0:
+        actor_rows = batch
+        if self.cfg.actor == "awac" and not self.cfg.awac_demo_rows and "is_demo" in batch:
+            actor_rows = {k: v[~batch["is_demo"]] for k, v in batch.items()}  # an all-demo batch: no actor step
+        if train_actor and self.updates % self.cfg.actor_update_every == 0 and len(actor_rows["obs"]):
             bc = (batch["is_demo"], batch["act"], self.cfg.bc_weight) if "is_demo" in batch else None
 
             def loss_fn() -> tuple[torch.Tensor, torch.Tensor]:
                 if self.cfg.actor == "awac":
-                    loss, logp, info = awac_actor_loss(batch, self.actor, self.critic, self.cfg.awac_beta,
+                    loss, logp, info = awac_actor_loss(actor_rows, self.actor, self.critic, self.cfg.awac_beta,
                                                        self.generator, self.cfg.awac_normalize,
                                                        self.cfg.awac_space)  # fmt: skip
                     out.update(info)

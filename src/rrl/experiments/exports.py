@@ -649,12 +649,15 @@ EXPORTS: tuple[Export | ExperimentExport, ...] = (
             "probes continued to 20; the beta 0.5 and early human runs stopped early; the later human runs as "
             "far as they got). Beside them SAC's actor on the human demonstrations (BC weight 0.4, learned "
             "temperature, uncapped std) from the SAC probes. The 'best of 8 BC fits' runs choose their BC fit by its "
-            "episodes (--bc-candidates 8; their 40,000 samples count on the curve), run no offline updates "
-            "(--sac-offline-updates 0), fix the log std at -3.5 and, as labelled, use 3-step returns "
+            "episodes (--bc-candidates 8; their 8,000 samples, 5 episodes per fit, count on the curve), run no "
+            "offline updates (--sac-offline-updates 0), fix the log std at -3.5 and, as labelled, use 3-step returns "
             "(--sac-n-step 3), a learning rate of 1e-4 (--sac-lr 1e-4), no demonstration rows in the batches "
             "(--sac-demo-fraction 0), AWAC's likelihood around tanh(mu) in the action space (--sac-awac-space "
-            "action, 20 iterations) or the actor held until 20k samples (--sac-actor-delay 20000) with "
-            "normalised advantages at beta 0.7; the others were stopped once their training return stayed flat."
+            "action, 20 iterations), the same with the actor learning from the online rows only while the "
+            "critics keep the demonstrations' rows (--no-sac-awac-demo-rows), or the actor held until 20k samples "
+            "(--sac-actor-delay 20000) with normalised advantages at beta 0.7; the others were stopped once their "
+            "training return stayed flat (the run without demonstrations in the batches continued to 20 "
+            "iterations with rrl train --resume RUN --iterations 20)."
         ),
         groups=(
             ("expert, SAC's actor (same settings)", ("sac/door_expert_sacactor_control_s0",)),
@@ -676,6 +679,8 @@ EXPORTS: tuple[Export | ExperimentExport, ...] = (
              ("sac/door_human_awac_beta5_std003_bc8_nodemo_s0",)),
             ("human, best of 8 BC fits, as above, likelihood in the action space",
              ("sac/door_human_awac_beta5_std003_bc8_action_s0",)),
+            ("human, best of 8 BC fits, action space, actor without the demonstrations' rows",
+             ("sac/door_human_awac_beta5_std003_bc8_action_actoronline_s0",)),
             ("human, best of 8 BC fits, actor held to 20k samples, normalised beta 0.7",
              ("sac/door_human_awac_norm07_std003_bc8_delay20k_s0",)),
         ),
