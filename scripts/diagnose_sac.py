@@ -11,6 +11,7 @@ of the demonstrated and of the actor's actions beside the demonstrations' discou
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -43,6 +44,12 @@ def diagnose(run: str, bc: bool = False) -> dict[str, float]:
     rewards = [e["rewards"] for e in episodes]
     numbers = _numbers(mu, act, q_demo, q_pi, lengths, rewards, cfg.sac_gamma, f"{cfg.reward} reward")
     numbers |= awac_weight_spread(q_demo - q_pi, cfg.sac_batch_size)
+    if not bc and Path(f"{run}/bc_policy.pt").exists():  # how far the actor moved from its BC fit
+        fit = SACPolicy.from_state(torch.load(f"{run}/bc_policy.pt", weights_only=True), cfg.policy_size,
+                                   cfg.sac_max_log_std, cfg.sac_min_log_std)  # fmt: skip
+        with torch.no_grad():
+            moved = (torch.tanh(mu) - torch.tanh(fit.actor.distribution(fit.normalize(obs))[0])).abs()
+        numbers["mean |tanh(mu) - tanh(mu_BC fit)|"] = float(moved.mean())
     if cfg.sac_actor == "awac":
         with torch.no_grad():
             numbers |= awac_demo_share(mu, policy.actor.distribution(x)[1], act, cfg.sac_demo_fraction)
