@@ -52,7 +52,8 @@ def diagnose(run: str, bc: bool = False) -> dict[str, float]:
         numbers["mean |tanh(mu) - tanh(mu_BC fit)|"] = float(moved.mean())
     if cfg.sac_actor == "awac":
         with torch.no_grad():
-            numbers |= awac_demo_share(mu, policy.actor.distribution(x)[1], act, cfg.sac_demo_fraction)
+            share = cfg.sac_demo_fraction if cfg.sac_awac_demo_rows else 0.0  # the rows its actor learns from
+            numbers |= awac_demo_share(mu, policy.actor.distribution(x)[1], act, share)
     return numbers
 
 

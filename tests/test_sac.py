@@ -240,6 +240,19 @@ def test_n_step_returns_and_transitions_by_hand():
     one = trajectory_transitions(obs[:3], act[:3], np.array([1.0, 2.0, 4.0]), n=1, gamma=0.5, terminated=True)
     np.testing.assert_array_equal(one["done"], [0, 0, 1])
     np.testing.assert_array_equal(one["next_obs"][:2, 0], [1, 2])
+    # a sampled batch: the terminated trajectory keeps its last reward, the time-limited one drops it
+    from rrl.sampling.batch import TrajectoryBatch
+    from rrl.train_sac import _batch_transitions
+
+    batch = TrajectoryBatch(observations=obs.astype(np.float32), actions=np.zeros((6, 1), np.float32),
+                            rewards=np.array([1.0, 2.0, 4.0, 10.0, 20.0, 40.0]), log_probs=np.zeros(6),
+                            successes=np.zeros(6, bool), timesteps=np.array([0, 1, 2, 0, 1, 2]),
+                            lengths=np.array([3, 3]), terminated=np.array([True, False]),
+                            seeds=np.array([0, 1]))  # fmt: skip
+    both = _batch_transitions(batch, n=1, gamma=0.5)
+    np.testing.assert_allclose(both["rew"], [1.0, 2.0, 4.0, 10.0, 20.0])
+    np.testing.assert_array_equal(both["done"], [0, 0, 1, 0, 0])
+    np.testing.assert_array_equal(both["next_obs"][[0, 1, 3, 4], 0], [1, 2, 4, 5])
 
 
 def test_n_step_demo_transitions_and_bootstrap():

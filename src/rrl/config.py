@@ -376,8 +376,9 @@ class TrainConfig:
     sac_awac_demo_rows: bool = setting(
         True,
         "sac: AWAC's actor learns from the demonstrations' rows of each batch too (off: from the online rows only, "
-        "while the critics learn from both; at a small fixed std the demonstrations' rows can carry nearly all of "
-        "the actor's loss, scripts/diagnose_sac.py)",
+        "while the critics learn from both, and --sac-offline-updates, on demonstrations only, train the critics "
+        "alone; at a small fixed std the demonstrations' rows can carry nearly all of the actor's loss, "
+        "scripts/diagnose_sac.py)",
     )
     sac_trunk_dim: int = setting(
         0,
