@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import pytest
@@ -86,7 +87,7 @@ def test_export_and_report(run_dirs: list[Path], tmp_path: Path) -> None:
     assert "| robustness_door |" in report
 
 
-def test_export_keeps_previous_runs_whose_folders_are_gone(run_dirs: list[Path], tmp_path: Path) -> None:
+def test_export_keeps_previous_runs_whose_folders_are_gone(run_dirs: list[Path], tmp_path: Path, capsys) -> None:
     results = tmp_path / "results"
     first = export_results("dapg_door", {"DAPG": run_dirs}, results)
     csv_s0 = (first / "dapg_door_s0.csv").read_text()
@@ -105,6 +106,15 @@ def test_export_keeps_previous_runs_whose_folders_are_gone(run_dirs: list[Path],
     assert {label: [r["run"] for r in runs] for label, runs in groups.items()} == {
         "DAPG, all seeds": ["dapg_door_s0"], "DAPG": ["dapg_door_s1"]
     }
+    # A shorter copy of a run (restarted, not yet as far as the exported curve) leaves the earlier, longer curve.
+    short = tmp_path / "restarted" / run_dirs[1].name
+    shutil.copytree(run_dirs[1], short)
+    log = (short / "log.csv").read_text().splitlines()
+    (short / "log.csv").write_text("\n".join(log[:2]) + "\n")  # header and the first iteration
+    kept = export_results("dapg_door", {"DAPG": [short]}, results, keep_previous=True)
+    runs = {r["run"]: r for r in json.loads((kept / "meta.json").read_text())["groups"]["DAPG"]}
+    assert runs["dapg_door_s1"]["iterations"] == 2 and runs["dapg_door_s1"].get("kept_from_previous_export")
+    assert "kept the earlier export of dapg_door_s1" in capsys.readouterr().err
     # Without keep_previous the table holds exactly the runs given.
     only = export_results("dapg_door", {"DAPG": run_dirs[1:]}, results)
     assert [r["run"] for r in json.loads((only / "meta.json").read_text())["groups"]["DAPG"]] == ["dapg_door_s1"]

@@ -262,8 +262,8 @@ def _add_export(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "export",
         help="rebuild results folders declared in rrl.experiments.exports (`rrl results` from the catalog)",
-        description="Example: rrl export all && rrl report. Runs not here are left out (runs exported earlier stay); "
-        "an export none of whose runs is here is skipped with a note.",
+        description="Example: rrl export all && rrl report. Runs not here are left out (runs exported earlier stay, "
+        "also where the folder here is a shorter copy); an export none of whose runs is here is skipped with a note.",
     )
     p.add_argument("names", nargs="*", metavar="NAME", help="exports of the catalog, or all (see --list)")
     p.add_argument("--runs", default="runs", help="folder the catalog's run folders are relative to")

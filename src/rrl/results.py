@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import shlex
 import shutil
+import sys
 from collections.abc import Collection
 from pathlib import Path
 from typing import Any
@@ -222,7 +223,9 @@ def export_results(
     With ``keep_previous``, runs of an earlier export of ``name`` that are not given again (their run folders
     may be gone, e.g. on another machine) stay in the table and the plot, read from their exported CSV and
     marked ``kept_from_previous_export``; a run given again replaces its earlier entry, also when it is given
-    under another label (a relabelled group), and runs named in ``drop`` (run folder names) are not kept.
+    under another label (a relabelled group), and runs named in ``drop`` (run folder names) are not kept; a run
+    folder that is not as far (in samples) as the earlier export of the same run leaves that longer curve in
+    place, with a note on stderr (a restarted copy: continue it, or delete the exported CSV to replace it).
     ``published``: a task whose published RRL curve the plot draws (:func:`plot_runs`); recorded in meta.json,
     and with ``keep_previous`` an earlier export's choice stays when none is given.
     """
@@ -236,6 +239,18 @@ def export_results(
     if published is not None:
         meta["published"] = published
     summaries_of = {label: [_summary(run) for run in runs] for label, runs in groups.items()}
+    if keep_previous:  # a shorter copy of a run (restarted elsewhere, not yet as far) leaves the longer curve
+        longer = {s["run"]: s["samples"] for runs in previous.values() for s in runs}
+        groups = dict(groups)  # the caller's stays as given
+        for label in list(groups):
+            pairs = list(zip(groups[label], summaries_of[label]))
+            for run, s in pairs:
+                if not _is_exported(run) and s["samples"] < longer.get(s["run"], 0):
+                    print(f"note: {name}: kept the earlier export of {s['run']} ({longer[s['run']]:,} samples); "
+                          f"{run} is at {s['samples']:,} (continue it past that, or delete "
+                          f"{out / (s['run'] + '.csv')} to replace the curve)", file=sys.stderr)  # fmt: skip
+            pairs = [(run, s) for run, s in pairs if _is_exported(run) or s["samples"] >= longer.get(s["run"], 0)]
+            groups[label], summaries_of[label] = [r for r, _ in pairs], [s for _, s in pairs]
     given = {s["run"] for summaries in summaries_of.values() for s in summaries}  # under any label
     for label in dict.fromkeys([*groups, *previous]):
         summaries = summaries_of.get(label, [])
