@@ -584,3 +584,49 @@ def _two_actions(updates: int) -> dict[str, float]:
         if objective == "awac":  # the two actions' advantages differ: the weights select, but not one action
             results["awac_ess"] = out["weights_ess"]
     return results
+
+
+def test_bound_actor_step_halves_the_change_to_the_trust_region():
+    """``bound_actor_step``: a KL within the bound keeps the change; a larger one is halved until the mean
+    ``KL(pi_before || pi)`` fits (each halving cuts a mean shift's KL about 4x); one that never fits reverts."""
+    from rrl.algos.sac import SquashedGaussianActor, bound_actor_step, gaussian_kl
+
+    # by hand: N(0, 1) against N(1, e^1): 1 - 0 + (1 + 1) / (2 e^2) - 1/2 = 0.5 + e^-2
+    one = torch.ones(1, 1)
+    assert float(gaussian_kl(0 * one, 0 * one, one, one)) == pytest.approx(0.5 + math.exp(-2))
+    torch.manual_seed(0)
+    actor = SquashedGaussianActor(obs_dim=3, act_dim=2, hidden=(8,))
+    obs = torch.randn(50, 3)
+    before = {k: v.clone() for k, v in actor.state_dict().items()}
+
+    def moved() -> dict[str, torch.Tensor]:
+        with torch.no_grad():
+            for p in actor.parameters():
+                p.add_(0.1 * torch.randn_like(p))
+        return {k: v.clone() for k, v in actor.state_dict().items()}
+
+    after = moved()
+    kl, halvings = bound_actor_step(actor, before, obs, max_kl=math.inf)
+    assert halvings == 0 and all(torch.equal(actor.state_dict()[k], after[k]) for k in after)
+    actor.load_state_dict(after)
+    kl, halvings = bound_actor_step(actor, before, obs, max_kl=1e-3)
+    assert 0 < kl <= 1e-3 and halvings >= 1
+    delta = {k: actor.state_dict()[k] - before[k] for k in before}
+    torch.testing.assert_close(delta["net.0.weight"], 0.5**halvings * (after["net.0.weight"] - before["net.0.weight"]))
+    actor.load_state_dict(after)
+    assert bound_actor_step(actor, before, obs, max_kl=1e-30, max_backtracks=3) == (0.0, 4)
+    assert all(torch.equal(actor.state_dict()[k], before[k]) for k in before)
+
+
+def test_sac_run_bounds_its_actor_step(tmp_path):
+    """``--sac-actor-max-kl``: each iteration's actor change ends within the bound, logged as kl and
+    step_backtracks; FERM refuses the setting."""
+    from rrl.config import TrainConfig
+    from rrl.train import read_log, train
+
+    run = train(TrainConfig(**TINY_SAC, iterations=2, sac_actor_max_kl=1e-4, out=str(tmp_path / "run")),
+                progress=False)  # fmt: skip
+    rows = read_log(run / "log.csv")
+    assert all(0 <= float(r["kl"]) <= 1e-4 and float(r["step_backtracks"]) >= 0 for r in rows)
+    with pytest.raises(ValueError, match="--sac-actor-max-kl does not act on --algo ferm"):
+        TrainConfig(task="door", obs="rgb+proprio", algo="ferm", sac_actor_max_kl=0.01)

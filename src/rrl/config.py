@@ -28,6 +28,7 @@ NOT_FOR_FERM = (  # SAC settings FERM's trainer does not take, and why
     ("sac_trunk_dim", "FERM's encoder has its own projection (--ferm-feature-dim)"),
     ("sac_n_step", "FERM's buffer keeps one-step transitions"),
     ("sac_actor_delay", "FERM's actor learns from its first update"),
+    ("sac_actor_max_kl", "FERM's actor steps are not bounded"),
     ("bc_candidates", "FERM's warm-up is contrastive, not behaviour cloning"),
 )
 EXPERT_DEMO_ACTIONS = ("mean", "sampled")  # rrl.demos.make_expert_demos
@@ -400,6 +401,13 @@ class TrainConfig:
         0,
         "sac, ferm: SAC updates on the demonstrations alone after the BC (sac) or CURL (ferm) warm-up, before any "
         "interaction (0: none; FERM's code: warmup_offline_sac)",
+        valid=(lambda v: v >= 0, ">= 0"),
+    )
+    sac_actor_max_kl: float = setting(
+        0.0,
+        "sac: > 0: after each iteration's updates the actor's change is halved until the mean KL from the policy "
+        "that collected the iteration's episodes, on their states, is at most this (a trust region, as DAPG's "
+        "step; logged as kl and step_backtracks; 0: none)",
         valid=(lambda v: v >= 0, ">= 0"),
     )
     sac_actor_delay: int = setting(

@@ -38,6 +38,7 @@ from rrl.algos.sac import (
     SACAgent,
     SACConfig,
     SquashedGaussianActor,
+    bound_actor_step,
     n_step_returns,
 )
 from rrl.checkpoint import CHECKPOINT, parse_rng, raise_diverged, set_rng, training_state, write_checkpoint
@@ -335,11 +336,17 @@ class SACTrainer:
         n_updates = max(1, round(cfg.sac_updates_per_sample * batch.n_samples))
         stats: dict[str, list[float]] = {}
         train_actor = self.samples > cfg.sac_actor_delay  # until then the actor holds its warm-up policy
+        bounded = train_actor and cfg.sac_actor_max_kl > 0
+        before = {key: v.clone() for key, v in self.agent.actor.state_dict().items()} if bounded else None
         for _ in range(n_updates):
             for key, value in self.agent.update(self.replay_batch(rng), train_actor).items():
                 stats.setdefault(key, []).append(value)
         if not all(math.isfinite(v) for vs in stats.values() for v in vs):
             raise_diverged(k, f"{cfg.algo} losses", self.run_dir, SAC_DIVERGED_ADVICE.format(run_dir=self.run_dir))
+        if bounded:  # the trust region on the iteration's actor change, on the states it collected
+            states = self.policy.normalize(torch.as_tensor(batch.observations, dtype=torch.float32))
+            kl, halvings = bound_actor_step(self.agent.actor, before, states, cfg.sac_actor_max_kl)
+            row.update(kl=kl, step_backtracks=float(halvings))
         t2 = time.perf_counter()
         if cfg.eval_episodes > 0 and (k % cfg.eval_every == 0 or k == cfg.iterations - 1):
             seed = stream_seed(cfg.seed, 0, STREAM_EVAL)

@@ -308,6 +308,38 @@ def policy_step(
     return {"actor_loss": float(loss_pi.detach()), "entropy": float(-logp.detach().mean())}
 
 
+def gaussian_kl(
+    mu_p: torch.Tensor, log_std_p: torch.Tensor, mu_q: torch.Tensor, log_std_q: torch.Tensor
+) -> torch.Tensor:
+    """``KL(p || q)`` of diagonal Gaussians (the actor's before the tanh, which does not change a KL), summed over
+    the dimensions: one value per row."""
+    var_p, var_q = torch.exp(2 * log_std_p), torch.exp(2 * log_std_q)
+    return (log_std_q - log_std_p + (var_p + (mu_p - mu_q) ** 2) / (2 * var_q) - 0.5).sum(-1)
+
+
+@torch.no_grad()
+def bound_actor_step(
+    actor: SquashedGaussianActor, before: dict[str, torch.Tensor], obs: torch.Tensor, max_kl: float,
+    max_backtracks: int = 10,
+) -> tuple[float, int]:
+    """A trust region on the actor's change over an iteration's updates, as DAPG bounds its step in KL (Eq. 7; the
+    backtracking of TRPO's line search, Schulman et al. 2015): while the mean ``KL(pi_before || pi)`` over
+    ``obs`` exceeds ``max_kl``, halve the parameter change ``theta - theta_before``; after ``max_backtracks``
+    halvings the actor returns to ``before``. Returns the KL kept and the number of halvings."""
+    after = {k: v.clone() for k, v in actor.state_dict().items()}
+    actor.load_state_dict(before)
+    mu_0, log_std_0 = actor.distribution(obs)
+    for halvings in range(max_backtracks + 1):
+        frac = 0.5**halvings
+        actor.load_state_dict({k: before[k] + frac * (v - before[k]) if v.is_floating_point() else v
+                               for k, v in after.items()})  # fmt: skip
+        kl = float(gaussian_kl(mu_0, log_std_0, *actor.distribution(obs)).mean())
+        if kl <= max_kl:
+            return kl, halvings
+    actor.load_state_dict(before)
+    return 0.0, max_backtracks + 1
+
+
 @torch.no_grad()
 def soft_update(target: nn.Module, source: nn.Module, tau: float) -> None:
     for t, s in zip(target.parameters(), source.parameters()):
