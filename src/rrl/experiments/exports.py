@@ -654,7 +654,8 @@ EXPORTS: tuple[Export | ExperimentExport, ...] = (
             "(--sac-n-step 3), a learning rate of 1e-4 (--sac-lr 1e-4), no demonstration rows in the batches "
             "(--sac-demo-fraction 0), AWAC's likelihood around tanh(mu) in the action space (--sac-awac-space "
             "action, 20 iterations), the same with the actor learning from the online rows only while the "
-            "critics keep the demonstrations' rows (--no-sac-awac-demo-rows), or the actor held until 20k samples "
+            "critics keep the demonstrations' rows (--no-sac-awac-demo-rows), or with each iteration's actor change "
+            "bounded to a mean KL of 0.05 or 0.2 (--sac-actor-max-kl), or the actor held until 20k samples "
             "(--sac-actor-delay 20000) with normalised advantages at beta 0.7; the others were stopped once their "
             "training return stayed flat (the run without demonstrations in the batches continued to 20 "
             "iterations with rrl train --resume RUN --iterations 20)."
@@ -681,6 +682,10 @@ EXPORTS: tuple[Export | ExperimentExport, ...] = (
              ("sac/door_human_awac_beta5_std003_bc8_action_s0",)),
             ("human, best of 8 BC fits, action space, actor without the demonstrations' rows",
              ("sac/door_human_awac_beta5_std003_bc8_action_actoronline_s0",)),
+            ("human, best of 8 BC fits, action space, actor step within KL 0.05",
+             ("sac/door_human_awac_beta5_std003_bc8_action_kl005_s0",)),
+            ("human, best of 8 BC fits, action space, actor step within KL 0.2",
+             ("sac/door_human_awac_beta5_std003_bc8_action_kl02_s0",)),
             ("human, best of 8 BC fits, actor held to 20k samples, normalised beta 0.7",
              ("sac/door_human_awac_norm07_std003_bc8_delay20k_s0",)),
         ),
