@@ -28,8 +28,7 @@ def diagnose(run: str, bc: bool = False) -> dict[str, float]:
     state = read_checkpoint(f"{run}/checkpoint.pt")
     if cfg.algo == "ferm":
         return diagnose_ferm(run, cfg, state)
-    weights = torch.load(f"{run}/bc_policy.pt", weights_only=True) if bc else state["policy"]
-    policy = SACPolicy.from_state(weights, cfg.policy_size, cfg.sac_max_log_std, cfg.sac_min_log_std)
+    policy = _policy(cfg, torch.load(f"{run}/bc_policy.pt", weights_only=True) if bc else state["policy"])
     episodes = _demo_episodes(run, cfg)
     obs = torch.as_tensor(np.concatenate([e["observations"] for e in episodes]), dtype=torch.float32)
     act = torch.as_tensor(np.clip(np.concatenate([e["actions"] for e in episodes]), -1, 1), dtype=torch.float32)
@@ -37,7 +36,7 @@ def diagnose(run: str, bc: bool = False) -> dict[str, float]:
     agent.load_state_dict(state["baseline"])
     x = policy.normalize(obs)
     with torch.no_grad():
-        mu, _ = policy.actor.distribution(x)
+        mu, log_std = policy.actor.distribution(x)
         q_demo = torch.min(*agent.critic(x, act))
         q_pi = torch.min(*agent.critic(x, torch.tanh(mu)))
     lengths = [len(e["actions"]) for e in episodes]
@@ -45,16 +44,19 @@ def diagnose(run: str, bc: bool = False) -> dict[str, float]:
     numbers = _numbers(mu, act, q_demo, q_pi, lengths, rewards, cfg.sac_gamma, f"{cfg.reward} reward")
     numbers |= awac_weight_spread(q_demo - q_pi, cfg.sac_batch_size)
     if not bc and Path(f"{run}/bc_policy.pt").exists():  # how far the actor moved from its BC fit
-        fit = SACPolicy.from_state(torch.load(f"{run}/bc_policy.pt", weights_only=True), cfg.policy_size,
-                                   cfg.sac_max_log_std, cfg.sac_min_log_std)  # fmt: skip
+        fit = _policy(cfg, torch.load(f"{run}/bc_policy.pt", weights_only=True))
         with torch.no_grad():
             moved = (torch.tanh(mu) - torch.tanh(fit.actor.distribution(fit.normalize(obs))[0])).abs()
         numbers["mean |tanh(mu) - tanh(mu_BC fit)|"] = float(moved.mean())
     if cfg.sac_actor == "awac":
-        with torch.no_grad():
-            share = cfg.sac_demo_fraction if cfg.sac_awac_demo_rows else 0.0  # the rows its actor learns from
-            numbers |= awac_demo_share(mu, policy.actor.distribution(x)[1], act, share)
+        share = cfg.sac_demo_fraction if cfg.sac_awac_demo_rows else 0.0  # the rows its actor learns from
+        numbers |= awac_demo_share(mu, log_std, act, share)
     return numbers
+
+
+def _policy(cfg, weights: dict) -> SACPolicy:
+    """The run's SAC policy with ``weights`` (a checkpoint's or ``bc_policy.pt``)."""
+    return SACPolicy.from_state(weights, cfg.policy_size, cfg.sac_max_log_std, cfg.sac_min_log_std)
 
 
 def awac_demo_share(mu: torch.Tensor, log_std: torch.Tensor, act: torch.Tensor, demo_fraction: float) -> dict:

@@ -589,7 +589,8 @@ def _two_actions(updates: int) -> dict[str, float]:
 def test_bound_actor_step_halves_the_change_to_the_trust_region():
     """``bound_actor_step``: a KL within the bound keeps the change; a larger one is halved until the mean
     ``KL(pi_before || pi)`` fits (each halving cuts a mean shift's KL about 4x); one that never fits reverts."""
-    from rrl.algos.sac import SquashedGaussianActor, bound_actor_step, gaussian_kl
+    from rrl.algos.sac import SquashedGaussianActor, bound_actor_step
+    from rrl.policy import gaussian_kl
 
     # by hand: N(0, 1) against N(1, e^1): 1 - 0 + (1 + 1) / (2 e^2) - 1/2 = 0.5 + e^-2
     one = torch.ones(1, 1)

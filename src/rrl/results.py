@@ -243,13 +243,14 @@ def export_results(
         longer = {s["run"]: s["samples"] for runs in previous.values() for s in runs}
         groups = dict(groups)  # the caller's stays as given
         for label in list(groups):
-            pairs = list(zip(groups[label], summaries_of[label]))
-            for run, s in pairs:
-                if not _is_exported(run) and s["samples"] < longer.get(s["run"], 0):
+            pairs = []
+            for run, s in zip(groups[label], summaries_of[label]):
+                if _is_exported(run) or s["samples"] >= longer.get(s["run"], 0):
+                    pairs.append((run, s))
+                else:
                     print(f"note: {name}: kept the earlier export of {s['run']} ({longer[s['run']]:,} samples); "
                           f"{run} is at {s['samples']:,} (continue it past that, or delete "
                           f"{out / (s['run'] + '.csv')} to replace the curve)", file=sys.stderr)  # fmt: skip
-            pairs = [(run, s) for run, s in pairs if _is_exported(run) or s["samples"] >= longer.get(s["run"], 0)]
             groups[label], summaries_of[label] = [r for r, _ in pairs], [s for _, s in pairs]
     given = {s["run"] for summaries in summaries_of.values() for s in summaries}  # under any label
     for label in dict.fromkeys([*groups, *previous]):

@@ -31,6 +31,8 @@ import numpy as np
 import torch
 from torch import nn
 
+from rrl.policy import gaussian_kl
+
 LOG_STD_MIN, LOG_STD_MAX = -10.0, 2.0  # the squashed Gaussian's log-std range (as in the FERM and DrQ code)
 ACTOR_OBJECTIVES = ("sac", "awac")
 AWAC_SPACES = ("pretanh", "action")  # where awac_actor_loss takes its Gaussian likelihood
@@ -308,15 +310,6 @@ def policy_step(
     return {"actor_loss": float(loss_pi.detach()), "entropy": float(-logp.detach().mean())}
 
 
-def gaussian_kl(
-    mu_p: torch.Tensor, log_std_p: torch.Tensor, mu_q: torch.Tensor, log_std_q: torch.Tensor
-) -> torch.Tensor:
-    """``KL(p || q)`` of diagonal Gaussians (the actor's before the tanh, which does not change a KL), summed over
-    the dimensions: one value per row."""
-    var_p, var_q = torch.exp(2 * log_std_p), torch.exp(2 * log_std_q)
-    return (log_std_q - log_std_p + (var_p + (mu_p - mu_q) ** 2) / (2 * var_q) - 0.5).sum(-1)
-
-
 @torch.no_grad()
 def bound_actor_step(
     actor: SquashedGaussianActor, before: dict[str, torch.Tensor], obs: torch.Tensor, max_kl: float,
@@ -324,7 +317,8 @@ def bound_actor_step(
 ) -> tuple[float, int]:
     """A trust region on the actor's change over an iteration's updates, as DAPG bounds its step in KL (Eq. 7; the
     backtracking of TRPO's line search, Schulman et al. 2015): while the mean ``KL(pi_before || pi)`` over
-    ``obs`` exceeds ``max_kl``, halve the parameter change ``theta - theta_before``; after ``max_backtracks``
+    ``obs`` (of the Gaussians before the tanh, :func:`rrl.policy.gaussian_kl`) exceeds ``max_kl``, halve the
+    parameter change ``theta - theta_before``; after ``max_backtracks``
     halvings the actor returns to ``before``. Returns the KL kept and the number of halvings."""
     after = {k: v.clone() for k, v in actor.state_dict().items()}
     actor.load_state_dict(before)
