@@ -235,3 +235,37 @@ def test_main_experiment_exports_the_figure_and_table(tmp_path: Path) -> None:
     assert rows[0] == "task,method,run,samples,success_train" and len(rows) == 1 + 4 * TINY["iterations"]
     per_task = json.loads((tmp_path / "results" / "main_door_smoke" / "meta.json").read_text())
     assert per_task["published"] == "door"
+
+    # Curves of other studies join the panel of their task, dashed, with their own table rows, where their reward
+    # is the panel's; the results folders stay as they were (--figure-only needs no run folder).
+    from rrl.cli import main
+    from rrl.experiments.definitions import Related
+    from rrl.experiments.main_figure import main_figure
+
+    other = tmp_path / "results" / "other_study"
+    shutil.copytree(tmp_path / "results" / "main_door_smoke", other)
+    dense = tmp_path / "results" / "dense_study"
+    shutil.copytree(other, dense)
+    meta = json.loads((dense / "meta.json").read_text())
+    for runs in meta["groups"].values():
+        for r in runs:
+            r["config"]["reward"] = "dense"
+    (dense / "meta.json").write_text(json.dumps(meta))
+    related = (Related("door", "other_study", "NPG from state", "NPG, elsewhere"),
+               Related("door", "dense_study", "NPG from state", "NPG, dense reward"),
+               Related("hammer", "other_study", "NPG from state", "NPG, not hammer"),
+               Related("door", "missing_study", "NPG from state", "NPG, nowhere"))  # fmt: skip
+    before = {p.name: p.read_bytes() for p in (tmp_path / "results" / "main_door_smoke").iterdir()}
+    assert main_figure("main", "smoke", ["door", "hammer"], tmp_path / "results", related=related) == out
+    table = json.loads((out / "meta.json").read_text())["table"]
+    assert "| door | NPG, elsewhere | 2 |" in table and "dense" not in table and "hammer" not in table
+    assert "nowhere" not in table
+    assert "Dashed: curves of other studies" in json.loads((out / "meta.json").read_text())["note"]
+    rows = (out / "fig3.csv").read_text().splitlines()
+    assert len(rows) == 1 + 6 * TINY["iterations"] and sum(',"NPG, elsewhere",' in r for r in rows) == 2
+    assert {p.name: p.read_bytes() for p in (tmp_path / "results" / "main_door_smoke").iterdir()} == before
+    assert main(["experiment", "main", "--scale", "smoke", "--tasks", "door", "--results", str(tmp_path / "results"),
+                 "--figure-only"]) == 0  # fmt: skip
+    assert "NPG, elsewhere" not in json.loads((out / "meta.json").read_text())["table"]  # main's own related only
+    with pytest.raises(SystemExit):
+        main(["experiment", "rewards", "--scale", "smoke", "--figure-only"])

@@ -209,7 +209,7 @@ def run_experiment(
     if exp.combined and not dry_run and report["results"]:
         from rrl.experiments.main_figure import main_figure
 
-        combined = main_figure(name, scale, list(tasks or exp.tasks), results_root)
+        combined = main_figure(name, scale, list(exp.tasks), results_root, related=exp.related)  # every panel
         if combined is not None:
             report["results"].append(str(combined))
     return report
@@ -245,7 +245,25 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--results", default="results")
     ap.add_argument("--dry-run", action="store_true", help="print the runs' commands, run nothing")
     ap.add_argument("--export-only", action="store_true", help="train nothing; export the run folders that exist")
+    ap.add_argument("--figure-only", action="store_true",
+                    help="combined experiments (main): redraw the figure from the results folders, which stay as "
+                    "they are (no run folder needed)")  # fmt: skip
     args = ap.parse_args(argv)
+    if args.figure_only:
+        from rrl.experiments.main_figure import main_figure
+
+        exp = EXPERIMENTS[args.name]
+        if not exp.combined:
+            ap.error(f"--figure-only: {args.name} has no combined figure (only: "
+                     f"{', '.join(e.name for e in EXPERIMENTS.values() if e.combined)})")  # fmt: skip
+        tasks = args.task.split(",") if args.task else list(exp.tasks)
+        out = main_figure(args.name, args.scale, tasks, args.results, related=exp.related)
+        if out is None:
+            print(f"nothing to draw: no results/{args.name}_<task>_{args.scale} folder and no related curve",
+                  file=sys.stderr)  # fmt: skip
+            return 1
+        print(json.dumps({"results": [str(out)]}))
+        return 0
     given = dict(
         iterations=args.iterations, device=args.device, encoder_backend=args.encoder_backend, n_envs=args.n_envs,
         n_groups=args.n_groups, threads=args.threads,

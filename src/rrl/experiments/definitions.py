@@ -29,10 +29,24 @@ class Variant:
 
 
 @dataclass(frozen=True)
+class Related:
+    """A curve another study exported (group ``group`` of ``results/<folder>``), drawn on ``task``'s panel of a
+    combined figure beside the experiment's own methods, dashed and under ``label``, which says how its settings
+    differ: same task and reward, but not one of this experiment's runs. Drawn only where its runs' task and reward
+    are the panel's."""
+
+    task: str
+    folder: str
+    group: str
+    label: str
+
+
+@dataclass(frozen=True)
 class Experiment:
     """A figure's comparison: its variants on its tasks. ``per_task``: settings of every variant that depend on
     the task and scale (a variant's own settings win over them). ``combined``: besides one results folder per
-    task, one figure with a panel per task (``rrl.experiments.main_figure``)."""
+    task, one figure with a panel per task (``rrl.experiments.main_figure``), which also draws ``related``
+    curves."""
 
     name: str
     figure: str
@@ -41,6 +55,7 @@ class Experiment:
     tasks: tuple[str, ...] = ("door", "hammer", "pen", "relocate")
     per_task: PerTask | None = None
     combined: bool = False
+    related: tuple[Related, ...] = ()
 
 
 def main_task_settings(task: str, scale: str) -> dict[str, Any]:
@@ -68,6 +83,20 @@ def ferm_budget(task: str, scale: str) -> dict[str, Any]:
 
     return {"iterations": 400_000 // (2 * get_task(task).horizon), "sac_buffer": 410_000} if scale == "cpu" else {}
 
+
+#: Fig. 3's curves from the studies of the RRL-code reward (docs/rewards.md) and of FERM, under that reward: DAPG
+#: from state with the released RRL configuration's demo weight (``--demo-weight mjrl``; door from the human demos
+#: with the initial action std and BC choice it needs there), FERM on door from expert demonstrations.
+MAIN_RELATED = (
+    Related("door", "rrl_code_door", "DAPG (state), human demos, initial action std 0.05, best of 8 BC fits",
+            "DAPG from state, std 0.05, best of 8 BC fits, mjrl demo weight (results/rrl_code_door)"),
+    Related("door", "ferm_door_expert", "FERM (cpu preset), rrl_code",
+            "FERM, expert demos (results/ferm_door_expert)"),
+    Related("hammer", "ferm_hammer_expert", "FERM (cpu preset), rrl_code",
+            "FERM, the cpu preset's targets and replay (results/ferm_hammer_expert)"),
+    *(Related(t, f"rrl_code_{t}", "DAPG (state), 25 expert demos",
+              f"DAPG from state, mjrl demo weight (results/rrl_code_{t})") for t in ("hammer", "pen", "relocate")),
+)  # fmt: skip
 
 RRL = Variant("RRL")  # the scale's preset: ResNet-34 at paper scale, EfficientNet-Lite0 at cpu and smoke
 EXPERIMENTS: dict[str, Experiment] = {
@@ -125,6 +154,7 @@ EXPERIMENTS: dict[str, Experiment] = {
             ),
             per_task=main_task_settings,
             combined=True,
+            related=MAIN_RELATED,
         ),
         Experiment(
             "relocate_cameras",

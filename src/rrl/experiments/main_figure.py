@@ -4,19 +4,21 @@ and the time each run would take (``--dry-run``).
 
 The per-task results folders (``results/main_<task>_<scale>/``, written by :func:`rrl.results.export_results`)
 are the data; this module only reads them, so ``rrl experiment main --export-only`` rebuilds the figure from runs
-stopped anywhere.
+stopped anywhere, and ``--figure-only`` from the results folders alone.
 """
 
 from __future__ import annotations
 
 import json
 import math
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from rrl.config import TrainConfig
+from rrl.experiments.definitions import Related
 from rrl.result_folder import result_name
 
 TABLE_AT = (100_000, 200_000, 400_000, 1_000_000, 2_000_000)
@@ -93,9 +95,12 @@ def _at(x: np.ndarray, y: np.ndarray, samples: int) -> float | None:
     return float(y[:, np.searchsorted(x, samples, side="right") - 1].mean())
 
 
-def main_figure(name: str, scale: str, tasks: list[str], results_root: str | Path = "results") -> Path | None:
+def main_figure(
+    name: str, scale: str, tasks: list[str], results_root: str | Path = "results", related: Sequence[Related] = ()
+) -> Path | None:
     """``results/<name>_<scale>/``: ``fig3.png``, ``fig3.csv`` and ``meta.json`` with the table, from the tasks'
-    results folders; None when none exists yet."""
+    results folders and the ``related`` curves of other studies under the same reward (dashed, their own table
+    rows); None when there is nothing to draw."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -106,31 +111,46 @@ def main_figure(name: str, scale: str, tasks: list[str], results_root: str | Pat
 
     root = Path(results_root)
     folders = {t: root / result_name(name, t, scale) for t in tasks}
-    metas = {t: json.loads((f / "meta.json").read_text()) for t, f in folders.items() if (f / "meta.json").is_file()}
-    if not metas:
+    metas = {t: _meta(f) for t, f in folders.items() if (f / "meta.json").is_file()}
+    # (task, label, folder, runs, own): the experiment's methods, then the related curves whose reward is the panel's
+    curves: list[tuple[str, str, Path, list[dict[str, Any]], bool]] = []
+    for task in tasks:
+        meta = metas.get(task, {"groups": {}})
+        own = sorted(meta["groups"].items(), key=lambda kv: _method_order(kv[0]))
+        curves += [(task, label, folders[task], runs, True) for label, runs in own]
+        rewards = {r["config"].get("reward") for _, runs in own for r in runs} or {_default_reward(name, task, scale)}
+        for rel in related:
+            source = root / rel.folder
+            runs = _meta(source)["groups"].get(rel.group, []) if rel.task == task and source.is_dir() else []
+            if runs and {r["config"].get("reward") for r in runs} <= rewards and all(
+                r["config"].get("task") == task for r in runs
+            ):
+                curves.append((task, rel.label, source, runs, False))
+    panels = [t for t in tasks if any(c[0] == t for c in curves)]
+    if not panels:
         return None
     out = root / result_name(name, None, scale)
     out.mkdir(parents=True, exist_ok=True)
-    fig, axes = plt.subplots(1, len(metas), figsize=(max(4.2 * len(metas), 9.0), 4.6), squeeze=False)
-    colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
-    labels = sorted({g for m in metas.values() for g in m["groups"]}, key=_method_order)
+    fig, axes = plt.subplots(1, len(panels), figsize=(max(4.2 * len(panels), 9.0), 4.6), squeeze=False)
+    # the published band is grey: no method gets grey
+    colors = [c for c in plt.get_cmap("tab10").colors + plt.get_cmap("Dark2").colors if len(set(c)) > 1]
+    labels = sorted({c[1] for c in curves if c[4]}, key=_method_order) + sorted({c[1] for c in curves if not c[4]})
     table = ["| task | method | runs | " + " | ".join(f"{s / 1e6:g}M" for s in TABLE_AT)
              + " | first >= 80% (per seed) | commit |", "| --- | --- | --- |" + " --- |" * (len(TABLE_AT) + 2)]
     rows_csv = ["task,method,run,samples,success_train"]
     handles: dict[str, Any] = {}
-    for ax, (task, meta) in zip(axes[0], metas.items()):
-        folder = folders[task]
+    for ax, task in zip(axes[0], panels):
         longest = 0.0
-        for label, runs in sorted(meta["groups"].items(), key=lambda kv: _method_order(kv[0])):
+        for _, label, folder, runs, own in (c for c in curves if c[0] == task):
             color = colors[labels.index(label) % len(colors)]
             x, y = _curves(folder, runs)
             if len(x) == 0:
                 continue
             longest = max(longest, float(x[-1]))
             legend = f"{label} ({describe(runs[0]['config'])})"
-            (line,) = ax.plot(x, 100 * y.mean(0), color=color, lw=1.8)
+            (line,) = ax.plot(x, 100 * y.mean(0), color=color, lw=1.8 if own else 1.2, ls="-" if own else "--")
             if len(runs) > 1:
-                ax.fill_between(x, 100 * y.min(0), 100 * y.max(0), color=color, alpha=0.18, lw=0)
+                ax.fill_between(x, 100 * y.min(0), 100 * y.max(0), color=color, alpha=0.18 if own else 0.1, lw=0)
             handles.setdefault(legend, line)
             firsts = [_first_at(run) for run in runs]
             cells = [_pct(_at(x, y, s)) for s in TABLE_AT]
@@ -138,11 +158,12 @@ def main_figure(name: str, scale: str, tasks: list[str], results_root: str | Pat
             table.append(f"| {task} | {label} | {len(runs)} | " + " | ".join(cells)
                          + f" | {', '.join(firsts)} | {', '.join(commits)} |")  # fmt: skip
             for r, ys in zip(runs, y):
-                rows_csv += [f"{task},{label},{r['run']},{int(s)},{v}" for s, v in zip(x, ys)]
+                rows_csv += [f"{task},{_csv_field(label)},{r['run']},{int(s)},{v}" for s, v in zip(x, ys)]
         if draw_published(ax, task, max_samples=longest or None):
             handles.setdefault("RRL, published (ResNet-34, 3 seeds)", ax.get_lines()[-1])
-        demos = {r["config"].get("demos") for runs in meta["groups"].values() for r in runs} - {"none"}
-        ax.set(title=f"{task} ({', '.join(sorted(demos))} demos)", xlabel="samples", ylim=(-3, 103))
+        demos = {r["config"].get("demos") for c in curves if c[0] == task and c[4] for r in c[3]} - {"none"}
+        title = f"{task} ({', '.join(sorted(demos))} demos)" if demos else f"{task} (no run of this experiment yet)"
+        ax.set(title=title, xlabel="samples", ylim=(-3, 103))
         ax.grid(alpha=0.3)
     axes[0][0].set_ylabel("training success (%)")
     fig.legend(list(handles.values()), list(handles), loc="lower center", ncol=2, fontsize=7, frameon=False)
@@ -153,13 +174,33 @@ def main_figure(name: str, scale: str, tasks: list[str], results_root: str | Pat
             "demonstrations, hammer, pen and relocate from 25 expert rollouts (no human demonstrations of them can "
             "be had here); the published RRL curves used human demonstrations on every task. Each run's command: "
             f"the per-task sections ({', '.join(folders[t].name for t in metas)}).")  # fmt: skip
+    if any(not c[4] for c in curves):
+        note += (" Dashed: curves of other studies under the same reward (their results folder in the label, each "
+                 "run's command there), whose settings differ from this experiment's as the label says.")
     write_result_folder(
         out, title=f"Fig. 3: the main comparison at `{scale}` scale",
-        command=f"rrl experiment {name} --scale {scale} --export-only", note=note, table="\n".join(table),
+        command=f"rrl experiment {name} --scale {scale} --figure-only", note=note, table="\n".join(table),
         files={"fig3.png": fig, "fig3.csv": "\n".join(rows_csv) + "\n"},
     )  # fmt: skip
     plt.close(fig)
     return out
+
+
+def _meta(folder: Path) -> dict[str, Any]:
+    return json.loads((folder / "meta.json").read_text())
+
+
+def _default_reward(name: str, task: str, scale: str) -> str | None:
+    """The reward an experiment's runs of ``task`` would have (for a panel that has none of its own yet)."""
+    from rrl.experiments.definitions import EXPERIMENTS
+
+    exp = EXPERIMENTS.get(name)
+    settings = exp.per_task(task, scale) if exp is not None and exp.per_task else {}
+    return settings.get("reward", TrainConfig.from_preset(scale, task).reward)
+
+
+def _csv_field(text: str) -> str:
+    return f'"{text}"' if "," in text else text
 
 
 _ORDER = ("RRL", "FERM", "NPG from pixels", "DAPG from state", "NPG from state")
