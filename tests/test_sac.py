@@ -255,6 +255,28 @@ def test_n_step_returns_and_transitions_by_hand():
     np.testing.assert_array_equal(both["next_obs"][[0, 1, 3, 4], 0], [1, 2, 4, 5])
 
 
+def test_monte_carlo_transitions_and_targets():
+    """``n = 0``: each step's discounted return to the end of its recorded trajectory, done, so the critics'
+    target is that return whatever the target critics say."""
+    from rrl.train_sac import trajectory_transitions
+
+    obs, act = np.arange(4.0)[:, None], np.full((4, 1), -3.0)  # 4 steps, 3 rewards with a successor
+    t = trajectory_transitions(obs, act, np.array([1.0, 0.0, 10.0]), n=0, gamma=0.5)
+    np.testing.assert_allclose(t["rew"], [1.0 + 0.25 * 10, 5.0, 10.0])
+    np.testing.assert_array_equal(t["obs"][:, 0], [0, 1, 2])
+    assert np.all(t["done"] == 1) and np.all(t["act"] == -1.0)
+    end = trajectory_transitions(obs[:2], act[:2], np.array([2.0, 4.0]), n=0, gamma=0.5, terminated=True)
+    np.testing.assert_allclose(end["rew"], [4.0, 4.0])  # 2 + 0.5 * 4; 4
+    agent = SACAgent(obs_dim=1, act_dim=1, cfg=SACConfig(hidden=(8,), gamma=0.9, n_step=0, init_temperature=0.5))
+    agent.critic_target = _linear_twin_q([1.0, 2.0], [2.0, -1.0])  # ignored: no bootstrap
+    batch = {k: torch.as_tensor(v, dtype=torch.float32) for k, v in t.items()}
+    assert agent.update(batch)["q_target"] == pytest.approx(float(t["rew"].mean()), rel=1e-6)
+    from rrl.config import TrainConfig
+
+    with pytest.raises(ValueError, match="--sac-n-step"):
+        TrainConfig(task="door", algo="sac", sac_n_step=-1)
+
+
 def test_n_step_demo_transitions_and_bootstrap():
     from rrl.config import TrainConfig
     from rrl.demos import make_expert_demos

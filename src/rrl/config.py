@@ -390,8 +390,10 @@ class TrainConfig:
     sac_n_step: int = setting(
         1,
         "sac: the critics learn from n-step returns: each stored transition's reward is the discounted sum of the "
-        "next n rewards and its target bootstraps from the state n steps on with gamma^n (DrQ-v2 and VRL3: 3)",
-        valid=(lambda v: v >= 1, ">= 1"),
+        "next n rewards and its target bootstraps from the state n steps on with gamma^n (DrQ-v2 and VRL3: 3); 0: "
+        "Monte-Carlo returns, the discounted sum of the rewards to the episode's end with no bootstrap (the critics "
+        "then estimate the value of the behaviour that filled the buffer, AWR's targets, Peng et al. 2019)",
+        valid=(lambda v: v >= 0, ">= 0"),
     )
     sac_learn_temperature: bool = setting(
         True,

@@ -31,6 +31,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from rrl.algos.gae import discounted_returns
 from rrl.algos.sac import (
     LOG_STD_MAX,
     LOG_STD_MIN,
@@ -163,12 +164,21 @@ def trajectory_transitions(
     with a successor start none (their windows would cross the time limit). ``terminated``: the step after the
     last one is terminal and ``rew`` holds all ``T`` rewards; every step starts a transition, those whose window
     reaches the end sum the rewards left and do not bootstrap (``done`` 1, ``next_obs`` the last observation,
-    unused)."""
+    unused).
+
+    ``n = 0``: Monte-Carlo returns: every step with a reward starts a transition whose ``R_t`` is the discounted
+    return to the end of the recorded trajectory (:func:`rrl.algos.gae.discounted_returns`), ``done`` 1: the
+    critics regress on what the behaviour that collected it got, with no bootstrap."""
     steps = len(obs)
     n_rew = steps if terminated else steps - 1
     if len(rew) != n_rew or len(act) != steps:
         raise ValueError(f"a trajectory of {steps} observations needs {steps} actions and {n_rew} rewards, "
                          f"got {len(act)} and {len(rew)}")  # fmt: skip
+    if n == 0:
+        returns = discounted_returns(np.asarray(rew), np.array([n_rew]), gamma).astype(np.float32)
+        successor = obs[np.minimum(np.arange(n_rew) + 1, steps - 1)]  # unused: done
+        return {"obs": obs[:n_rew], "act": np.clip(act[:n_rew], -1, 1), "rew": returns, "next_obs": successor,
+                "done": np.ones(n_rew, np.float32)}  # fmt: skip
     if terminated:
         returns = n_step_returns(np.concatenate([rew, np.zeros(n - 1)]), n, gamma)
         later = np.arange(steps) + n

@@ -156,7 +156,8 @@ class SACConfig:
     awac_space: str = "pretanh"  # where AWAC's Gaussian likelihood is taken: "pretanh" or "action" (awac_actor_loss)
     awac_demo_rows: bool = True  # False: AWAC's actor skips the rows ``is_demo`` marks (the critics still use them)
     trunk_dim: int = 0  # > 0: actor and critics see the observation through a trunk to this many features (trunk)
-    n_step: int = 1  # the buffer's rewards are n-step returns (n_step_returns): the targets bootstrap with gamma^n
+    n_step: int = 1  # the buffer's rewards are n-step returns (n_step_returns): the targets bootstrap with gamma^n;
+    # 0: Monte-Carlo returns to the episode's end, every transition done (rrl.train_sac.trajectory_transitions)
 
     def __post_init__(self) -> None:
         checks = (("gamma", 0 <= self.gamma <= 1), ("lr", self.lr > 0), ("alpha_lr", self.alpha_lr > 0),
@@ -165,7 +166,7 @@ class SACConfig:
                   ("target_update_every", self.target_update_every >= 1),
                   ("batch_size", self.batch_size >= 1), ("bc_weight", self.bc_weight >= 0),
                   ("awac_beta", self.awac_beta > 0), ("trunk_dim", self.trunk_dim >= 0),
-                  ("n_step", self.n_step >= 1))  # fmt: skip
+                  ("n_step", self.n_step >= 0))  # fmt: skip
         for name, ok in checks:
             if not ok or not math.isfinite(float(getattr(self, name))):
                 raise ValueError(f"SAC setting {name} out of range: {getattr(self, name)}")
