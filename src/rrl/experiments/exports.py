@@ -656,7 +656,10 @@ EXPORTS: tuple[Export | ExperimentExport, ...] = (
             "action, 20 iterations), the same with the actor learning from the online rows only while the "
             "critics keep the demonstrations' rows (--no-sac-awac-demo-rows), or with each iteration's actor change "
             "bounded to a mean KL of 0.05 or 0.2 (--sac-actor-max-kl), or the actor held until 20k samples "
-            "(--sac-actor-delay 20000) with normalised advantages at beta 0.7; the others were stopped once their "
+            "(--sac-actor-delay 20000) with normalised advantages at beta 0.7, or the critics regressed on "
+            "Monte-Carlo returns (--sac-n-step 0) with normalised advantages at beta 1 (--sac-awac-normalize "
+            "--sac-awac-beta 1), the actor learning from the start or held to 14k samples (--sac-actor-delay "
+            "14000); the others were stopped once their "
             "training return stayed flat (the run without demonstrations in the batches continued to 20 "
             "iterations with rrl train --resume RUN --iterations 20)."
         ),
@@ -688,6 +691,10 @@ EXPORTS: tuple[Export | ExperimentExport, ...] = (
              ("sac/door_human_awac_beta5_std003_bc8_action_kl02_s0",)),
             ("human, best of 8 BC fits, actor held to 20k samples, normalised beta 0.7",
              ("sac/door_human_awac_norm07_std003_bc8_delay20k_s0",)),
+            ("human, best of 8 BC fits, action space, Monte-Carlo returns, normalised beta 1",
+             ("sac/door_human_awac_norm1_std003_bc8_action_mc_s0",)),
+            ("human, best of 8 BC fits, action space, Monte-Carlo returns, normalised beta 1, actor held to 14k",
+             ("sac/door_human_awac_norm1_std003_bc8_action_mc_delay14k_s0",)),
         ),
     ),
     Export(
