@@ -232,7 +232,7 @@ def test_main_experiment_exports_the_figure_and_table(tmp_path: Path) -> None:
     assert "| door | DAPG from state | 2 |" in meta["table"] and "| door | NPG from state | 2 |" in meta["table"]
     assert (out / "fig3.png").stat().st_size > 10_000
     rows = (out / "fig3.csv").read_text().splitlines()
-    assert rows[0] == "task,method,run,samples,success_train" and len(rows) == 1 + 4 * TINY["iterations"]
+    assert rows[0] == "task,method,run,samples,success_train,study" and len(rows) == 1 + 4 * TINY["iterations"]
     per_task = json.loads((tmp_path / "results" / "main_door_smoke" / "meta.json").read_text())
     assert per_task["published"] == "door"
 
@@ -251,21 +251,27 @@ def test_main_experiment_exports_the_figure_and_table(tmp_path: Path) -> None:
         for r in runs:
             r["config"]["reward"] = "dense"
     (dense / "meta.json").write_text(json.dumps(meta))
-    related = (Related("door", "other_study", "NPG from state", "NPG, elsewhere"),
-               Related("door", "dense_study", "NPG from state", "NPG, dense reward"),
-               Related("hammer", "other_study", "NPG from state", "NPG, not hammer"),
-               Related("door", "missing_study", "NPG from state", "NPG, nowhere"))  # fmt: skip
+    (tmp_path / "results" / "no_meta_study").mkdir()
+    related = (Related("door", "other_study", "NPG from state", "NPG, elsewhere", scale="smoke"),
+               Related("door", "dense_study", "NPG from state", "NPG, dense reward", scale="smoke"),
+               Related("hammer", "other_study", "NPG from state", "NPG, not hammer", scale="smoke"),
+               Related("door", "other_study", "NPG from state", "NPG, other scale", scale="cpu"),
+               Related("door", "no_meta_study", "NPG from state", "NPG, no meta", scale="smoke"),
+               Related("door", "missing_study", "NPG from state", "NPG, nowhere", scale="smoke"))  # fmt: skip
     before = {p.name: p.read_bytes() for p in (tmp_path / "results" / "main_door_smoke").iterdir()}
     assert main_figure("main", "smoke", ["door", "hammer"], tmp_path / "results", related=related) == out
     table = json.loads((out / "meta.json").read_text())["table"]
     assert "| door | NPG, elsewhere | 2 |" in table and "dense" not in table and "hammer" not in table
-    assert "nowhere" not in table
+    assert "nowhere" not in table and "no meta" not in table and "other scale" not in table
     assert "Dashed: curves of other studies" in json.loads((out / "meta.json").read_text())["note"]
     rows = (out / "fig3.csv").read_text().splitlines()
+    assert rows[0] == "task,method,run,samples,success_train,study"
     assert len(rows) == 1 + 6 * TINY["iterations"] and sum(',"NPG, elsewhere",' in r for r in rows) == 2
+    assert sum(r.endswith(",other_study") for r in rows) == 2
     assert {p.name: p.read_bytes() for p in (tmp_path / "results" / "main_door_smoke").iterdir()} == before
-    assert main(["experiment", "main", "--scale", "smoke", "--tasks", "door", "--results", str(tmp_path / "results"),
+    assert main(["experiment", "main", "--scale", "smoke", "--results", str(tmp_path / "results"),
                  "--figure-only"]) == 0  # fmt: skip
     assert "NPG, elsewhere" not in json.loads((out / "meta.json").read_text())["table"]  # main's own related only
-    with pytest.raises(SystemExit):
-        main(["experiment", "rewards", "--scale", "smoke", "--figure-only"])
+    for refused in (["rewards", "--scale", "smoke"], ["main", "--scale", "smoke", "--tasks", "door"]):
+        with pytest.raises(SystemExit):
+            main(["experiment", *refused, "--figure-only"])

@@ -256,8 +256,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         if not exp.combined:
             ap.error(f"--figure-only: {args.name} has no combined figure (only: "
                      f"{', '.join(e.name for e in EXPERIMENTS.values() if e.combined)})")  # fmt: skip
-        tasks = args.task.split(",") if args.task else list(exp.tasks)
-        out = main_figure(args.name, args.scale, tasks, args.results, related=exp.related)
+        if args.task:
+            ap.error("--figure-only draws a panel for every task with results; drop --tasks")
+        out = main_figure(args.name, args.scale, list(exp.tasks), args.results, related=exp.related)
         if out is None:
             print(f"nothing to draw: no results/{args.name}_<task>_{args.scale} folder and no related curve",
                   file=sys.stderr)  # fmt: skip

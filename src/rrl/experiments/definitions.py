@@ -32,13 +32,14 @@ class Variant:
 class Related:
     """A curve another study exported (group ``group`` of ``results/<folder>``), drawn on ``task``'s panel of a
     combined figure beside the experiment's own methods, dashed and under ``label``, which says how its settings
-    differ: same task and reward, but not one of this experiment's runs. Drawn only where its runs' task and reward
-    are the panel's."""
+    differ: same task and reward, but not one of this experiment's runs. Drawn only on the figure of ``scale`` and
+    where its runs' task and reward are the panel's."""
 
     task: str
     folder: str
     group: str
     label: str
+    scale: str = "cpu"
 
 
 @dataclass(frozen=True)
@@ -84,14 +85,16 @@ def ferm_budget(task: str, scale: str) -> dict[str, Any]:
     return {"iterations": 400_000 // (2 * get_task(task).horizon), "sac_buffer": 410_000} if scale == "cpu" else {}
 
 
-#: Fig. 3's curves from the studies of the RRL-code reward (docs/rewards.md) and of FERM, under that reward: DAPG
-#: from state with the released RRL configuration's demo weight (``--demo-weight mjrl``; door from the human demos
-#: with the initial action std and BC choice it needs there), FERM on door from expert demonstrations.
+#: Fig. 3's curves at ``cpu`` scale from the studies of the RRL-code reward (docs/rewards.md) and of FERM, under that
+#: reward: DAPG from state with the released RRL configuration's demo weight (``--demo-weight mjrl``; door from the
+#: human demos with the initial action std and BC choice it needs there); FERM's cpu preset with the RRL authors'
+#: FERM config's targets and replay (100k samples; the experiment's own FERM runs ask for 0.4M), on door from expert
+#: demonstrations.
 MAIN_RELATED = (
     Related("door", "rrl_code_door", "DAPG (state), human demos, initial action std 0.05, best of 8 BC fits",
             "DAPG from state, std 0.05, best of 8 BC fits, mjrl demo weight (results/rrl_code_door)"),
     Related("door", "ferm_door_expert", "FERM (cpu preset), rrl_code",
-            "FERM, expert demos (results/ferm_door_expert)"),
+            "FERM, expert demos, the cpu preset's targets and replay (results/ferm_door_expert)"),
     Related("hammer", "ferm_hammer_expert", "FERM (cpu preset), rrl_code",
             "FERM, the cpu preset's targets and replay (results/ferm_hammer_expert)"),
     *(Related(t, f"rrl_code_{t}", "DAPG (state), 25 expert demos",

@@ -9,6 +9,8 @@ stopped anywhere, and ``--figure-only`` from the results folders alone.
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import math
 from collections.abc import Sequence
@@ -121,10 +123,10 @@ def main_figure(
         rewards = {r["config"].get("reward") for _, runs in own for r in runs} or {_default_reward(name, task, scale)}
         for rel in related:
             source = root / rel.folder
-            runs = _meta(source)["groups"].get(rel.group, []) if rel.task == task and source.is_dir() else []
-            if runs and {r["config"].get("reward") for r in runs} <= rewards and all(
-                r["config"].get("task") == task for r in runs
-            ):
+            if rel.task != task or rel.scale != scale or not (source / "meta.json").is_file():
+                continue
+            runs = _meta(source)["groups"].get(rel.group, [])
+            if runs and all(r["config"].get("reward") in rewards and r["config"].get("task") == task for r in runs):
                 curves.append((task, rel.label, source, runs, False))
     panels = [t for t in tasks if any(c[0] == t for c in curves)]
     if not panels:
@@ -137,7 +139,7 @@ def main_figure(
     labels = sorted({c[1] for c in curves if c[4]}, key=_method_order) + sorted({c[1] for c in curves if not c[4]})
     table = ["| task | method | runs | " + " | ".join(f"{s / 1e6:g}M" for s in TABLE_AT)
              + " | first >= 80% (per seed) | commit |", "| --- | --- | --- |" + " --- |" * (len(TABLE_AT) + 2)]
-    rows_csv = ["task,method,run,samples,success_train"]
+    rows_csv = [("task", "method", "run", "samples", "success_train", "study")]
     handles: dict[str, Any] = {}
     for ax, task in zip(axes[0], panels):
         longest = 0.0
@@ -147,7 +149,10 @@ def main_figure(
             if len(x) == 0:
                 continue
             longest = max(longest, float(x[-1]))
-            legend = f"{label} ({describe(runs[0]['config'])})"
+            try:
+                legend = f"{label} ({describe(runs[0]['config'])})"
+            except (TypeError, ValueError):  # a config recorded by an rrl whose settings differ from this one's
+                legend = label
             (line,) = ax.plot(x, 100 * y.mean(0), color=color, lw=1.8 if own else 1.2, ls="-" if own else "--")
             if len(runs) > 1:
                 ax.fill_between(x, 100 * y.min(0), 100 * y.max(0), color=color, alpha=0.18 if own else 0.1, lw=0)
@@ -157,8 +162,9 @@ def main_figure(
             commits = sorted({str(r.get("commit")) for r in runs})
             table.append(f"| {task} | {label} | {len(runs)} | " + " | ".join(cells)
                          + f" | {', '.join(firsts)} | {', '.join(commits)} |")  # fmt: skip
+            study = "this experiment" if own else folder.name
             for r, ys in zip(runs, y):
-                rows_csv += [f"{task},{_csv_field(label)},{r['run']},{int(s)},{v}" for s, v in zip(x, ys)]
+                rows_csv += [(task, label, r["run"], int(s), v, study) for s, v in zip(x, ys)]
         if draw_published(ax, task, max_samples=longest or None):
             handles.setdefault("RRL, published (ResNet-34, 3 seeds)", ax.get_lines()[-1])
         demos = {r["config"].get("demos") for c in curves if c[0] == task and c[4] for r in c[3]} - {"none"}
@@ -172,15 +178,16 @@ def main_figure(
     note = ("Training success (stochastic rollouts) of every method, mean of the seeds at the last iteration with at "
             "most that many samples (only where every seed got there). Door learns from the 25 human "
             "demonstrations, hammer, pen and relocate from 25 expert rollouts (no human demonstrations of them can "
-            "be had here); the published RRL curves used human demonstrations on every task. Each run's command: "
-            f"the per-task sections ({', '.join(folders[t].name for t in metas)}).")  # fmt: skip
+            "be had here); the published RRL curves used human demonstrations on every task.")  # fmt: skip
+    if metas:
+        note += f" Each run's command: the per-task sections ({', '.join(folders[t].name for t in metas)})."
     if any(not c[4] for c in curves):
         note += (" Dashed: curves of other studies under the same reward (their results folder in the label, each "
                  "run's command there), whose settings differ from this experiment's as the label says.")
     write_result_folder(
         out, title=f"Fig. 3: the main comparison at `{scale}` scale",
         command=f"rrl experiment {name} --scale {scale} --figure-only", note=note, table="\n".join(table),
-        files={"fig3.png": fig, "fig3.csv": "\n".join(rows_csv) + "\n"},
+        files={"fig3.png": fig, "fig3.csv": _csv_text(rows_csv)},
     )  # fmt: skip
     plt.close(fig)
     return out
@@ -196,11 +203,13 @@ def _default_reward(name: str, task: str, scale: str) -> str | None:
 
     exp = EXPERIMENTS.get(name)
     settings = exp.per_task(task, scale) if exp is not None and exp.per_task else {}
-    return settings.get("reward", TrainConfig.from_preset(scale, task).reward)
+    return settings["reward"] if "reward" in settings else TrainConfig.from_preset(scale, task).reward
 
 
-def _csv_field(text: str) -> str:
-    return f'"{text}"' if "," in text else text
+def _csv_text(rows: list[tuple[Any, ...]]) -> str:
+    buffer = io.StringIO()
+    csv.writer(buffer, lineterminator="\n").writerows(rows)
+    return buffer.getvalue()
 
 
 _ORDER = ("RRL", "FERM", "NPG from pixels", "DAPG from state", "NPG from state")
