@@ -522,9 +522,9 @@ EXPORTS: tuple[Export | ExperimentExport, ...] = (
             "(std 0.05). The default-std runs were stopped at 2.76M (seeds 0, 1) and 1.92M (seed 2) samples with "
             "identical flat returns at every iteration, and the std-0.05 seed 1 at 1.04M (flat: its BC policy never "
             "reaches the handle). 'Best of 8 BC fits' (--bc-candidates 8) keeps the BC fit whose 5 deterministic "
-            "episodes return most (their 8,000 samples count on the curve); seeds 0 and 1 to 4M samples, seed 2 "
-            "as far as it has run (none of its 8 fits moves the door); every run resumes with rrl train "
-            "--resume RUN --iterations 100. The published curve is RRL from pixels (ResNet-34 features + hand "
+            "episodes return most (their 8,000 samples count on the curve); all three seeds to 4M samples (none of "
+            "seed 2's 8 fits moves the door); a run stopped early resumes with rrl train --resume RUN "
+            "--iterations 100. The published curve is RRL from pixels (ResNet-34 features + hand "
             "joints, 3 seeds, the authors' logs). Target: >= 80% training success by 4M samples on every seed."
         ),
         groups=(
