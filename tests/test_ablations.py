@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import shutil
 from pathlib import Path
@@ -259,7 +260,8 @@ def test_main_experiment_exports_the_figure_and_table(tmp_path: Path) -> None:
                Related("door", "no_meta_study", "NPG from state", "NPG, no meta", scale="smoke"),
                Related("door", "missing_study", "NPG from state", "NPG, nowhere", scale="smoke"))  # fmt: skip
     before = {p.name: p.read_bytes() for p in (tmp_path / "results" / "main_door_smoke").iterdir()}
-    assert main_figure("main", "smoke", ["door", "hammer"], tmp_path / "results", related=related) == out
+    with_related = dataclasses.replace(EXPERIMENTS["main"], related=related)
+    assert main_figure(with_related, "smoke", tmp_path / "results") == out
     table = json.loads((out / "meta.json").read_text())["table"]
     assert "| door | NPG, elsewhere | 2 |" in table and "dense" not in table and "hammer" not in table
     assert "nowhere" not in table and "no meta" not in table and "other scale" not in table

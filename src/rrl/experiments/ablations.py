@@ -209,7 +209,7 @@ def run_experiment(
     if exp.combined and not dry_run and report["results"]:
         from rrl.experiments.main_figure import main_figure
 
-        combined = main_figure(name, scale, list(exp.tasks), results_root, related=exp.related)  # every panel
+        combined = main_figure(exp, scale, results_root)  # every task's panel, whatever this call ran
         if combined is not None:
             report["results"].append(str(combined))
     return report
@@ -258,7 +258,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                      f"{', '.join(e.name for e in EXPERIMENTS.values() if e.combined)})")  # fmt: skip
         if args.task:
             ap.error("--figure-only draws a panel for every task with results; drop --tasks")
-        out = main_figure(args.name, args.scale, list(exp.tasks), args.results, related=exp.related)
+        out = main_figure(exp, args.scale, args.results)
         if out is None:
             print(f"nothing to draw: no results/{args.name}_<task>_{args.scale} folder and no related curve",
                   file=sys.stderr)  # fmt: skip

@@ -13,14 +13,13 @@ import csv
 import io
 import json
 import math
-from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
 from rrl.config import TrainConfig
-from rrl.experiments.definitions import Related
+from rrl.experiments.definitions import Experiment
 from rrl.result_folder import result_name
 
 TABLE_AT = (100_000, 200_000, 400_000, 1_000_000, 2_000_000)
@@ -97,12 +96,21 @@ def _at(x: np.ndarray, y: np.ndarray, samples: int) -> float | None:
     return float(y[:, np.searchsorted(x, samples, side="right") - 1].mean())
 
 
-def main_figure(
-    name: str, scale: str, tasks: list[str], results_root: str | Path = "results", related: Sequence[Related] = ()
-) -> Path | None:
-    """``results/<name>_<scale>/``: ``fig3.png``, ``fig3.csv`` and ``meta.json`` with the table, from the tasks'
-    results folders and the ``related`` curves of other studies under the same reward (dashed, their own table
-    rows); None when there is nothing to draw."""
+class _Curve(NamedTuple):
+    """One line of a panel: a group of runs exported to ``folder``; ``own``: the experiment's method, not a related
+    curve of another study."""
+
+    task: str
+    label: str
+    folder: Path
+    runs: list[dict[str, Any]]
+    own: bool
+
+
+def main_figure(exp: Experiment, scale: str, results_root: str | Path = "results") -> Path | None:
+    """``results/<name>_<scale>/``: ``fig3.png``, ``fig3.csv`` and ``meta.json`` with the table, from the results
+    folders of ``exp``'s tasks and its ``related`` curves of other studies under the same reward (dashed, their own
+    table rows); None when there is nothing to draw."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -111,24 +119,23 @@ def main_figure(
     from rrl.published import draw_published
     from rrl.result_folder import write_result_folder
 
-    root = Path(results_root)
-    folders = {t: root / result_name(name, t, scale) for t in tasks}
+    name, root = exp.name, Path(results_root)
+    folders = {t: root / result_name(name, t, scale) for t in exp.tasks}
     metas = {t: _meta(f) for t, f in folders.items() if (f / "meta.json").is_file()}
-    # (task, label, folder, runs, own): the experiment's methods, then the related curves whose reward is the panel's
-    curves: list[tuple[str, str, Path, list[dict[str, Any]], bool]] = []
-    for task in tasks:
-        meta = metas.get(task, {"groups": {}})
-        own = sorted(meta["groups"].items(), key=lambda kv: _method_order(kv[0]))
-        curves += [(task, label, folders[task], runs, True) for label, runs in own]
-        rewards = {r["config"].get("reward") for _, runs in own for r in runs} or {_default_reward(name, task, scale)}
-        for rel in related:
+    # the experiment's methods, then the related curves whose reward is the panel's
+    curves: list[_Curve] = []
+    for task in exp.tasks:
+        own = sorted(metas.get(task, {"groups": {}})["groups"].items(), key=lambda kv: _method_order(kv[0]))
+        curves += [_Curve(task, label, folders[task], runs, True) for label, runs in own]
+        rewards = {r["config"].get("reward") for _, runs in own for r in runs} or {_default_reward(exp, task, scale)}
+        for rel in exp.related:
             source = root / rel.folder
             if rel.task != task or rel.scale != scale or not (source / "meta.json").is_file():
                 continue
             runs = _meta(source)["groups"].get(rel.group, [])
             if runs and all(r["config"].get("reward") in rewards and r["config"].get("task") == task for r in runs):
-                curves.append((task, rel.label, source, runs, False))
-    panels = [t for t in tasks if any(c[0] == t for c in curves)]
+                curves.append(_Curve(task, rel.label, source, runs, False))
+    panels = [t for t in exp.tasks if any(c.task == t for c in curves)]
     if not panels:
         return None
     out = root / result_name(name, None, scale)
@@ -136,14 +143,16 @@ def main_figure(
     fig, axes = plt.subplots(1, len(panels), figsize=(max(4.2 * len(panels), 9.0), 4.6), squeeze=False)
     # the published band is grey: no method gets grey
     colors = [c for c in plt.get_cmap("tab10").colors + plt.get_cmap("Dark2").colors if len(set(c)) > 1]
-    labels = sorted({c[1] for c in curves if c[4]}, key=_method_order) + sorted({c[1] for c in curves if not c[4]})
+    labels = sorted({c.label for c in curves if c.own}, key=_method_order) + sorted(
+        {c.label for c in curves if not c.own}
+    )
     table = ["| task | method | runs | " + " | ".join(f"{s / 1e6:g}M" for s in TABLE_AT)
              + " | first >= 80% (per seed) | commit |", "| --- | --- | --- |" + " --- |" * (len(TABLE_AT) + 2)]
     rows_csv = [("task", "method", "run", "samples", "success_train", "study")]
     handles: dict[str, Any] = {}
     for ax, task in zip(axes[0], panels):
         longest = 0.0
-        for _, label, folder, runs, own in (c for c in curves if c[0] == task):
+        for _, label, folder, runs, own in (c for c in curves if c.task == task):
             color = colors[labels.index(label) % len(colors)]
             x, y = _curves(folder, runs)
             if len(x) == 0:
@@ -167,7 +176,7 @@ def main_figure(
                 rows_csv += [(task, label, r["run"], int(s), v, study) for s, v in zip(x, ys)]
         if draw_published(ax, task, max_samples=longest or None):
             handles.setdefault("RRL, published (ResNet-34, 3 seeds)", ax.get_lines()[-1])
-        demos = {r["config"].get("demos") for c in curves if c[0] == task and c[4] for r in c[3]} - {"none"}
+        demos = {r["config"].get("demos") for c in curves if c.task == task and c.own for r in c.runs} - {"none"}
         title = f"{task} ({', '.join(sorted(demos))} demos)" if demos else f"{task} (no run of this experiment yet)"
         ax.set(title=title, xlabel="samples", ylim=(-3, 103))
         ax.grid(alpha=0.3)
@@ -181,7 +190,7 @@ def main_figure(
             "be had here); the published RRL curves used human demonstrations on every task.")  # fmt: skip
     if metas:
         note += f" Each run's command: the per-task sections ({', '.join(folders[t].name for t in metas)})."
-    if any(not c[4] for c in curves):
+    if any(not c.own for c in curves):
         note += (" Dashed: curves of other studies under the same reward (their results folder in the label, each "
                  "run's command there), whose settings differ from this experiment's as the label says.")
     write_result_folder(
@@ -197,12 +206,9 @@ def _meta(folder: Path) -> dict[str, Any]:
     return json.loads((folder / "meta.json").read_text())
 
 
-def _default_reward(name: str, task: str, scale: str) -> str | None:
-    """The reward an experiment's runs of ``task`` would have (for a panel that has none of its own yet)."""
-    from rrl.experiments.definitions import EXPERIMENTS
-
-    exp = EXPERIMENTS.get(name)
-    settings = exp.per_task(task, scale) if exp is not None and exp.per_task else {}
+def _default_reward(exp: Experiment, task: str, scale: str) -> str | None:
+    """The reward ``exp``'s runs of ``task`` would have (for a panel that has none of its own yet)."""
+    settings = exp.per_task(task, scale) if exp.per_task else {}
     return settings["reward"] if "reward" in settings else TrainConfig.from_preset(scale, task).reward
 
 
