@@ -231,6 +231,12 @@ def test_main_experiment_exports_the_figure_and_table(tmp_path: Path) -> None:
     out = tmp_path / "results" / "main_smoke"
     meta = json.loads((out / "meta.json").read_text())
     assert "| door | DAPG from state | 2 |" in meta["table"] and "| door | NPG from state | 2 |" in meta["table"]
+    from rrl.experiments.main_figure import _versus
+    from rrl.published import PUBLISHED_LABEL, published_band
+
+    band = published_band("door")  # its own row, and each cell's difference in points from it at the same samples
+    assert f"| door | {PUBLISHED_LABEL} | 3 | {100 * band.at(100_000):.0f}% |" in meta["table"]
+    assert _versus(band.at(1_000_000) - 0.1, band, 1_000_000).endswith("% (-10)") and _versus(None, band, 1) == "-"
     assert (out / "fig3.png").stat().st_size > 10_000
     rows = (out / "fig3.csv").read_text().splitlines()
     assert rows[0] == "task,method,run,samples,success_train,study" and len(rows) == 1 + 4 * TINY["iterations"]

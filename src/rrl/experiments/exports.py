@@ -511,8 +511,8 @@ EXPORTS: tuple[Export | ExperimentExport, ...] = (
         "rrl_code_door",
         figure="Fig. 3",
         title=(
-            "door: DAPG from state with the 25 human demonstrations under the RRL-code reward, beside RRL's "
-            "published curve"
+            "door: DAPG from state and RRL from pixels with the 25 human demonstrations under the RRL-code reward, "
+            "beside RRL's published curve"
         ),
         note=(
             "DAPG from state with the 25 human door demonstrations (the published runs' demonstrations), --reward "
@@ -524,8 +524,13 @@ EXPORTS: tuple[Export | ExperimentExport, ...] = (
             "reaches the handle). 'Best of 8 BC fits' (--bc-candidates 8) keeps the BC fit whose 5 deterministic "
             "episodes return most (their 8,000 samples count on the curve); all three seeds to 4M samples (none of "
             "seed 2's 8 fits moves the door); a run stopped early resumes with rrl train --resume RUN "
-            "--iterations 100. The published curve is RRL from pixels (ResNet-34 features + hand "
-            "joints, 3 seeds, the authors' logs). Target: >= 80% training success by 4M samples on every seed."
+            "--iterations 100. RRL from pixels: the cpu preset's features (EfficientNet-Lite0, 146 px render, 128 "
+            "px crop, top camera) + hand joints, with the state runs' std 0.05, best of 8 BC fits, (256, 256) policy "
+            "and mjrl demo weight, 200 trajectories per iteration (40,000 samples, the published runs' batch), "
+            "seeds 0 and 1, continued with rrl train --resume RUN. The published curve is RRL from pixels "
+            "(ResNet-34 features + hand joints, 3 seeds, the authors' logs). Targets: DAPG from state >= 80% "
+            "training success by 4M samples on every seed; RRL from pixels within 10 points of the published curve "
+            "at equal samples."
         ),
         groups=(
             (
@@ -539,6 +544,10 @@ EXPORTS: tuple[Export | ExperimentExport, ...] = (
             (
                 "DAPG (state), human demos, initial action std 0.05, best of 8 BC fits",
                 seeds("state/dapg_door_human_rrlcode_std005_bc8", 0, 1, 2),
+            ),
+            (
+                "RRL (cpu preset features), human demos, initial action std 0.05, best of 8 BC fits",
+                seeds("pixels/door_cpu_human_rrlcode_t200_std005_bc8", 0, 1),
             ),
         ),
         published="door",

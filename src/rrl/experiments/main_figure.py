@@ -20,6 +20,7 @@ import numpy as np
 
 from rrl.config import TrainConfig
 from rrl.experiments.definitions import Experiment
+from rrl.published import PUBLISHED_LABEL, PublishedBand, draw_published, published_band
 from rrl.result_folder import result_name
 
 TABLE_AT = (100_000, 200_000, 400_000, 1_000_000, 2_000_000)
@@ -116,7 +117,6 @@ def main_figure(exp: Experiment, scale: str, results_root: str | Path = "results
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from rrl.published import draw_published
     from rrl.result_folder import write_result_folder
 
     name, root = exp.name, Path(results_root)
@@ -152,6 +152,7 @@ def main_figure(exp: Experiment, scale: str, results_root: str | Path = "results
     handles: dict[str, Any] = {}
     for ax, task in zip(axes[0], panels):
         longest = 0.0
+        band = _published(task)
         for _, label, folder, runs, own in (c for c in curves if c.task == task):
             color = colors[labels.index(label) % len(colors)]
             x, y = _curves(folder, runs)
@@ -167,15 +168,21 @@ def main_figure(exp: Experiment, scale: str, results_root: str | Path = "results
                 ax.fill_between(x, 100 * y.min(0), 100 * y.max(0), color=color, alpha=0.18 if own else 0.1, lw=0)
             handles.setdefault(legend, line)
             firsts = [_first_at(run) for run in runs]
-            cells = [_pct(_at(x, y, s)) for s in TABLE_AT]
+            cells = [_versus(_at(x, y, s), band, s) for s in TABLE_AT]
             commits = sorted({str(r.get("commit")) for r in runs})
             table.append(f"| {task} | {label} | {len(runs)} | " + " | ".join(cells)
                          + f" | {', '.join(firsts)} | {', '.join(commits)} |")  # fmt: skip
             study = "this experiment" if own else folder.name
             for r, ys in zip(runs, y):
                 rows_csv += [(task, label, r["run"], int(s), v, study) for s, v in zip(x, ys)]
+        if band is not None:
+            first = np.flatnonzero(band.mean >= 0.8)
+            table.append(f"| {task} | {PUBLISHED_LABEL} | {len(band.seeds)} | "
+                         + " | ".join(_pct(band.at(s)) for s in TABLE_AT)
+                         + f" | {f'{band.samples[first[0]] / 1e6:.2f}M (mean)' if len(first) else '-'} | "
+                         "released logs |")  # fmt: skip
         if draw_published(ax, task, max_samples=longest or None):
-            handles.setdefault("RRL, published (ResNet-34, 3 seeds)", ax.get_lines()[-1])
+            handles.setdefault(PUBLISHED_LABEL, ax.get_lines()[-1])
         demos = {r["config"].get("demos") for c in curves if c.task == task and c.own for r in c.runs} - {"none"}
         title = f"{task} ({', '.join(sorted(demos))} demos)" if demos else f"{task} (no run of this experiment yet)"
         ax.set(title=title, xlabel="samples", ylim=(-3, 103))
@@ -185,7 +192,8 @@ def main_figure(exp: Experiment, scale: str, results_root: str | Path = "results
     fig.suptitle(f"Fig. 3 at {scale} scale: training success, mean over seeds, band min-max; reward rrl_code")
     fig.tight_layout(rect=(0, 0.06 + 0.025 * math.ceil(len(handles) / 2), 1, 1))
     note = ("Training success (stochastic rollouts) of every method, mean of the seeds at the last iteration with at "
-            "most that many samples (only where every seed got there). Door learns from the 25 human "
+            "most that many samples (only where every seed got there); in brackets, points above (+) or below (-) "
+            "the published RRL mean at the same samples, whose own row closes each task. Door learns from the 25 human "
             "demonstrations, hammer, pen and relocate from 25 expert rollouts (no human demonstrations of them can "
             "be had here); the published RRL curves used human demonstrations on every task.")  # fmt: skip
     if metas:
@@ -232,3 +240,17 @@ def _first_at(run: dict[str, Any]) -> str:
 
 def _pct(v: float | None) -> str:
     return "-" if v is None else f"{100 * v:.0f}%"
+
+
+def _published(task: str) -> PublishedBand | None:
+    """The published RRL curve of ``task`` (None where the released logs are not here)."""
+    try:
+        return published_band(task)
+    except FileNotFoundError:
+        return None
+
+
+def _versus(v: float | None, band: PublishedBand | None, samples: int) -> str:
+    """A table cell: success, and its difference in points from the published mean at the same samples."""
+    published = None if band is None or v is None else band.at(samples)
+    return _pct(v) if published is None else f"{_pct(v)} ({100 * (v - published):+.0f})"
