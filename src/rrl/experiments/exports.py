@@ -520,7 +520,7 @@ EXPORTS: tuple[Export | ExperimentExport, ...] = (
             "configuration's (256, 256) policy and mjrl demo weight, 40,000 samples per iteration, seeds 0-2, with "
             "rrl's default initial action std (the demonstrations' per-dimension std) and with --init-log-std -3 "
             "(std 0.05). The default-std runs were stopped at 2.76M (seeds 0, 1) and 1.92M (seed 2) samples with "
-            "identical flat returns at every iteration, and the std-0.05 seed 1 at 1.04M (flat: its BC policy never "
+            "identical flat returns at every iteration, and the std-0.05 seed 1 at 1.08M (flat: its BC policy never "
             "reaches the handle). 'Best of 8 BC fits' (--bc-candidates 8) keeps the BC fit whose 5 deterministic "
             "episodes return most (their 8,000 samples count on the curve); all three seeds to 4M samples (none of "
             "seed 2's 8 fits moves the door); a run stopped early resumes with rrl train --resume RUN "
