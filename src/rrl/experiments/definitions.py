@@ -95,7 +95,7 @@ MAIN_RELATED = (
             "DAPG from state, std 0.05, best of 8 BC fits, mjrl demo weight (results/rrl_code_door)"),
     Related("door", "rrl_code_door",
             "RRL (cpu preset features), human demos, initial action std 0.05, best of 8 BC fits",
-            "RRL, std 0.05, best of 8 BC fits, 200 trajectories per iteration (results/rrl_code_door)"),
+            "RRL, std 0.05, best of 8 BC fits, mjrl demo weight (results/rrl_code_door)"),
     Related("door", "ferm_door_expert", "FERM (cpu preset), rrl_code",
             "FERM, expert demos, the cpu preset's targets and replay (results/ferm_door_expert)"),
     Related("hammer", "ferm_hammer_expert", "FERM (cpu preset), rrl_code",
