@@ -39,6 +39,11 @@ def test_band_reproduces_the_means_of_the_data_readme(task, at_1m, at_2m, at_4m)
         assert 100 * band.at(samples) == pytest.approx(mean, abs=0.05)
     assert np.all(band.min <= band.mean + 1e-12) and np.all(band.mean <= band.max + 1e-12)
     assert band.at(1000) is None
+    level = band.at(2e6)  # the mean reaches its 2M value first at or before 2M samples, and no earlier iteration does
+    first = band.first_at_least(level)
+    assert first is not None and first <= 2e6 and band.at(first) >= level
+    assert np.all(band.mean[band.samples < first] < level)
+    assert band.first_at_least(1.01) is None
 
 
 def test_draw_published_on_an_axis():

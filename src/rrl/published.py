@@ -46,6 +46,11 @@ class PublishedBand:
         i = int(np.searchsorted(self.samples, samples, side="right")) - 1
         return None if i < 0 else float(self.mean[i])
 
+    def first_at_least(self, level: float) -> float | None:
+        """Samples of the first iteration whose mean success is at least ``level`` (None if none is)."""
+        hits = np.flatnonzero(self.mean >= level)
+        return float(self.samples[hits[0]]) if len(hits) else None
+
 
 def _float(value: str, where: str) -> float:
     try:
@@ -119,17 +124,30 @@ def published_band(task: str, root: str | Path | None = None) -> PublishedBand:
     )
 
 
-def draw_published(ax, task: str, root: str | Path | None = None, max_samples: float | None = None,
-                   scale: float = 100.0) -> bool:  # fmt: skip
-    """Draw the published band of ``task`` on a matplotlib axis of success (in %, ``scale``) against samples,
-    up to ``max_samples`` (default: all). Returns False (and draws nothing) where the logs are absent."""
+def find_published_band(task: str, root: str | Path | None = None) -> PublishedBand | None:
+    """:func:`published_band`, or None where the released logs are absent."""
     try:
-        band = published_band(task, root)
+        return published_band(task, root)
     except FileNotFoundError:
-        return False
+        return None
+
+
+def draw_band(ax, band: PublishedBand, max_samples: float | None = None, scale: float = 100.0) -> None:
+    """Draw ``band`` on a matplotlib axis of success (in %, ``scale``) against samples, up to ``max_samples``
+    (default: all)."""
     keep = band.samples <= max_samples if max_samples is not None else np.ones(len(band.samples), bool)
     ax.fill_between(band.samples[keep], scale * band.min[keep], scale * band.max[keep], color="0.5", alpha=0.25, lw=0)
     ax.plot(band.samples[keep], scale * band.mean[keep], color="0.35", lw=1.5, ls="--", label=PUBLISHED_LABEL)
+
+
+def draw_published(ax, task: str, root: str | Path | None = None, max_samples: float | None = None,
+                   scale: float = 100.0) -> bool:  # fmt: skip
+    """Draw the published band of ``task`` (:func:`draw_band`). Returns False (and draws nothing) where the logs
+    are absent."""
+    band = find_published_band(task, root)
+    if band is None:
+        return False
+    draw_band(ax, band, max_samples, scale)
     return True
 
 

@@ -20,7 +20,7 @@ import numpy as np
 
 from rrl.config import TrainConfig
 from rrl.experiments.definitions import Experiment
-from rrl.published import PUBLISHED_LABEL, PublishedBand, draw_published, published_band
+from rrl.published import PUBLISHED_LABEL, PublishedBand, draw_band, find_published_band
 from rrl.result_folder import result_name
 
 TABLE_AT = (100_000, 200_000, 400_000, 1_000_000, 2_000_000)
@@ -152,7 +152,7 @@ def main_figure(exp: Experiment, scale: str, results_root: str | Path = "results
     handles: dict[str, Any] = {}
     for ax, task in zip(axes[0], panels):
         longest = 0.0
-        band = _published(task)
+        band = find_published_band(task)
         for _, label, folder, runs, own in (c for c in curves if c.task == task):
             color = colors[labels.index(label) % len(colors)]
             x, y = _curves(folder, runs)
@@ -176,12 +176,12 @@ def main_figure(exp: Experiment, scale: str, results_root: str | Path = "results
             for r, ys in zip(runs, y):
                 rows_csv += [(task, label, r["run"], int(s), v, study) for s, v in zip(x, ys)]
         if band is not None:
-            first = np.flatnonzero(band.mean >= 0.8)
+            first = band.first_at_least(0.8)
             table.append(f"| {task} | {PUBLISHED_LABEL} | {len(band.seeds)} | "
                          + " | ".join(_pct(band.at(s)) for s in TABLE_AT)
-                         + f" | {f'{band.samples[first[0]] / 1e6:.2f}M (mean)' if len(first) else '-'} | "
+                         + f" | {'-' if first is None else f'{first / 1e6:.2f}M (mean)'} | "
                          "released logs |")  # fmt: skip
-        if draw_published(ax, task, max_samples=longest or None):
+            draw_band(ax, band, max_samples=longest or None)
             handles.setdefault(PUBLISHED_LABEL, ax.get_lines()[-1])
         demos = {r["config"].get("demos") for c in curves if c.task == task and c.own for r in c.runs} - {"none"}
         title = f"{task} ({', '.join(sorted(demos))} demos)" if demos else f"{task} (no run of this experiment yet)"
@@ -240,14 +240,6 @@ def _first_at(run: dict[str, Any]) -> str:
 
 def _pct(v: float | None) -> str:
     return "-" if v is None else f"{100 * v:.0f}%"
-
-
-def _published(task: str) -> PublishedBand | None:
-    """The published RRL curve of ``task`` (None where the released logs are not here)."""
-    try:
-        return published_band(task)
-    except FileNotFoundError:
-        return None
 
 
 def _versus(v: float | None, band: PublishedBand | None, samples: int) -> str:
