@@ -283,3 +283,24 @@ def test_main_experiment_exports_the_figure_and_table(tmp_path: Path) -> None:
     for refused in (["rewards", "--scale", "smoke"], ["main", "--scale", "smoke", "--tasks", "door"]):
         with pytest.raises(SystemExit):
             main(["experiment", *refused, "--figure-only"])
+
+
+def test_main_figure_averages_few_episode_iterations_over_40_episodes(tmp_path: Path) -> None:
+    """FERM's 2 episodes an iteration make a curve of 0/50/100% steps; Fig. 3 averages them over the last 20
+    iterations (40 episodes), those there are at the start, and says so in the legend; the first sample count at
+    >= 80% comes from the averaged curve. DAPG's batches stay raw."""
+    from rrl.config import TrainConfig
+    from rrl.experiments.main_figure import _curves, describe
+
+    success = [0.0, 0.5, 1.0] + [0.0] * 27
+    rows = ["samples,success_train"] + [f"{400 * (i + 1)},{v}" for i, v in enumerate(success)]
+    (tmp_path / "ferm_s0.csv").write_text("\n".join(rows) + "\n")
+    ferm = TrainConfig.from_preset("cpu", "door", algo="ferm").to_json()
+    x, y, first = _curves(tmp_path, [{"run": "ferm_s0", "config": ferm}])
+    assert ferm["trajectories"] == 2 and x[0] == 400 and len(y[0]) == 30 and first == ["-"]
+    assert y[0][:3].tolist() == [0.0, 0.25, 0.5] and y[0][19] == pytest.approx(1.5 / 20)
+    assert y[0][22] == pytest.approx(0.0) and y[0][20] == pytest.approx(1.5 / 20)  # iterations 2-21, then 3-22
+    assert "success over the last 40 episodes" in describe(ferm)
+    dapg = TrainConfig.from_preset("cpu", "door").to_json()
+    x, y, first = _curves(tmp_path, [{"run": "ferm_s0", "config": dapg}])
+    assert y[0][:3].tolist() == success[:3] and "episodes" not in describe(dapg) and first == ["0.00M"]

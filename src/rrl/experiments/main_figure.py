@@ -68,26 +68,54 @@ def estimate(cfg: TrainConfig, scale: str) -> dict[str, Any]:
             "source": source + (f"; x{cams} cameras" if cams > 1 else "")}  # fmt: skip
 
 
+#: A curve's training success is the mean over at least this many episodes: runs with fewer episodes an iteration
+#: (FERM's 2) are averaged over their last ``ceil(MIN_EPISODES / episodes)`` iterations, so that one episode is not
+#: a 50-point step.
+MIN_EPISODES = 40
+
+
+def smoothing_window(config: dict[str, Any]) -> int:
+    """Iterations a run's training success is averaged over (1 where an iteration has ``MIN_EPISODES`` or more)."""
+    return max(1, math.ceil(MIN_EPISODES / max(1, int(config.get("trajectories") or 1))))
+
+
 def describe(config: dict[str, Any]) -> str:
     """What a legend says about a run: the input, its image size and its batch."""
     cfg = TrainConfig.from_json(config)
     if not cfg.is_pixel:
         return f"state, {cfg.trajectories} traj/it"
     cams = f", {len(cfg.cameras)} cameras" if cfg.cameras and len(cfg.cameras) > 1 else ""
+    window = smoothing_window(config)
+    mean = f", success over the last {window * cfg.trajectories} episodes" if window > 1 else ""
     if cfg.algo == "ferm":
-        return f"learned conv, {cfg.render_size}->{cfg.image_size} px{cams}, {cfg.trajectories} ep/it"
-    return f"{cfg.encoder}, {cfg.image_size} px{cams}, {cfg.trajectories} traj/it"
+        return f"learned conv, {cfg.render_size}->{cfg.image_size} px{cams}, {cfg.trajectories} ep/it{mean}"
+    return f"{cfg.encoder}, {cfg.image_size} px{cams}, {cfg.trajectories} traj/it{mean}"
 
 
-def _curves(folder: Path, runs: list[dict[str, Any]]) -> tuple[np.ndarray, np.ndarray]:
-    """Samples and training success (runs x iterations, cut to the shortest run) of one group."""
+def _success(folder: Path, run: dict[str, Any]) -> tuple[np.ndarray, np.ndarray]:
+    """Samples and training success of one exported run, each iteration's the mean of its last
+    :func:`smoothing_window` iterations (those it has)."""
     from rrl.results import read_log
 
-    logs = [read_log(folder / f"{r['run']}.csv") for r in runs]
-    n = min(len(rows) for rows in logs)
-    x = np.array([float(r["samples"]) for r in logs[0][:n]])
-    y = np.array([[float(r["success_train"]) for r in rows[:n]] for rows in logs])
+    rows = read_log(folder / f"{run['run']}.csv")
+    x = np.array([float(r["samples"]) for r in rows])
+    y = np.array([float(r["success_train"]) for r in rows])
+    window = smoothing_window(run["config"])
+    if window > 1 and len(y):
+        total = np.concatenate([[0.0], np.cumsum(y)])  # total[i]: sum of the first i iterations
+        end = np.arange(1, len(y) + 1)
+        start = np.maximum(end - window, 0)
+        y = (total[end] - total[start]) / (end - start)
     return x, y
+
+
+def _curves(folder: Path, runs: list[dict[str, Any]]) -> tuple[np.ndarray, np.ndarray, list[str]]:
+    """Samples and training success (runs x iterations, cut to the shortest run, :func:`_success`) of one group,
+    and each run's first sample count at >= 80% (over its whole curve)."""
+    curves = [_success(folder, r) for r in runs]
+    n = min(len(x) for x, _ in curves)
+    firsts = [next((f"{x[i] / 1e6:.2f}M" for i in range(len(y)) if y[i] >= 0.8), "-") for x, y in curves]
+    return curves[0][0][:n], np.array([y[:n] for _, y in curves]), firsts
 
 
 def _at(x: np.ndarray, y: np.ndarray, samples: int) -> float | None:
@@ -155,7 +183,7 @@ def main_figure(exp: Experiment, scale: str, results_root: str | Path = "results
         band = find_published_band(task)
         for _, label, folder, runs, own in (c for c in curves if c.task == task):
             color = colors[labels.index(label) % len(colors)]
-            x, y = _curves(folder, runs)
+            x, y, firsts = _curves(folder, runs)
             if len(x) == 0:
                 continue
             longest = max(longest, float(x[-1]))
@@ -167,7 +195,6 @@ def main_figure(exp: Experiment, scale: str, results_root: str | Path = "results
             if len(runs) > 1:
                 ax.fill_between(x, 100 * y.min(0), 100 * y.max(0), color=color, alpha=0.18 if own else 0.1, lw=0)
             handles.setdefault(legend, line)
-            firsts = [_first_at(run) for run in runs]
             cells = [_versus(_at(x, y, s), band, s) for s in TABLE_AT]
             commits = sorted({str(r.get("commit")) for r in runs})
             table.append(f"| {task} | {label} | {len(runs)} | " + " | ".join(cells)
@@ -183,8 +210,10 @@ def main_figure(exp: Experiment, scale: str, results_root: str | Path = "results
                          "released logs |")  # fmt: skip
             draw_band(ax, band, max_samples=longest or None)
             handles.setdefault(PUBLISHED_LABEL, ax.get_lines()[-1])
-        demos = {r["config"].get("demos") for c in curves if c.task == task and c.own for r in c.runs} - {"none"}
-        title = f"{task} ({', '.join(sorted(demos))} demos)" if demos else f"{task} (no run of this experiment yet)"
+        own_runs = [r for c in curves if c.task == task and c.own for r in c.runs]
+        demos = {r["config"].get("demos") for r in own_runs} - {"none"}  # the demo-free methods (NPG) do not say
+        title = (f"{task} ({', '.join(sorted(demos))} demos)" if demos else f"{task} (demo-free runs only)" if own_runs
+                 else f"{task} (no run of this experiment yet)")  # fmt: skip
         ax.set(title=title, xlabel="samples", ylim=(-3, 103))
         ax.grid(alpha=0.3)
     axes[0][0].set_ylabel("training success (%)")
@@ -195,7 +224,9 @@ def main_figure(exp: Experiment, scale: str, results_root: str | Path = "results
             "most that many samples (only where every seed got there); in brackets, points above (+) or below (-) "
             "the published RRL mean at the same samples, whose own row closes each task. Door learns from the 25 human "
             "demonstrations, hammer, pen and relocate from 25 expert rollouts (no human demonstrations of them can "
-            "be had here); the published RRL curves used human demonstrations on every task.")  # fmt: skip
+            "be had here); the published RRL curves used human demonstrations on every task. A run with fewer than "
+            f"{MIN_EPISODES} episodes an iteration (FERM) is averaged over its last {MIN_EPISODES} episodes, in the "
+            "table, the figure and fig3.csv alike.")  # fmt: skip
     if metas:
         note += f" Each run's command: the per-task sections ({', '.join(folders[t].name for t in metas)})."
     if any(not c.own for c in curves):
@@ -231,11 +262,6 @@ _ORDER = ("RRL", "FERM", "NPG from pixels", "DAPG from state", "NPG from state")
 
 def _method_order(label: str) -> tuple[int, str]:
     return (_ORDER.index(label) if label in _ORDER else len(_ORDER), label)
-
-
-def _first_at(run: dict[str, Any]) -> str:
-    first = run.get("first_train_ge_80")
-    return "-" if first is None else f"{first['samples'] / 1e6:.2f}M"
 
 
 def _pct(v: float | None) -> str:
