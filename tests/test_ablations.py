@@ -193,6 +193,11 @@ def test_main_experiment_sets_demos_cameras_reward_and_budgets_per_task() -> Non
     assert all(runs[t, m]["samples"] == 2_000_000 for t in ("door", "pen") for m in ("DAPG from state",
                                                                                       "NPG from state"))  # fmt: skip
     assert runs["door", "RRL"]["samples"] >= 400_000 and all(r["hours"] > 0 for r in runs.values())
+    # door from the human demos: the settings DAPG needed there; the demo-free methods and the other tasks keep theirs
+    door_dapg = ("--init-log-std -3.0", "--bc-candidates 8", "--demo-weight mjrl")
+    assert all(a in runs["door", m]["command"] for a in door_dapg for m in ("RRL", "DAPG from state"))
+    assert "--trajectories 200" in runs["door", "RRL"]["command"] and runs["door", "RRL"]["samples"] == 2_000_000
+    assert not any(a in runs[t, m]["command"] for a in door_dapg for t, m in runs if t != "door" or "NPG" in m)
     assert runs["relocate", "RRL"]["hours"] == pytest.approx(3 * runs["hammer", "RRL"]["hours"])  # three renders
     paper = run_experiment("main", tasks=["door"], scale="paper", seeds=[0], dry_run=True)["runs"]
     assert [r["hours"] is None for r in paper] == [False, True, False, False, False]  # FERM: not measured

@@ -224,7 +224,10 @@ def main_figure(exp: Experiment, scale: str, results_root: str | Path = "results
             "most that many samples (only where every seed got there); in brackets, points above (+) or below (-) "
             "the published RRL mean at the same samples, whose own row closes each task. Door learns from the 25 human "
             "demonstrations, hammer, pen and relocate from 25 expert rollouts (no human demonstrations of them can "
-            "be had here); the published RRL curves used human demonstrations on every task. A run with fewer than "
+            "be had here); the published RRL curves used human demonstrations on every task. On door, this "
+            "experiment's DAPG runs (RRL and from state) start from an initial action std of 0.05 and the best of 8 "
+            "BC fits and use the released RRL code's constant demo weight, as DAPG from state needed there "
+            "(docs/rewards.md); its RRL door runs sample 200 trajectories an iteration. A run with fewer than "
             f"{MIN_EPISODES} episodes an iteration (FERM) is averaged over its last {MIN_EPISODES} episodes, in the "
             "table, the figure and fig3.csv alike.")  # fmt: skip
     if metas:
