@@ -81,7 +81,8 @@ def human_door(task: str, scale: str, pixels: bool = True) -> dict[str, Any]:
     """DAPG on door from the 25 human demonstrations (``cpu`` and ``paper``): what DAPG from state needed there to
     learn under ``rrl_code`` (docs/rewards.md): an initial action std of 0.05, the best of 8 BC fits and the
     released RRL code's constant demo weight; pixel runs at 200 trajectories an iteration (at the cpu preset's 40,
-    the update is mostly sampling noise: docs/human_demos.md), 2M samples at ``cpu``."""
+    the update is mostly sampling noise: docs/findings.md, "How much two batches agree on the update"), 2M samples
+    at ``cpu``."""
     if task != "door" or scale == "smoke":
         return {}
     batch = {"trajectories": 200, **({"iterations": 50} if scale == "cpu" else {})} if pixels else {}
