@@ -320,3 +320,33 @@ def test_kill_9_during_training_resumes_exactly(tmp_path, delay):
     a, b = read_checkpoint(reference / "checkpoint.pt"), read_checkpoint(killed / "checkpoint.pt")
     for key in a["policy"]:
         assert torch.equal(a["policy"][key], b["policy"][key]), key
+
+
+def test_sigterm_stops_training_cleanly_and_the_run_resumes(tmp_path):
+    """``kill`` (SIGTERM) of ``rrl train`` with worker processes: exit status 130, one line saying how to continue,
+    no worker tracebacks, and the folder resumes."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from rrl.train import read_log
+
+    run = tmp_path / "run"
+    argv = [sys.executable, "-m", "rrl.cli", "train", *TINY, "--iterations", "500", "--workers", "2", "--out", str(run)]
+    proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 300
+        while not (run / "checkpoint.pt").is_file() and proc.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.02)
+        time.sleep(0.2)
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=120)
+    finally:
+        proc.kill()
+    assert proc.returncode == 130, err
+    assert f"rrl train --resume {run}" in err and "Traceback" not in err and "BrokenPipe" not in err, err
+    done = len(read_log(run / "log.csv"))
+    assert 1 <= done < 500
+    assert main(["train", "--resume", str(run), "--iterations", str(done + 1), "--no-progress"]) == 0
+    assert len(read_log(run / "log.csv")) == done + 1

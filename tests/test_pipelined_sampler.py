@@ -128,3 +128,16 @@ def test_a_failing_start_stops_the_workers_it_started():
     # the exception (and with it the half-built sampler's frame) is still held here: no garbage collection helped
     assert err.value is not None
     assert {p.pid for p in multiprocessing.active_children()} <= before
+
+
+def test_close_terminate_ends_workers_with_a_step_in_flight(featurizer):
+    """After an interrupt a step may be pending: ``close(terminate=True)`` ends the workers without waiting for it."""
+    sampler = PipelinedSampler(CFG, featurizer, PipelinedSamplerConfig(n_envs=2, n_groups=1))
+    group = sampler.groups[0]
+    processes = list(group.vec.processes)
+    group.reset([0, 1])
+    group.step_async(np.zeros((2, 28), np.float32))
+    sampler.close(terminate=True)
+    for p in processes:
+        p.join(timeout=10)
+    assert not any(p.is_alive() for p in processes) and sampler.groups == []

@@ -7,9 +7,13 @@ Each subcommand is registered by one ``_add_<name>`` function; heavy imports hap
 from __future__ import annotations
 
 import argparse
+import contextlib
 import math
+import signal
 import sys
-from collections.abc import Sequence
+import threading
+from collections.abc import Iterator, Sequence
+from typing import Any
 
 
 def _add_tasks(sub: argparse._SubParsersAction) -> None:
@@ -414,6 +418,25 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+@contextlib.contextmanager
+def _sigterm_as_interrupt() -> Iterator[None]:
+    """Within the block SIGTERM (``kill``, a cluster scheduler's stop) raises KeyboardInterrupt, as Ctrl-C does, so
+    a run stops the way Ctrl-C stops it: its workers end, its folder keeps the last checkpoint. Only in the main
+    thread (elsewhere Python cannot install handlers; the block then changes nothing)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handler(signum: int, frame: Any) -> None:
+        raise KeyboardInterrupt(f"signal {signum}")
+
+    previous = signal.signal(signal.SIGTERM, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args, unknown = parser.parse_known_args(argv)
@@ -422,7 +445,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     elif unknown:
         parser.error(f"unrecognized arguments: {' '.join(unknown)}")
     try:
-        return int(args.func(args) or 0)
+        with _sigterm_as_interrupt():
+            return int(args.func(args) or 0)
+    except KeyboardInterrupt:  # a training run said where it stopped and how to continue
+        print(f"rrl {args.command}: interrupted", file=sys.stderr)
+        return 130
     except (ValueError, FileNotFoundError, KeyError) as err:
         print(f"rrl {args.command}: error: {err}", file=sys.stderr)
         return 2

@@ -226,6 +226,7 @@ def _run(
         _check_log_covers(run_dir, state["next_iteration"])
     sampler = sampler if sampler is not None else make_default_sampler(cfg, encoder, demo_set=demo_set)
     logger = None
+    interrupted = False
     try:
         trainer = make_trainer(cfg, sampler, demos, run_dir, demo_set)
         if state is not None:
@@ -269,12 +270,18 @@ def _run(
             )
         bar.close()
         _write_summary(trainer, run_dir)
+    except KeyboardInterrupt:  # Ctrl-C, or SIGTERM under the CLI (rrl.cli)
+        interrupted = True
+        print(f"\nstopped: continue {run_dir} from its last checkpoint with `rrl train --resume {run_dir}`",
+              file=sys.stderr)  # fmt: skip
+        raise
     finally:
         if logger is not None:
             logger.close()
         if own_sampler:
-            sampler.close()
+            sampler.close(terminate=interrupted)
     return run_dir
+
 
 
 def _write_summary(trainer: Trainer, run_dir: Path) -> None:

@@ -26,7 +26,7 @@ import numpy as np
 from rrl.envs import EnvConfig, make_env, worker_env_fn
 from rrl.policy import gaussian_log_prob_numpy
 from rrl.sampling.batch import TrajectoryBatch
-from rrl.sampling.vector import ActingPolicy, Actor, async_vector_env, explore, trajectory_seeds
+from rrl.sampling.vector import ActingPolicy, Actor, async_vector_env, close_vector_env, explore, trajectory_seeds
 
 
 class Featurizer(Protocol):
@@ -77,8 +77,8 @@ class _LocalGroup:
         obs, rew, term, trunc, info = self.vec.step_wait()
         return _copy(obs), rew, term, trunc, info.get("success", np.zeros(self.n, bool))
 
-    def close(self) -> None:
-        self.vec.close()
+    def close(self, terminate: bool = False) -> None:
+        close_vector_env(self.vec, terminate)
 
 
 def _copy(obs):
@@ -107,8 +107,8 @@ class _RayGroup:
         out, self._pending = self._ray.get(self._pending), None
         return out
 
-    def close(self) -> None:
-        self._ray.kill(self.actor)
+    def close(self, terminate: bool = False) -> None:
+        self._ray.kill(self.actor)  # immediate either way
 
 
 class _EnvGroupActor:
@@ -265,9 +265,10 @@ class PipelinedSampler:
             critic_observations=None if xc is None else xc[:k].reshape(k * T, -1),
         )
 
-    def close(self) -> None:
+    def close(self, terminate: bool = False) -> None:
+        """Stop the workers; ``terminate``: at once, without waiting for a step in flight (after an interrupt)."""
         for g in self.groups:
-            g.close()
+            g.close(terminate)
         self.groups = []
 
     def __enter__(self) -> PipelinedSampler:

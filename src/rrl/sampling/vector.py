@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import os
 import sys
+import warnings
 from collections.abc import Callable
 from typing import Protocol
 
@@ -63,7 +64,8 @@ class Sampler(Protocol):
         self, policy: ActingPolicy, n_trajectories: int, seed: int, deterministic: bool = False
     ) -> TrajectoryBatch: ...
 
-    def close(self) -> None: ...
+    def close(self, terminate: bool = False) -> None:
+        """Stop the workers; ``terminate``: at once, without waiting for a step in flight (after an interrupt)."""
 
 
 def trajectory_seeds(seed: int, n: int) -> list[tuple[int, np.random.Generator]]:
@@ -90,6 +92,17 @@ def async_vector_env(
             "`if __name__ == '__main__':` (or use `python -c`)"
         )
     return gym.vector.AsyncVectorEnv(fns, context=context, **kwargs)
+
+
+def close_vector_env(envs: gym.vector.VectorEnv, terminate: bool = False) -> None:
+    """Close ``envs``; ``terminate`` ends the workers at once: after an interrupt a step may be half received, and
+    waiting for it could hang (gymnasium's note that it closes during a pending call is expected then)."""
+    if not terminate:
+        envs.close()
+        return
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        envs.close(terminate=True)
 
 
 class VectorEnvSampler:
@@ -204,8 +217,8 @@ class VectorEnvSampler:
             ),
         )
 
-    def close(self) -> None:
-        self.envs.close()
+    def close(self, terminate: bool = False) -> None:
+        close_vector_env(self.envs, terminate)
 
     def __enter__(self) -> VectorEnvSampler:
         return self
