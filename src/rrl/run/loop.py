@@ -283,7 +283,6 @@ def _run(
     return run_dir
 
 
-
 def _write_summary(trainer: Trainer, run_dir: Path) -> None:
     cfg = trainer.cfg
     rows = read_log(run_dir / "log.csv")
