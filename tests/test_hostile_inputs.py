@@ -288,6 +288,18 @@ def test_an_expert_that_fails_inside_train_gives_one_line(tmp_path, capsys, monk
     assert not (tmp_path / "new").exists()
 
 
+def _signal_after_first_checkpoint(proc, run, delay: float, signum: int) -> None:
+    """Send ``signum`` to the ``rrl train`` process ``proc`` ``delay`` seconds after ``run`` has its first
+    checkpoint (or once it has exited or 300 s have passed)."""
+    import time
+
+    deadline = time.monotonic() + 300
+    while not (run / "checkpoint.pt").is_file() and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.02)
+    time.sleep(delay)
+    proc.send_signal(signum)
+
+
 @pytest.mark.parametrize("delay", [0.0, 0.35])
 def test_kill_9_during_training_resumes_exactly(tmp_path, delay):
     """A real ``kill -9`` of ``rrl train`` at two moments after its first checkpoint; the resumed run's log rows and
@@ -295,7 +307,6 @@ def test_kill_9_during_training_resumes_exactly(tmp_path, delay):
     import signal
     import subprocess
     import sys
-    import time
 
     from rrl.train import read_log
 
@@ -304,11 +315,7 @@ def test_kill_9_during_training_resumes_exactly(tmp_path, delay):
     subprocess.run([*argv, "--out", str(reference)], check=True, capture_output=True)
     proc = subprocess.Popen([*argv, "--out", str(killed)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
-        deadline = time.monotonic() + 300
-        while not (killed / "checkpoint.pt").is_file() and proc.poll() is None and time.monotonic() < deadline:
-            time.sleep(0.02)
-        time.sleep(delay)
-        proc.send_signal(signal.SIGKILL)
+        _signal_after_first_checkpoint(proc, killed, delay, signal.SIGKILL)
     finally:
         proc.wait()
     assert proc.returncode == -signal.SIGKILL, "the run finished before it could be killed"
@@ -328,7 +335,6 @@ def test_sigterm_stops_training_cleanly_and_the_run_resumes(tmp_path):
     import signal
     import subprocess
     import sys
-    import time
 
     from rrl.train import read_log
 
@@ -336,11 +342,7 @@ def test_sigterm_stops_training_cleanly_and_the_run_resumes(tmp_path):
     argv = [sys.executable, "-m", "rrl.cli", "train", *TINY, "--iterations", "500", "--workers", "2", "--out", str(run)]
     proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     try:
-        deadline = time.monotonic() + 300
-        while not (run / "checkpoint.pt").is_file() and proc.poll() is None and time.monotonic() < deadline:
-            time.sleep(0.02)
-        time.sleep(0.2)
-        proc.send_signal(signal.SIGTERM)
+        _signal_after_first_checkpoint(proc, run, 0.2, signal.SIGTERM)
         _, err = proc.communicate(timeout=120)
     finally:
         proc.kill()
