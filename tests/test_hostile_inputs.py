@@ -339,7 +339,8 @@ def test_sigterm_stops_training_cleanly_and_the_run_resumes(tmp_path):
     from rrl.train import read_log
 
     run = tmp_path / "run"
-    argv = [sys.executable, "-m", "rrl.cli", "train", *TINY, "--iterations", "500", "--workers", "2", "--out", str(run)]
+    tiny = [a for a in TINY if a != "--no-progress"]  # with the progress bar
+    argv = [sys.executable, "-m", "rrl.cli", "train", *tiny, "--iterations", "500", "--workers", "2", "--out", str(run)]
     proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     try:
         _signal_after_first_checkpoint(proc, run, 0.2, signal.SIGTERM)
@@ -348,6 +349,8 @@ def test_sigterm_stops_training_cleanly_and_the_run_resumes(tmp_path):
         proc.kill()
     assert proc.returncode == 130, err
     assert f"rrl train --resume {run}" in err and "Traceback" not in err and "BrokenPipe" not in err, err
+    stop = err.index("stopped: continue")  # the progress bar, closed once, is not redrawn after the message
+    assert err[stop:].splitlines()[1:] == ["rrl train: interrupted"] and err[:stop].count(" 0/500 ") == 1, err
     done = len(read_log(run / "log.csv"))
     assert 1 <= done < 500
     assert main(["train", "--resume", str(run), "--iterations", str(done + 1), "--no-progress"]) == 0

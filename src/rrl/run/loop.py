@@ -245,30 +245,28 @@ def _run(
         logger = RunLogger(
             run_dir, trainer.next_iteration, f"{cfg.task} {cfg.obs} {cfg.algo} ({cfg.demos}, {cfg.reward})"
         )
-        bar = tqdm(
-            total=n_iterations, initial=trainer.next_iteration, desc=f"{cfg.task} {cfg.algo}", disable=not progress,
-            unit="it",
-        )
         # wall_time counts the whole run: a resumed run continues from its last logged row
         prior = read_log(run_dir / "log.csv") if not fresh and (run_dir / "log.csv").exists() else []
         t_run = time.perf_counter() - (float(prior[-1]["wall_time"]) if prior and prior[-1].get("wall_time") else 0.0)
-        for k in range(trainer.next_iteration, n_iterations):
-            samples_before = trainer.samples
-            row = trainer.iteration(k)
-            trainer.next_iteration = k + 1
-            row["wall_time"] = time.perf_counter() - t_run
-            row["rss_peak_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
-            # log first, then checkpoint: a run killed in between re-runs iteration k on resume and the
-            # log is truncated to the checkpoint's iterations, so log and checkpoint never disagree
-            logger.log(row)
-            trainer.save_checkpoint()
-            bar.update(1)
-            bar.set_postfix(
-                train=f"{100 * row['success_train']:.0f}%",
-                eval="-" if math.isnan(row["success_eval"]) else f"{100 * row['success_eval']:.0f}%",
-                sps=f"{(trainer.samples - samples_before) / max(row['t_sample'], 1e-9):.0f}",
-            )
-        bar.close()
+        bar = tqdm(total=n_iterations, initial=trainer.next_iteration, desc=f"{cfg.task} {cfg.algo}", unit="it",
+                   disable=not progress)  # fmt: skip
+        with bar:  # closed (drawn once more, then a new line) also when interrupted
+            for k in range(trainer.next_iteration, n_iterations):
+                samples_before = trainer.samples
+                row = trainer.iteration(k)
+                trainer.next_iteration = k + 1
+                row["wall_time"] = time.perf_counter() - t_run
+                row["rss_peak_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+                # log first, then checkpoint: a run killed in between re-runs iteration k on resume and the
+                # log is truncated to the checkpoint's iterations, so log and checkpoint never disagree
+                logger.log(row)
+                trainer.save_checkpoint()
+                bar.update(1)
+                bar.set_postfix(
+                    train=f"{100 * row['success_train']:.0f}%",
+                    eval="-" if math.isnan(row["success_eval"]) else f"{100 * row['success_eval']:.0f}%",
+                    sps=f"{(trainer.samples - samples_before) / max(row['t_sample'], 1e-9):.0f}",
+                )
         _write_summary(trainer, run_dir)
     except KeyboardInterrupt:  # Ctrl-C, or SIGTERM under the CLI (rrl.cli)
         interrupted = True
