@@ -293,7 +293,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(r["command"])
     if args.dry_run and report["runs"] and all(r["hours"] is not None for r in report["runs"]):
         total, left = sum(r["hours"] for r in report["runs"]), sum(r["hours_left"] for r in report["runs"])
-        print(f"# {len(report['runs'])} runs, about {total:.0f} h in all, {left:.0f} h left "
+        fmt = ".1f" if total < 10 else ".0f"  # 1.4 h, not "1 h"
+        n = len(report["runs"])
+        print(f"# {n} run{'s' if n > 1 else ''}, about {total:{fmt}} h in all, {left:{fmt}} h left "
               "(one at a time at the rates above; a run resumes from its folder)")  # fmt: skip
     summary = {k: [(s["variant"], s["task"], s["seed"]) for s in report[k]] for k in ("skipped", "missing")}
     print(json.dumps({"results": report["results"], **summary}))
