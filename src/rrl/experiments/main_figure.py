@@ -13,6 +13,7 @@ import csv
 import io
 import json
 import math
+import textwrap
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -177,8 +178,10 @@ def main_figure(exp: Experiment, scale: str, results_root: str | Path = "results
     table = ["| task | method | runs | " + " | ".join(f"{s / 1e6:g}M" for s in TABLE_AT)
              + " | first >= 80% (per seed) | commit |", "| --- | --- | --- |" + " --- |" * (len(TABLE_AT) + 2)]
     rows_csv = [("task", "method", "run", "samples", "success_train", "study")]
-    handles: dict[str, Any] = {}
+    legends: list[dict[str, Any]] = []  # per panel: its curves' labels and lines
     for ax, task in zip(axes[0], panels):
+        handles: dict[str, Any] = {}
+        legends.append(handles)
         longest = 0.0
         band = find_published_band(task)
         for _, label, folder, runs, own in (c for c in curves if c.task == task):
@@ -214,12 +217,19 @@ def main_figure(exp: Experiment, scale: str, results_root: str | Path = "results
         demos = {r["config"].get("demos") for r in own_runs} - {"none"}  # the demo-free methods (NPG) do not say
         title = (f"{task} ({', '.join(sorted(demos))} demos)" if demos else f"{task} (demo-free runs only)" if own_runs
                  else f"{task} (no run of this experiment yet)")  # fmt: skip
-        ax.set(title=title, xlabel="samples", ylim=(-3, 103))
+        ax.set(title=title, xlabel="samples (millions)", ylim=(-3, 103))
+        ax.xaxis.set_major_formatter(lambda v, _: f"{v / 1e6:g}")
         ax.grid(alpha=0.3)
     axes[0][0].set_ylabel("training success (%)")
-    fig.legend(list(handles.values()), list(handles), loc="lower center", ncol=2, fontsize=7, frameon=False)
+    # a legend under each panel naming that panel's curves; the figure grows with the longest legend
+    wrapped = [[textwrap.fill(label, 62, subsequent_indent="  ") for label in h] for h in legends]
+    lines = max(sum(w.count("\n") + 1 for w in labels) for labels in wrapped)
+    fig.set_figheight(4.0 + 0.125 * lines)
+    for ax, handles, labels in zip(axes[0], legends, wrapped):
+        ax.legend(list(handles.values()), labels, loc="upper center", bbox_to_anchor=(0.5, -0.2), fontsize=6.5,
+                  frameon=False, handlelength=2.5)  # fmt: skip
     fig.suptitle(f"Fig. 3 at {scale} scale: training success, mean over seeds, band min-max; reward rrl_code")
-    fig.tight_layout(rect=(0, 0.06 + 0.025 * math.ceil(len(handles) / 2), 1, 1))
+    fig.tight_layout()
     note = ("Training success (stochastic rollouts) of every method, mean of the seeds at the last iteration with at "
             "most that many samples (only where every seed got there); in brackets, points above (+) or below (-) "
             "the published RRL mean at the same samples, whose own row closes each task. Door learns from the 25 human "
