@@ -180,7 +180,8 @@ def test_experiment_cli_passes_device_and_sampler_settings(monkeypatch) -> None:
 
 def test_main_experiment_sets_demos_cameras_reward_and_budgets_per_task() -> None:
     """Fig. 3: door from human demos, the others from expert rollouts, relocate through three cameras (pixel
-    methods only), the RRL-code reward, each method's budget, and a time per run where it was measured."""
+    methods only), the RRL-code reward, each method's budget, pen's RRL BC epochs, and a time per run where it was
+    measured."""
     report = run_experiment("main", scale="cpu", seeds=[0], dry_run=True)
     runs = {(r["task"], r["variant"]): r for r in report["runs"]}
     assert len(runs) == 4 * 5 and all("--reward rrl_code" in r["command"] for r in runs.values())
@@ -199,6 +200,9 @@ def test_main_experiment_sets_demos_cameras_reward_and_budgets_per_task() -> Non
     assert "--trajectories 200" in runs["door", "RRL"]["command"] and runs["door", "RRL"]["samples"] == 2_000_000
     assert not any(a in runs[t, m]["command"] for a in door_dapg for t, m in runs if t != "door" or "NPG" in m)
     assert runs["relocate", "RRL"]["hours"] == pytest.approx(3 * runs["hammer", "RRL"]["hours"])  # three renders
+    # pen's RRL fits BC for 20 epochs at cpu scale (5 underfit its pixel features); nothing else does
+    assert [(t, m) for t, m in runs if "--bc-epochs" in runs[t, m]["command"]] == [("pen", "RRL")]
+    assert "--bc-epochs 20" in runs["pen", "RRL"]["command"]
     paper = run_experiment("main", tasks=["door"], scale="paper", seeds=[0], dry_run=True)["runs"]
     assert [r["hours"] is None for r in paper] == [False, True, False, False, False]  # FERM: not measured
 
@@ -309,3 +313,6 @@ def test_main_figure_averages_few_episode_iterations_over_40_episodes(tmp_path: 
     dapg = TrainConfig.from_preset("cpu", "door").to_json()
     x, y, first = _curves(tmp_path, [{"run": "ferm_s0", "config": dapg}])
     assert y[0][:3].tolist() == success[:3] and "episodes" not in describe(dapg) and first == ["0.00M"]
+    assert "BC epochs" not in describe(dapg) and "BC epochs" not in describe(ferm)
+    pen = TrainConfig.from_preset("cpu", "pen", bc_epochs=20).to_json()
+    assert describe(pen).endswith("80 traj/it, 20 BC epochs")

@@ -89,6 +89,13 @@ def human_door(task: str, scale: str, pixels: bool = True) -> dict[str, Any]:
     return {"init_log_std": -3.0, "bc_candidates": 8, "demo_weight": "mjrl", **batch}
 
 
+def rrl_main(task: str, scale: str) -> dict[str, Any]:
+    """Fig. 3's RRL: :func:`human_door` on door; on pen at ``cpu`` 20 BC epochs instead of the paper's 5, which
+    underfit the preset's 1,304-d input there (deterministic success at the BC start 26% after 5 epochs, 50% after
+    20, against 60% from state after 5: docs/findings.md, "Behaviour cloning on pen from pixels")."""
+    return {"bc_epochs": 20} if task == "pen" and scale == "cpu" else human_door(task, scale)
+
+
 def dapg_state_budget(task: str, scale: str) -> dict[str, Any]:
     """DAPG from state: :func:`state_budget`, and on door :func:`human_door`'s demo settings."""
     return {**state_budget(task, scale), **human_door(task, scale, pixels=False)}
@@ -169,7 +176,7 @@ EXPERIMENTS: dict[str, Experiment] = {
             "Does RRL from pixels learn the four tasks, and how does it compare with FERM, NPG from pixels, DAPG and "
             "NPG from state, and with the curves RRL's authors published",
             (
-                Variant("RRL", per_task=human_door),
+                Variant("RRL", per_task=rrl_main),
                 Variant("FERM", {"algo": "ferm"}, per_task=ferm_budget),
                 Variant("NPG from pixels", {"algo": "npg", "demos": "none"}),
                 Variant("DAPG from state", {"obs": "state"}, per_task=dapg_state_budget),

@@ -81,7 +81,7 @@ def smoothing_window(config: dict[str, Any]) -> int:
 
 
 def describe(config: dict[str, Any]) -> str:
-    """What a legend says about a run: the input, its image size and its batch."""
+    """What a legend says about a run: the input, its image size, its batch and BC epochs other than the paper's."""
     cfg = TrainConfig.from_json(config)
     if not cfg.is_pixel:
         return f"state, {cfg.trajectories} traj/it"
@@ -90,7 +90,8 @@ def describe(config: dict[str, Any]) -> str:
     mean = f", success over the last {window * cfg.trajectories} episodes" if window > 1 else ""
     if cfg.algo == "ferm":
         return f"learned conv, {cfg.render_size}->{cfg.image_size} px{cams}, {cfg.trajectories} ep/it{mean}"
-    return f"{cfg.encoder}, {cfg.image_size} px{cams}, {cfg.trajectories} traj/it{mean}"
+    bc = f", {cfg.bc_epochs} BC epochs" if cfg.algo == "dapg" and cfg.bc_epochs != TrainConfig.bc_epochs else ""
+    return f"{cfg.encoder}, {cfg.image_size} px{cams}, {cfg.trajectories} traj/it{bc}{mean}"
 
 
 def _success(folder: Path, run: dict[str, Any]) -> tuple[np.ndarray, np.ndarray]:
@@ -237,7 +238,9 @@ def main_figure(exp: Experiment, scale: str, results_root: str | Path = "results
             "be had here); the published RRL curves used human demonstrations on every task. On door, this "
             "experiment's DAPG runs (RRL and from state) start from an initial action std of 0.05 and the best of 8 "
             "BC fits and use the released RRL code's constant demo weight, as DAPG from state needed there "
-            "(docs/rewards.md); its RRL door runs sample 200 trajectories an iteration. A run with fewer than "
+            "(docs/rewards.md); its RRL door runs sample 200 trajectories an iteration. Its RRL pen runs at cpu scale "
+            "fit BC for 20 epochs, not 5 (the legend says so where a run did), as 5 underfit the pixel features "
+            "there (docs/findings.md). A run with fewer than "
             f"{MIN_EPISODES} episodes an iteration (FERM) is averaged over its last {MIN_EPISODES} episodes, in the "
             "table, the figure and fig3.csv alike.")  # fmt: skip
     if metas:
