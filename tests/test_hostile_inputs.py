@@ -355,3 +355,25 @@ def test_sigterm_stops_training_cleanly_and_the_run_resumes(tmp_path):
     assert 1 <= done < 500
     assert main(["train", "--resume", str(run), "--iterations", str(done + 1), "--no-progress"]) == 0
     assert len(read_log(run / "log.csv")) == done + 1
+
+
+BC_POLICY_CASES: dict[str, tuple[Callable[[Path], None], str]] = {
+    "missing": (lambda r: (r / "bc_policy.pt").unlink(), "not found"),
+    "random bytes": (lambda r: (r / "bc_policy.pt").write_bytes(np.random.default_rng(1).bytes(4096)), "cannot read"),
+    "code payload": (lambda r: _pickle_bomb(r / "bc_policy.pt"), "cannot read"),
+    "not weights": (lambda r: torch.save({"format": 1}, r / "bc_policy.pt"), "no policy weights"),
+    "NaN weights": (lambda r: torch.save({"log_std": torch.full((28,), float("nan"))}, r / "bc_policy.pt"), "NaN"),
+    "wrong shapes": (lambda r: torch.save({"in_shift": torch.zeros(3), "out_shift": torch.zeros(2)},
+                                          r / "bc_policy.pt"), "does not match"),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("case", list(BC_POLICY_CASES))
+def test_a_bad_bc_policy_is_refused_by_eval(case, run, capsys):
+    corrupt, match = BC_POLICY_CASES[case]
+    corrupt(run)
+    before = _hashes(run)
+    _fails_with_one_line(capsys, ["eval", str(run), "--episodes", "1", "--policy", "bc"], match)
+    assert _hashes(run) == before
+    assert main(["eval", str(run), "--episodes", "1", "--no-progress"]) == 0  # the final policy is unaffected
+    assert not Path("/tmp/rrl-hostile-pwned").exists()

@@ -525,6 +525,22 @@ def test_video_of_a_state_run_shows_the_task_camera(tmp_path: Path, demos: DemoD
         evaluate_run(run_dir, episodes=1, distractor="object_color")
 
 
+def test_eval_of_the_bc_policy_scores_where_rl_started(tmp_path: Path, demos: DemoData) -> None:
+    from rrl.evaluate import evaluate_run, write_video
+
+    run_dir = train(_cfg(tmp_path / "run", eval_episodes=3, reward="dense"), demos=demos, progress=False)
+    first = read_log(run_dir / "log.csv")[0]  # iteration 0 scored the BC policy, before its update
+    bc = evaluate_run(run_dir, episodes=3, policy="bc")
+    assert bc.mean_return == pytest.approx(float(first["return_eval"]), rel=1e-5)
+    assert bc.success_rate == pytest.approx(float(first["success_eval"]))
+    final = json.loads((run_dir / "summary.json").read_text())["final_policy_eval"]
+    assert evaluate_run(run_dir, episodes=3).mean_return == pytest.approx(final["mean_return"], rel=1e-5)
+    assert bc.mean_return != pytest.approx(final["mean_return"], rel=1e-5)  # two policies, not one read twice
+    assert write_video(run_dir, tmp_path / "bc.gif", policy="bc")["steps"] == 40
+    with pytest.raises(ValueError, match="policy must be one of"):
+        evaluate_run(run_dir, episodes=1, policy="best")
+
+
 def test_asking_for_more_demos_than_the_file_holds_is_an_error(tmp_path: Path, expert_demo_set) -> None:
     from rrl.demos import save_demos
     from rrl.train import load_demo_set

@@ -28,6 +28,7 @@ from rrl.errors import one_line
 from rrl.paths import atomic_write
 
 CHECKPOINT = "checkpoint.pt"
+BC_POLICY = "bc_policy.pt"  # the policy after the behaviour-cloning warm-up (a plain state dict)
 CHECKPOINT_FORMAT = 1  # of the state dict inside
 WRAPPER_FORMAT = "rrl-checkpoint"
 MAX_CHECKPOINT_BYTES = 4 << 30  # a paper-scale checkpoint is a few MB
@@ -117,6 +118,24 @@ def read_checkpoint(path: str | Path) -> dict[str, Any]:
     _check_tensors({"policy": state["policy"], "baseline": state["baseline"]}, path, "")
     if not isinstance(state["config"], dict):
         raise ValueError(f"the checkpoint {path} has no config. {_WHAT_TO_DO}")
+    return state
+
+
+def read_policy_weights(path: str | Path) -> dict[str, torch.Tensor]:
+    """A policy's plain state dict (a run's ``bc_policy.pt``), verified: size, structure, finite numbers."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(
+            f"{path} not found: the run has not finished its behaviour-cloning warm-up, or its folder predates it"
+        )
+    if path.stat().st_size > MAX_CHECKPOINT_BYTES:
+        raise ValueError(f"the policy file {path} is {path.stat().st_size:,} bytes, far more than a run writes")
+    state = _load(path, path)
+    if not isinstance(state, dict) or not state or not all(
+        isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in state.items()
+    ):
+        raise ValueError(f"{path} holds no policy weights (a dict of named tensors). {_WHAT_TO_DO}")
+    _check_tensors(state, path, "")
     return state
 
 

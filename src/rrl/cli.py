@@ -175,7 +175,7 @@ def _add_eval(sub: argparse._SubParsersAction) -> None:
         "eval",
         help="deterministic success of a run's policy, optionally under a visual distractor, and a video",
         description="Examples: rrl eval runs/door --episodes 75; rrl eval runs/door --distractor light_position; "
-        "rrl eval runs/door --episodes 0 --video door.mp4",
+        "rrl eval runs/door --episodes 0 --video door.mp4; rrl eval runs/door --policy bc (where RL started)",
     )
     p.add_argument("run_dir")
     p.add_argument("--episodes", type=int, default=75, help="evaluation episodes (0: only the video)")
@@ -186,6 +186,11 @@ def _add_eval(sub: argparse._SubParsersAction) -> None:
         "--device", default=None, help="encoder device (default: the run's; e.g. cpu for a run trained on a GPU)"
     )
     p.add_argument("--video", default=None, metavar="OUT.mp4", help="write one deterministic episode (mp4 or gif)")
+    p.add_argument(
+        "--policy", choices=("final", "bc"), default="final",
+        help="final: the last checkpoint's policy; bc: the one RL started from (after behaviour cloning; the "
+        "initial policy without demos), on the same episodes",
+    )  # fmt: skip
     p.add_argument("--json", action="store_true", help="print the result as JSON")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(func=_cmd_eval)
@@ -200,25 +205,27 @@ def _cmd_eval(args: argparse.Namespace) -> int:
         raise ValueError(f"--episodes must be >= 0 (0: only the video), got {args.episodes}")
     if args.episodes == 0 and not args.video:
         raise ValueError("--episodes 0 evaluates nothing; give --video OUT.mp4 too, or --episodes N")
-    out: dict = {"run": args.run_dir, "distractor": args.distractor}
+    out: dict = {"run": args.run_dir, "policy": args.policy, "distractor": args.distractor}
     if args.episodes > 0:
         res = evaluate_run(
             args.run_dir, args.episodes, args.seed, args.distractor, args.n_envs, args.device,
-            progress=not args.no_progress,
+            progress=not args.no_progress, policy=args.policy,
         )  # fmt: skip
         out.update(episodes=res.episodes, success_rate=res.success_rate, mean_return=res.mean_return,
                    input_shift=res.input_shift, input_max=res.input_max)
     if args.video:
         out["video"] = write_video(
-            args.run_dir, args.video, seed=args.seed or 0, distractor=args.distractor, device=args.device
-        )
+            args.run_dir, args.video, seed=args.seed or 0, distractor=args.distractor, device=args.device,
+            policy=args.policy,
+        )  # fmt: skip
     if args.json:
         print(json.dumps(out))
     else:
         if "success_rate" in out:
             shift = "" if math.isnan(out["input_shift"]) else (
                 f"; normalised policy input |z|: mean {out['input_shift']:.2f}, max {out['input_max']:.1f}")
-            print(f"{args.run_dir}: success {100 * out['success_rate']:.1f}% over {out['episodes']} episodes "
+            which = " (its BC policy)" if args.policy == "bc" else ""
+            print(f"{args.run_dir}{which}: success {100 * out['success_rate']:.1f}% over {out['episodes']} episodes "
                   f"(mean return {out['mean_return']:.1f}, distractor {args.distractor or 'none'}{shift})")
         if "video" in out:
             print(f"wrote {out['video']['path']} ({out['video']['steps']} steps, success {out['video']['success']})")

@@ -6,10 +6,11 @@
 >>> result = evaluate_run("runs/door", episodes=75, progress=True)               # a tqdm bar on stderr
 >>> write_video("runs/door", "door.mp4")
 
-The policy is frozen (the last checkpoint of the run); episodes use the mean action and the task's success rule,
-seeded from ``seed`` exactly as the training loop's evaluation, so a clean evaluation with the run's seed and
-``eval_episodes`` reproduces ``summary.json``'s ``final_policy_eval`` (the checkpoint's policy). It is not the
-last ``success_eval`` of ``log.csv``: iteration k's row scores the policy before that iteration's update.
+The policy is frozen (the last checkpoint of the run, or with ``policy="bc"`` the one RL started from); episodes
+use the mean action and the task's success rule, seeded from ``seed`` exactly as the training loop's evaluation,
+so a clean evaluation with the run's seed and ``eval_episodes`` reproduces ``summary.json``'s ``final_policy_eval``
+(the checkpoint's policy). It is not the last ``success_eval`` of ``log.csv``: iteration k's row scores the policy
+before that iteration's update (so row 0 scores ``policy="bc"``).
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from rrl.checkpoint import CHECKPOINT, read_checkpoint, read_run_meta
+from rrl.checkpoint import BC_POLICY, CHECKPOINT, read_checkpoint, read_policy_weights, read_run_meta
 from rrl.config import TrainConfig
 from rrl.errors import one_line
 from rrl.policy import GaussianMLP
@@ -38,11 +39,21 @@ def load_run_config(run_dir: str | Path) -> TrainConfig:
     return read_run_meta(run_dir)[1]
 
 
-def load_run(run_dir: str | Path, device: str | None = None) -> tuple[TrainConfig, GaussianMLP]:
-    """The config and the policy of the last checkpoint of ``run_dir`` (loaded with ``weights_only=True``).
+#: Which of a run's policies :func:`load_run` reads: the last checkpoint's, or the one after behaviour cloning.
+POLICIES = ("final", "bc")
+
+
+def load_run(
+    run_dir: str | Path, device: str | None = None, policy: str = "final"
+) -> tuple[TrainConfig, GaussianMLP]:
+    """The config and a policy of ``run_dir`` (loaded with ``weights_only=True``): ``policy="final"`` the last
+    checkpoint's, ``"bc"`` the one the run started RL from (``bc_policy.pt``: after the BC warm-up, Eq. 5; the
+    initial policy of a run without demos).
 
     ``device`` replaces the run's encoder device (e.g. ``"cpu"`` for a run trained on a GPU box).
     """
+    if policy not in POLICIES:
+        raise ValueError(f"policy must be one of {POLICIES}, got {policy!r}")
     from rrl.run.assembly import make_policy
 
     run_dir = Path(run_dir)
@@ -50,7 +61,11 @@ def load_run(run_dir: str | Path, device: str | None = None) -> tuple[TrainConfi
     cfg = load_run_config(run_dir)
     if device is not None:
         cfg = dataclasses.replace(cfg, device=device)
-    state = read_checkpoint(ckpt)["policy"]  # checksum, structure, sizes and finite numbers verified
+    if policy == "bc":
+        ckpt = run_dir / BC_POLICY
+        state = read_policy_weights(ckpt)  # structure, sizes and finite numbers verified
+    else:
+        state = read_checkpoint(ckpt)["policy"]  # checksum, structure, sizes and finite numbers verified
     if cfg.algo in ("sac", "ferm"):
         from rrl.train_ferm import FERMPolicy
         from rrl.train_sac import SACPolicy
@@ -67,12 +82,12 @@ def load_run(run_dir: str | Path, device: str | None = None) -> tuple[TrainConfi
         raise ValueError(f"the checkpoint {ckpt} holds no rrl policy (no input/output shifts)")
     # The input size depends on the encoder and cameras; the shift buffers carry it (and the action size).
     obs_dim, act_dim = len(state["in_shift"]), len(state["out_shift"])
-    policy = make_policy(cfg, obs_dim, act_dim)
+    net = make_policy(cfg, obs_dim, act_dim)
     try:
-        policy.load_state_dict(state)
+        net.load_state_dict(state)
     except RuntimeError as err:
         raise ValueError(f"the checkpoint {ckpt} does not match the policy of {cfg_path}: {one_line(err)}") from None
-    return cfg, policy
+    return cfg, net
 
 
 def _sampler(cfg: TrainConfig, run_dir: str | Path, distractor: str | None, n_envs: int | None):
@@ -161,18 +176,20 @@ def evaluate_run(
     n_envs: int | None = None,
     device: str | None = None,
     progress: bool = False,
+    policy: str = "final",
 ) -> EvalResult:
     """Deterministic success of the run's policy on ``episodes`` episodes (``distractor``: see ``rrl.envs``).
 
     ``seed=None`` uses the training loop's evaluation seed. ``n_envs`` overrides the run's number of envs,
     ``device`` its encoder device (features then differ by rounding, so success can differ slightly).
-    ``progress``: a tqdm bar over the episodes on stderr (the result does not depend on it).
+    ``progress``: a tqdm bar over the episodes on stderr (the result does not depend on it). ``policy``: ``"final"``
+    (the last checkpoint's) or ``"bc"`` (the policy RL started from; :func:`load_run`), on the same episodes.
     """
     from rrl.seeding import STREAM_EVAL, stream_seed
 
     if episodes < 1:
         raise ValueError(f"episodes must be >= 1, got {episodes}")
-    cfg, policy = load_run(run_dir, device)
+    cfg, net = load_run(run_dir, device, policy)
     seed = stream_seed(cfg.seed, 0, STREAM_EVAL) if seed is None else seed
     sampler = _sampler(cfg, run_dir, distractor, n_envs)
     bar = None
@@ -181,8 +198,8 @@ def evaluate_run(
             width = (n_envs or cfg.n_envs) if cfg.is_pixel else cfg.workers
             desc = f"eval {cfg.task}" + (f" ({distractor})" if distractor else "")
             bar = _EpisodeBar(episodes, width, cfg.effective_horizon, desc)
-            policy = _CountingPolicy(policy, bar.steps)
-        result = evaluate_policy(sampler, policy, cfg.task_spec, episodes, seed)
+            net = _CountingPolicy(net, bar.steps)
+        result = evaluate_policy(sampler, net, cfg.task_spec, episodes, seed)
         if bar is not None:
             bar.finish()
         return result
@@ -199,8 +216,10 @@ def write_video(
     distractor: str | None = None,
     fps: int = 25,
     device: str | None = None,
+    policy: str = "final",
 ) -> dict[str, Any]:
-    """One deterministic episode of the run's policy as a video (mp4/gif by extension) of its camera(s).
+    """One deterministic episode of the run's policy (``policy``: see :func:`load_run`) as a video (mp4/gif by
+    extension) of its camera(s).
 
     Pixel runs show exactly the frames the policy saw (every camera side by side); state runs show the task's
     RRL camera at 256 pixels. Returns ``{"path", "steps", "success"}``.
@@ -211,8 +230,8 @@ def write_video(
     from rrl.envs.wrappers import EpisodeOffset
     from rrl.run.assembly import make_run_encoder, pixel_env_config, state_featurizer
 
-    cfg, policy = load_run(run_dir, device)
-    actor = policy.numpy_actor()
+    cfg, net = load_run(run_dir, device, policy)
+    actor = net.numpy_actor()
     if cfg.is_pixel:
         from rrl.sampling.pipelined import VisualFeaturizer
 
