@@ -81,17 +81,22 @@ def _check_tensors(obj: Any, path: Path, where: str) -> None:
         raise ValueError(f"the checkpoint {path} holds NaN or inf in {where}. {_WHAT_TO_DO}")
 
 
+def _load_file(path: Path, what: str, missing: str) -> Any:
+    """``path`` loaded with ``weights_only=True`` once it exists, is not empty and not absurdly large."""
+    if not path.is_file():
+        raise FileNotFoundError(f"{path} not found: {missing}")
+    size = path.stat().st_size
+    if size == 0:
+        raise ValueError(f"{what} {path} is empty. {_WHAT_TO_DO}")
+    if size > MAX_CHECKPOINT_BYTES:
+        raise ValueError(f"{what} {path} is {size:,} bytes, far more than a run writes. {_WHAT_TO_DO}")
+    return _load(path, path)
+
+
 def read_checkpoint(path: str | Path) -> dict[str, Any]:
     """The training state in ``path``, verified (checksum, structure, sizes, finite numbers)."""
     path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"{path} not found: the run has no checkpoint yet")
-    size = path.stat().st_size
-    if size == 0:
-        raise ValueError(f"the checkpoint {path} is empty. {_WHAT_TO_DO}")
-    if size > MAX_CHECKPOINT_BYTES:
-        raise ValueError(f"the checkpoint {path} is {size:,} bytes, far more than a run writes. {_WHAT_TO_DO}")
-    state = _load(path, path)
+    state = _load_file(path, "the checkpoint", "the run has no checkpoint yet")
     if isinstance(state, dict) and state.get("format") == WRAPPER_FORMAT:
         payload = state.get("payload")
         if not isinstance(payload, torch.Tensor) or payload.dtype != torch.uint8 or payload.dim() != 1:
@@ -122,15 +127,12 @@ def read_checkpoint(path: str | Path) -> dict[str, Any]:
 
 
 def read_policy_weights(path: str | Path) -> dict[str, torch.Tensor]:
-    """A policy's plain state dict (a run's ``bc_policy.pt``), verified: size, structure, finite numbers."""
+    """A policy's plain state dict (a run's ``bc_policy.pt``), verified as :func:`read_checkpoint` verifies one,
+    less the checksum: size, structure, finite numbers."""
     path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(
-            f"{path} not found: the run has not finished its behaviour-cloning warm-up, or its folder predates it"
-        )
-    if path.stat().st_size > MAX_CHECKPOINT_BYTES:
-        raise ValueError(f"the policy file {path} is {path.stat().st_size:,} bytes, far more than a run writes")
-    state = _load(path, path)
+    state = _load_file(
+        path, "the policy file", "the run has not finished its behaviour-cloning warm-up, or its folder predates it"
+    )
     if not isinstance(state, dict) or not state or not all(
         isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in state.items()
     ):

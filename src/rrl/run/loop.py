@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from rrl.checkpoint import CHECKPOINT, identity_mismatch, read_checkpoint, read_run_meta
+from rrl.checkpoint import BC_POLICY, CHECKPOINT, identity_mismatch, read_checkpoint, read_run_meta
 from rrl.config import BC_STAGE_FIELDS, IDENTITY_FIELDS, TrainConfig
 from rrl.paths import atomic_write
 from rrl.result_folder import library_versions
@@ -236,7 +236,7 @@ def _run(
         if fresh:
             bc = trainer.behavior_clone()
             _write_json(run_dir / "bc.json", bc)
-            atomic_write(run_dir / "bc_policy.pt", lambda f: torch.save(trainer.policy.state_dict(), f), binary=True)
+            atomic_write(run_dir / BC_POLICY, lambda f: torch.save(trainer.policy.state_dict(), f), binary=True)
         if demo_set is not None and not (run_dir / RUN_DEMOS).is_file():  # after the check: only the run's own demos
             from rrl.demos import save_demos
 
