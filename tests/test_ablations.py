@@ -158,6 +158,34 @@ def test_rerun_extends_keeps_or_refuses_an_existing_run(tmp_path: Path, capsys) 
         run_experiment("rewards", **kw, **{**tiny, "iterations": 2, "trajectories": 3})
 
 
+def test_an_extension_stopped_before_its_end_is_not_taken_for_finished(tmp_path: Path, monkeypatch) -> None:
+    """Extending a finished run drops its summary (it describes the old end) as the extension starts; a re-run then
+    resumes the folder. A folder that kept a summary of fewer iterations than it records is resumed too."""
+    import rrl.run.loop as loop
+
+    kw = dict(tasks=["door"], scale="smoke", root=tmp_path / "runs", results_root=tmp_path / "results")
+    tiny = {**TINY, "variants": ["rrl_sparse"], "threads": 1}
+    run = Path(run_experiment("rewards", **kw, **tiny)["runs"][0]["out"])
+    assert loop.finished_iterations(run) == 1
+    old_summary = (run / "summary.json").read_text()
+
+    def killed(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    with monkeypatch.context() as m:
+        m.setattr(loop, "_write_summary", killed)  # stopped after the last iteration, before the summary
+        with pytest.raises(KeyboardInterrupt):
+            loop.resume(run, progress=False, iterations=2)
+    assert not (run / "summary.json").exists() and loop.finished_iterations(run) is None
+    run_experiment("rewards", **kw, **{**tiny, "iterations": 2})
+    assert loop.finished_iterations(run) == 2 and len((run / "log.csv").read_text().splitlines()) == 3
+    (run / "summary.json").write_text(old_summary)  # as an extension by an older rrl left it
+    run_experiment("rewards", **kw, **{**tiny, "iterations": 2})
+    assert loop.finished_iterations(run) == 2 and len((run / "log.csv").read_text().splitlines()) == 3
+    (run / "summary.json").write_text("{not json")
+    assert loop.finished_iterations(run) is None
+
+
 def test_experiment_cli_passes_device_and_sampler_settings(monkeypatch) -> None:
     import rrl.experiments.ablations as ab
 
@@ -299,6 +327,7 @@ def test_main_figure_averages_few_episode_iterations_over_40_episodes(tmp_path: 
     iterations (40 episodes), those there are at the start, and says so in the legend; the first sample count at
     >= 80% comes from the averaged curve. DAPG's batches stay raw."""
     from rrl.config import TrainConfig
+    from rrl.experiments.definitions import rrl_main
     from rrl.experiments.main_figure import _curves, describe
 
     success = [0.0, 0.5, 1.0] + [0.0] * 27
@@ -314,5 +343,6 @@ def test_main_figure_averages_few_episode_iterations_over_40_episodes(tmp_path: 
     x, y, first = _curves(tmp_path, [{"run": "ferm_s0", "config": dapg}])
     assert y[0][:3].tolist() == success[:3] and "episodes" not in describe(dapg) and first == ["0.00M"]
     assert "BC epochs" not in describe(dapg) and "BC epochs" not in describe(ferm)
-    pen = TrainConfig.from_preset("cpu", "pen", bc_epochs=20).to_json()
-    assert describe(pen).endswith("80 traj/it, 20 BC epochs")
+    pen = TrainConfig.from_preset("cpu", "pen", **rrl_main("pen", "cpu")).to_json()
+    assert describe(pen).endswith("80 traj/it, 20 BC epochs, initial std 0.14")
+    assert describe(TrainConfig.from_preset("cpu", "door", **rrl_main("door", "cpu")).to_json()).endswith("std 0.05")

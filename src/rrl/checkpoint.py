@@ -29,6 +29,7 @@ from rrl.paths import atomic_write
 
 CHECKPOINT = "checkpoint.pt"
 BC_POLICY = "bc_policy.pt"  # the policy after the behaviour-cloning warm-up (a plain state dict)
+SUMMARY = "summary.json"  # written when a run reaches its iterations: its final evaluation
 CHECKPOINT_FORMAT = 1  # of the state dict inside
 WRAPPER_FORMAT = "rrl-checkpoint"
 MAX_CHECKPOINT_BYTES = 4 << 30  # a paper-scale checkpoint is a few MB

@@ -75,10 +75,11 @@ def _train_or_continue(cfg: TrainConfig) -> None:
     """Train ``cfg`` in ``cfg.out``, or bring the run already there up to ``cfg``.
 
     A folder whose recorded config differs in a field that defines the run (``IDENTITY_FIELDS``) is refused.
-    A finished run (``summary.json``) is kept unless ``cfg`` asks for more iterations; an unfinished one is
-    resumed. Either way the other settings of ``cfg`` (e.g. ``iterations``, ``device``) apply from there on.
+    A finished run (a ``summary.json`` of all its recorded iterations) is kept unless ``cfg`` asks for more
+    iterations; an unfinished one is resumed. Either way the other settings of ``cfg`` (e.g. ``iterations``,
+    ``device``) apply from there on.
     """
-    from rrl.run.loop import resume, train
+    from rrl.run.loop import finished_iterations, resume, train
 
     run_dir = Path(cfg.out)
     if not (run_dir / "config.json").is_file():
@@ -97,7 +98,7 @@ def _train_or_continue(cfg: TrainConfig) -> None:
             f"{ {k: getattr(recorded, k) for k in clash} }, asked { {k: changed[k] for k in clash} }); move it away "
             "or pass another --root"
         )
-    finished = (run_dir / "summary.json").is_file()
+    finished = (finished_iterations(run_dir) or 0) >= recorded.iterations  # not a summary an extension left behind
     if finished and cfg.iterations <= recorded.iterations:
         learning = sorted(k for k in changed if k not in RUNTIME_FIELDS and k != "iterations")
         if learning:

@@ -81,7 +81,8 @@ def smoothing_window(config: dict[str, Any]) -> int:
 
 
 def describe(config: dict[str, Any]) -> str:
-    """What a legend says about a run: the input, its image size, its batch and BC epochs other than the paper's."""
+    """What a legend says about a run: the input, its image size, its batch, and BC epochs and an initial action std
+    other than the defaults."""
     cfg = TrainConfig.from_json(config)
     if not cfg.is_pixel:
         return f"state, {cfg.trajectories} traj/it"
@@ -91,7 +92,8 @@ def describe(config: dict[str, Any]) -> str:
     if cfg.algo == "ferm":
         return f"learned conv, {cfg.render_size}->{cfg.image_size} px{cams}, {cfg.trajectories} ep/it{mean}"
     bc = f", {cfg.bc_epochs} BC epochs" if cfg.algo == "dapg" and cfg.bc_epochs != TrainConfig.bc_epochs else ""
-    return f"{cfg.encoder}, {cfg.image_size} px{cams}, {cfg.trajectories} traj/it{bc}{mean}"
+    std = f", initial std {math.exp(cfg.init_log_std):.2g}" if cfg.init_log_std is not None else ""
+    return f"{cfg.encoder}, {cfg.image_size} px{cams}, {cfg.trajectories} traj/it{bc}{std}{mean}"
 
 
 def _success(folder: Path, run: dict[str, Any]) -> tuple[np.ndarray, np.ndarray]:

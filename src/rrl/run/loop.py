@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from rrl.checkpoint import BC_POLICY, CHECKPOINT, identity_mismatch, read_checkpoint, read_run_meta
+from rrl.checkpoint import BC_POLICY, CHECKPOINT, SUMMARY, identity_mismatch, read_checkpoint, read_run_meta
 from rrl.config import BC_STAGE_FIELDS, IDENTITY_FIELDS, TrainConfig
 from rrl.paths import atomic_write
 from rrl.result_folder import library_versions
@@ -124,6 +124,8 @@ def resume(
 
         def record() -> None:  # once every check has passed: a refused resume changes nothing on disk
             _write_json(cfg_path, meta)
+            if "iterations" in overrides:  # an extended run is unfinished again: its summary describes an old end
+                (run_dir / SUMMARY).unlink(missing_ok=True)
 
     return _run(cfg, run_dir, sampler, demos, progress, fresh=fresh, adopt_demos=adopt_demos, on_ready=record)
 
@@ -281,6 +283,16 @@ def _run(
     return run_dir
 
 
+def finished_iterations(run_dir: str | Path) -> int | None:
+    """The iterations the run in ``run_dir`` finished, from its ``summary.json``; ``None`` if it has no readable
+    summary (it never finished, or the summary was damaged: resuming rewrites it)."""
+    try:
+        done = json.loads((Path(run_dir) / SUMMARY).read_text(encoding="utf-8"))["iterations"]
+    except (OSError, UnicodeDecodeError, ValueError, TypeError, KeyError):
+        return None
+    return done if isinstance(done, int) and not isinstance(done, bool) else None
+
+
 def _write_summary(trainer: Trainer, run_dir: Path) -> None:
     cfg = trainer.cfg
     rows = read_log(run_dir / "log.csv")
@@ -297,7 +309,7 @@ def _write_summary(trainer: Trainer, run_dir: Path) -> None:
         summary["final_policy_eval"] = {
             "success_rate": ev.success_rate, "mean_return": ev.mean_return, "episodes": ev.episodes
         }
-    _write_json(run_dir / "summary.json", summary)
+    _write_json(run_dir / SUMMARY, summary)
 
 
 def _write_json(path: Path, obj: Any) -> None:
