@@ -241,8 +241,9 @@ def main_figure(exp: Experiment, scale: str, results_root: str | Path = "results
             "experiment's DAPG runs (RRL and from state) start from an initial action std of 0.05 and the best of 8 "
             "BC fits and use the released RRL code's constant demo weight, as DAPG from state needed there "
             "(docs/rewards.md); its RRL door runs sample 200 trajectories an iteration. Its RRL pen runs at cpu scale "
-            "fit BC for 20 epochs, not 5 (the legend says so where a run did), as 5 underfit the pixel features "
-            "there (docs/findings.md). A run with fewer than "
+            "fit BC for 20 epochs, not 5, as 5 underfit the pixel features there, and start from an initial action "
+            "std of 0.135, not the demonstrations' (mean 0.37), whose noise halves the BC policy's success (the "
+            "legend names both where a run has them; docs/findings.md). A run with fewer than "
             f"{MIN_EPISODES} episodes an iteration (FERM) is averaged over its last {MIN_EPISODES} episodes, in the "
             "table, the figure and fig3.csv alike.")  # fmt: skip
     if metas:
