@@ -149,6 +149,7 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
 
 
 def _cmd_train(args: argparse.Namespace) -> int:
+    from rrl.checkpoint import SUMMARY
     from rrl.train import TrainConfig, TrainingDivergedError, config_overrides, resume, train
 
     overrides = config_overrides(args)
@@ -166,7 +167,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
         print(f"rrl train: error: {err}", file=sys.stderr)
         return 3
     print(f"run folder: {run_dir}")
-    print((run_dir / "summary.json").read_text().strip())
+    print((run_dir / SUMMARY).read_text().strip())
     return 0
 
 
