@@ -328,7 +328,7 @@ def test_main_figure_averages_few_episode_iterations_over_40_episodes(tmp_path: 
     >= 80% comes from the averaged curve. DAPG's batches stay raw."""
     from rrl.config import TrainConfig
     from rrl.experiments.definitions import rrl_main
-    from rrl.experiments.main_figure import _curves, describe
+    from rrl.experiments.main_figure import _curves, _settings_note, describe
 
     success = [0.0, 0.5, 1.0] + [0.0] * 27
     rows = ["samples,success_train"] + [f"{400 * (i + 1)},{v}" for i, v in enumerate(success)]
@@ -344,5 +344,9 @@ def test_main_figure_averages_few_episode_iterations_over_40_episodes(tmp_path: 
     assert y[0][:3].tolist() == success[:3] and "episodes" not in describe(dapg) and first == ["0.00M"]
     assert "BC epochs" not in describe(dapg) and "BC epochs" not in describe(ferm)
     pen = TrainConfig.from_preset("cpu", "pen", **rrl_main("pen", "cpu")).to_json()
-    assert describe(pen).endswith("80 traj/it, 20 BC epochs, initial std 0.14")
+    assert describe(pen).endswith("80 traj/it, 20 BC epochs, initial std 0.135")
     assert describe(TrainConfig.from_preset("cpu", "door", **rrl_main("door", "cpu")).to_json()).endswith("std 0.05")
+    # the figure's note reads the same settings: pen's only at cpu scale, none at smoke
+    assert "20 epochs, not 5" in _settings_note("cpu") and "std of 0.135" in _settings_note("cpu")
+    assert "std of 0.05" in _settings_note("paper") and "pen" not in _settings_note("paper")
+    assert _settings_note("smoke") == ""

@@ -125,7 +125,7 @@ MAIN_RELATED = (
     Related("door", "rrl_code_door", "DAPG (state), human demos, initial action std 0.05, best of 8 BC fits",
             "DAPG from state, std 0.05, best of 8 BC fits, mjrl demo weight (results/rrl_code_door)"),
     Related("door", "rrl_code_door",
-            "RRL (cpu preset features), human demos, initial action std 0.05, best of 8 BC fits",
+            "RRL (cpu preset features), human demos, best of 8 BC fits",  # describe() names its std
             "RRL, std 0.05, best of 8 BC fits, mjrl demo weight (results/rrl_code_door)"),
     Related("door", "ferm_door_expert", "FERM (cpu preset), rrl_code",
             "FERM, expert demos, the cpu preset's targets and replay (results/ferm_door_expert)"),

@@ -20,7 +20,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from rrl.config import TrainConfig
-from rrl.experiments.definitions import Experiment
+from rrl.experiments.definitions import Experiment, rrl_main
 from rrl.published import PUBLISHED_LABEL, PublishedBand, draw_band, find_published_band
 from rrl.result_folder import result_name
 
@@ -80,6 +80,10 @@ def smoothing_window(config: dict[str, Any]) -> int:
     return max(1, math.ceil(MIN_EPISODES / max(1, int(config.get("trajectories") or 1))))
 
 
+def _std(log_std: float) -> str:
+    return f"{round(math.exp(log_std), 3):g}"  # 0.135, 0.05
+
+
 def describe(config: dict[str, Any]) -> str:
     """What a legend says about a run: the input, its image size, its batch, and BC epochs and an initial action std
     other than the defaults."""
@@ -92,7 +96,7 @@ def describe(config: dict[str, Any]) -> str:
     if cfg.algo == "ferm":
         return f"learned conv, {cfg.render_size}->{cfg.image_size} px{cams}, {cfg.trajectories} ep/it{mean}"
     bc = f", {cfg.bc_epochs} BC epochs" if cfg.algo == "dapg" and cfg.bc_epochs != TrainConfig.bc_epochs else ""
-    std = f", initial std {math.exp(cfg.init_log_std):.2g}" if cfg.init_log_std is not None else ""
+    std = f", initial std {_std(cfg.init_log_std)}" if cfg.init_log_std is not None else ""
     return f"{cfg.encoder}, {cfg.image_size} px{cams}, {cfg.trajectories} traj/it{bc}{std}{mean}"
 
 
@@ -138,6 +142,25 @@ class _Curve(NamedTuple):
     folder: Path
     runs: list[dict[str, Any]]
     own: bool
+
+
+def _settings_note(scale: str) -> str:
+    """The note's sentences on the RRL runs' settings other than the preset's, read from
+    :func:`~rrl.experiments.definitions.rrl_main` at ``scale`` (empty where it changes nothing)."""
+    door, pen, text = rrl_main("door", scale), rrl_main("pen", scale), ""
+    if door:
+        text += (f" On door, this experiment's DAPG runs (RRL and from state) start from an initial action std of "
+                 f"{_std(door['init_log_std'])} and the best of {door['bc_candidates']} BC fits and use the released "
+                 "RRL code's constant demo weight, as DAPG from state needed there (docs/rewards.md)")
+        batch = door.get("trajectories")
+        text += f"; its RRL door runs sample {batch} trajectories an iteration." if batch else "."
+    if pen:
+        text += (f" Its RRL pen runs at {scale} scale fit BC for {pen['bc_epochs']} epochs, not "
+                 f"{TrainConfig.bc_epochs}, as {TrainConfig.bc_epochs} underfit the pixel features there, and start "
+                 f"from an initial action std of {_std(pen['init_log_std'])}, not the demonstrations' (mean 0.37), "
+                 "whose noise halves the BC policy's success (the legend names both where a run has them; "
+                 "docs/findings.md).")
+    return text
 
 
 def main_figure(exp: Experiment, scale: str, results_root: str | Path = "results") -> Path | None:
@@ -237,15 +260,9 @@ def main_figure(exp: Experiment, scale: str, results_root: str | Path = "results
             "most that many samples (only where every seed got there); in brackets, points above (+) or below (-) "
             "the published RRL mean at the same samples, whose own row closes each task. Door learns from the 25 human "
             "demonstrations, hammer, pen and relocate from 25 expert rollouts (no human demonstrations of them can "
-            "be had here); the published RRL curves used human demonstrations on every task. On door, this "
-            "experiment's DAPG runs (RRL and from state) start from an initial action std of 0.05 and the best of 8 "
-            "BC fits and use the released RRL code's constant demo weight, as DAPG from state needed there "
-            "(docs/rewards.md); its RRL door runs sample 200 trajectories an iteration. Its RRL pen runs at cpu scale "
-            "fit BC for 20 epochs, not 5, as 5 underfit the pixel features there, and start from an initial action "
-            "std of 0.135, not the demonstrations' (mean 0.37), whose noise halves the BC policy's success (the "
-            "legend names both where a run has them; docs/findings.md). A run with fewer than "
-            f"{MIN_EPISODES} episodes an iteration (FERM) is averaged over its last {MIN_EPISODES} episodes, in the "
-            "table, the figure and fig3.csv alike.")  # fmt: skip
+            "be had here); the published RRL curves used human demonstrations on every task."
+            f"{_settings_note(scale)} A run with fewer than {MIN_EPISODES} episodes an iteration (FERM) is averaged "
+            f"over its last {MIN_EPISODES} episodes, in the table, the figure and fig3.csv alike.")  # fmt: skip
     if metas:
         note += f" Each run's command: the per-task sections ({', '.join(folders[t].name for t in metas)})."
     if any(not c.own for c in curves):
