@@ -256,6 +256,11 @@ def test_dry_run_says_what_is_left_of_runs_already_started(tmp_path: Path, capsy
                  str(tmp_path), "--dry-run"]) == 0  # fmt: skip
     printed = capsys.readouterr().out  # --tasks: the spelling of `rrl experiment main --tasks door,hammer,...`
     assert "--task door " in printed and "--task hammer " in printed and "# 2 runs" in printed
+    # a log that times its iterations gives the hours left at this machine's own rate (median, damaged rows skipped)
+    (out / "log.csv").write_text("iteration,samples,t_iteration\n0,8000,400\n1,16000,\n2,24000,oops\n14,120000,420\n")
+    timed = {r["variant"]: r for r in run_experiment("main", **args)["runs"]}["RRL"]
+    assert timed["hours_left"] == pytest.approx(410 / 8000 * 360_000 / 3600) and timed["hours"] == fresh["RRL"]["hours"]
+    assert "this run's median 410 s per 8,000-sample iteration (2 iterations logged)" in timed["source"]
 
 
 def test_main_experiment_exports_the_figure_and_table(tmp_path: Path) -> None:

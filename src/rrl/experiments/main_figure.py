@@ -65,8 +65,29 @@ def estimate(cfg: TrainConfig, scale: str) -> dict[str, Any]:
         done = 0
     hours = None if seconds is None else samples * seconds * cams / 3600
     left = None if hours is None else hours * (samples - done) / samples
+    own = _own_rate(rows, cfg.trajectories * cfg.effective_horizon)
+    if own is not None:  # the run's own iterations on this machine beat a rate measured elsewhere
+        left = own[0] * (samples - done) / 3600
     return {"samples": samples, "done": done, "hours": hours, "hours_left": left,
-            "source": source + (f"; x{cams} cameras" if cams > 1 else "")}  # fmt: skip
+            "source": source + (f"; x{cams} cameras" if cams > 1 else "") + (f"; left: {own[1]}" if own else "")}
+
+
+def _own_rate(rows: list[dict[str, str]], per_iteration: int) -> tuple[float, str] | None:
+    """Seconds per sample from a run's ``log.csv`` rows: the median ``t_iteration`` (sampling, evaluation and
+    update) over ``per_iteration`` samples, with a phrase saying so; ``None`` without a timed row."""
+    times = []
+    for row in rows:
+        try:
+            times.append(float(row.get("t_iteration") or "nan"))
+        except ValueError:
+            continue
+    times = [t for t in times if math.isfinite(t) and t > 0]
+    if not times or per_iteration <= 0:
+        return None
+    median = float(np.median(times))
+    n = len(times)
+    return median / per_iteration, (f"this run's median {median:.0f} s per {per_iteration:,}-sample iteration "
+                                    f"({n} iteration{'s' if n > 1 else ''} logged)")
 
 
 #: A curve's training success is the mean over at least this many episodes: runs with fewer episodes an iteration
