@@ -87,6 +87,46 @@ def test_export_and_report(run_dirs: list[Path], tmp_path: Path) -> None:
     assert "| robustness_door |" in report
 
 
+def test_rrl_eval_results_travel_with_the_run_into_the_export(run_dirs: list[Path], tmp_path: Path, capsys) -> None:
+    """`rrl eval` appends its result with the command that reproduces it to the run's evaluations.jsonl; the export's
+    meta.json carries the records (also once the folder is gone) and the report prints them; a damaged file is
+    named and left as it is; --no-record writes nothing."""
+    from rrl.cli import main
+    from rrl.evaluate import EVALUATIONS, read_evaluations
+
+    run = Path(shutil.copytree(run_dirs[0], tmp_path / "run"))
+    assert main(["eval", str(run), "--episodes", "2", "--json", "--no-progress"]) == 0
+    printed = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert main(["eval", str(run), "--episodes", "1", "--policy", "bc", "--seed", "3", "--no-progress"]) == 0
+    final, bc = read_evaluations(run)
+    assert final["success_rate"] == printed["success_rate"] and final["episodes"] == 2 and final["samples"] == 180
+    assert final["command"] == f"rrl eval {run} --episodes 2 --policy final" and final["commit"] and final["date"]
+    assert bc["command"] == f"rrl eval {run} --episodes 1 --policy bc --seed 3" and bc["samples"] == 0
+    capsys.readouterr()
+    # the recorded command reproduces the number (deterministic episodes from the same seed)
+    assert main([*final["command"].split()[1:], "--json", "--no-record"]) == 0
+    assert json.loads(capsys.readouterr().out.strip().splitlines()[-1])["success_rate"] == final["success_rate"]
+    assert len(read_evaluations(run)) == 2  # --no-record
+
+    results = tmp_path / "results"
+    export_results("evals", {"DAPG": [run]}, results)
+    assert json.loads((results / "evals" / "meta.json").read_text())["groups"]["DAPG"][0]["evaluations"] == [final, bc]
+    shutil.rmtree(run)  # the folder gone, a re-export from the CSV keeps the records
+    export_results("evals2", {"DAPG": [results / "evals" / "run.csv"]}, results)
+    report = write_report(results, tmp_path / "docs" / "results.md").read_text()
+    line = f"- run: {100 * final['success_rate']:.1f}% over 2 episodes, the policy after 180 samples (`rrl eval {run}"
+    assert report.count(line) == 2 and report.count("over 1 episodes, the BC policy") == 2
+
+    damaged = Path(shutil.copytree(run_dirs[1], tmp_path / "damaged"))
+    (damaged / EVALUATIONS).write_text('{"command": "rrl eval x", "success_rate": 0.5}\n{"truncated\n')
+    with pytest.raises(ValueError, match="line 2"):
+        run_summary(damaged)
+    assert main(["eval", str(damaged), "--episodes", "1", "--no-progress"]) == 0  # the evaluation stands ...
+    err = capsys.readouterr().err
+    assert "not recorded" in err and "line 2" in err
+    assert (damaged / EVALUATIONS).read_text().endswith('{"truncated\n')  # ... and the file is left as it was
+
+
 def test_export_keeps_previous_runs_whose_folders_are_gone(run_dirs: list[Path], tmp_path: Path, capsys) -> None:
     results = tmp_path / "results"
     first = export_results("dapg_door", {"DAPG": run_dirs}, results)

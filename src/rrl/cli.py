@@ -194,6 +194,8 @@ def _add_eval(sub: argparse._SubParsersAction) -> None:
     )  # fmt: skip
     p.add_argument("--json", action="store_true", help="print the result as JSON")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.add_argument("--no-record", action="store_true",
+                   help="do not append the result to the run's evaluations.jsonl (exports carry those records)")
     p.set_defaults(func=_cmd_eval)
 
 
@@ -214,6 +216,8 @@ def _cmd_eval(args: argparse.Namespace) -> int:
         )  # fmt: skip
         out.update(episodes=res.episodes, success_rate=res.success_rate, mean_return=res.mean_return,
                    input_shift=res.input_shift, input_max=res.input_max)
+        if not args.no_record:
+            _record_eval(args, res)
     if args.video:
         out["video"] = write_video(
             args.run_dir, args.video, seed=args.seed or 0, distractor=args.distractor, device=args.device,
@@ -231,6 +235,24 @@ def _cmd_eval(args: argparse.Namespace) -> int:
         if "video" in out:
             print(f"wrote {out['video']['path']} ({out['video']['steps']} steps, success {out['video']['success']})")
     return 0
+
+
+def _record_eval(args: argparse.Namespace, res: Any) -> None:
+    """The result into the run's evaluations.jsonl, under the command that reproduces it (a warning where the
+    run folder cannot take it: the evaluation itself stands)."""
+    import shlex
+
+    from rrl.evaluate import record_evaluation
+
+    flags = ["--episodes", str(args.episodes), "--policy", args.policy]
+    for key in ("seed", "distractor", "n_envs", "device"):
+        if getattr(args, key) is not None:
+            flags += [f"--{key.replace('_', '-')}", str(getattr(args, key))]
+    command = shlex.join(["rrl", "eval", args.run_dir, *flags])
+    try:
+        record_evaluation(args.run_dir, command, args.policy, args.distractor, args.seed, res)
+    except (OSError, ValueError) as err:
+        print(f"warning: the result is not recorded in {args.run_dir}: {err}", file=sys.stderr)
 
 
 def _add_results(sub: argparse._SubParsersAction) -> None:

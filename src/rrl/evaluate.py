@@ -11,11 +11,16 @@ use the mean action and the task's success rule, seeded from ``seed`` exactly as
 so a clean evaluation with the run's seed and ``eval_episodes`` reproduces ``summary.json``'s ``final_policy_eval``
 (the checkpoint's policy). It is not the last ``success_eval`` of ``log.csv``: iteration k's row scores the policy
 before that iteration's update (so row 0 scores ``policy="bc"``).
+
+``rrl eval`` appends each result, with its command, commit and date, to the run's ``evaluations.jsonl``
+(:func:`record_evaluation`), so that an export (``rrl results``, ``rrl experiment``) carries the numbers with
+the run's curve.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import json
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -41,6 +46,7 @@ def load_run_config(run_dir: str | Path) -> TrainConfig:
 
 #: Which of a run's policies :func:`load_run` reads: the last checkpoint's, or the one after behaviour cloning.
 POLICIES = ("final", "bc")
+EVALUATIONS = "evaluations.jsonl"  # rrl eval's results in a run folder, one JSON object a line
 
 
 def load_run(
@@ -268,3 +274,49 @@ def write_video(
     else:
         imageio.mimwrite(out, frames, duration=1000 / fps)
     return {"path": str(out), "steps": len(frames), "success": bool(cfg.task_spec.is_success(np.array(flags)))}
+
+
+def record_evaluation(run_dir: str | Path, command: str, policy: str, distractor: str | None, seed: int | None,
+                      result: EvalResult) -> dict[str, Any]:  # fmt: skip
+    """Append ``result`` to ``run_dir/evaluations.jsonl`` with its ``command``, the rrl commit, the date and the
+    samples the evaluated policy had trained on (0 for ``policy="bc"``); the file is rewritten atomically, so an
+    interrupted write leaves the earlier records as they were. Returns the record."""
+    from rrl.paths import atomic_write, git_commit
+    from rrl.result_folder import utc_now
+    from rrl.run.logs import read_log
+
+    run_dir = Path(run_dir)
+    rows = read_log(run_dir / "log.csv") if (run_dir / "log.csv").is_file() else []
+    trained = int(float(rows[-1]["samples"])) if rows and policy == "final" else 0
+    record = {
+        "command": command, "commit": git_commit(), "date": utc_now(), "policy": policy, "samples": trained,
+        "distractor": distractor, "seed": seed, "episodes": result.episodes, "success_rate": result.success_rate,
+        "mean_return": result.mean_return,
+    }  # fmt: skip
+    earlier = read_evaluations(run_dir)  # refuses to add to a damaged file
+    lines = [json.dumps(r, sort_keys=True) for r in [*earlier, record]]
+    atomic_write(run_dir / EVALUATIONS, lambda f: f.write("\n".join(lines) + "\n"))
+    return record
+
+
+def read_evaluations(run_dir: str | Path) -> list[dict[str, Any]]:
+    """The records of ``run_dir/evaluations.jsonl`` (none without the file); ValueError naming the line of a
+    damaged one."""
+    path = Path(run_dir) / EVALUATIONS
+    if not path.is_file():
+        return []
+    records = []
+    for n, line in enumerate(path.read_text().splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError as err:
+            record, reason = None, one_line(err)
+        else:
+            reason = "not an object with command and success_rate"
+        if not isinstance(record, dict) or not {"command", "success_rate"} <= set(record):
+            raise ValueError(f"{path}, line {n}: {reason}; remove or mend that line (each line is one `rrl eval` "
+                             "result)")  # fmt: skip
+        records.append(record)
+    return records

@@ -129,7 +129,8 @@ def _runs_result(folder: Path, meta: dict[str, Any], out: Path, figure: str | No
     lines += ["| group | run | seed | iterations | samples | wall time | first train >= 80% | first train >= 90% "
               f"| first eval >= 90% | last train | train, last {LAST_N} it. | last eval | max train | commit |",
               "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]  # fmt: skip
-    commands = []
+    commands: list[str] = []
+    evaluations: list[str] = []
     for label, runs in meta["groups"].items():
         for s in runs:
             wall = "-" if s.get("wall_time_s") is None else f"{s['wall_time_s'] / 60:.0f} min"
@@ -143,12 +144,26 @@ def _runs_result(folder: Path, meta: dict[str, Any], out: Path, figure: str | No
                 f"{_pct(s['last_success_eval'])} | {_pct(s['max_success_train'])} | {s['commit']} |"
             )
             commands.append(f"    {s['command']}" + "".join(f"\n    {r}" for r in s.get("resumed_with", [])))
+            evaluations += [_evaluation_line(s["run"], e) for e in s.get("evaluations") or []]
     if meta.get("comparison"):
         lines += ["", f"Training success beside the curve RRL's authors published for {meta['published']} "
                   "(ResNet-34, 3 seeds; at the last iteration with at most that many samples):", "",
                   meta["comparison"]]  # fmt: skip
     lines += ["", "Commands (each run folder's `config.json` records them; resumptions follow their run):", ""]
-    return lines + commands + [""]
+    lines += commands + [""]
+    if evaluations:
+        lines += ["Deterministic evaluations of the runs' policies (`rrl eval`; each run folder's "
+                  "`evaluations.jsonl` records them):", "", *evaluations, ""]
+    return lines
+
+
+def _evaluation_line(run: str, e: dict[str, Any]) -> str:
+    """One recorded ``rrl eval`` result: success, episodes, which policy after how many samples, and its
+    command, commit and date."""
+    policy = "the BC policy" if e.get("policy") == "bc" else f"the policy after {e.get('samples', 0):,} samples"
+    distractor = f", distractor {e['distractor']}" if e.get("distractor") else ""
+    return (f"- {run}: {_pct(e['success_rate'], 1)} over {e.get('episodes', '?')} episodes, {policy}{distractor} "
+            f"(`{e['command']}`, commit {e.get('commit', 'unknown')}, {e.get('date', 'undated')})")
 
 
 def write_report(results_root: str | Path = "results", out: str | Path = "docs/results.md") -> Path:

@@ -6,8 +6,9 @@
 
 ``results/<name>/`` holds ``<run>.csv`` (each run's log), ``curve.png`` (success of stochastic training rollouts
 and of deterministic evaluation against samples, one line per run plus their mean), and ``meta.json``: for each
-run its command line, config, rrl commit, seed, last iteration, samples and wall time, and the summary numbers
-the report prints (first iteration where success >= 90%, last success). Nothing is computed that the run logs
+run its command line, config, rrl commit, seed, last iteration, samples and wall time, the summary numbers
+the report prints (first iteration where success >= 90%, last success) and the run's recorded ``rrl eval``
+results with their commands (``evaluations``). Nothing is computed that the run logs
 do not contain.
 """
 
@@ -71,7 +72,10 @@ def _run_command(meta: dict[str, Any]) -> str:
 
 
 def run_summary(run_dir: str | Path) -> dict[str, Any]:
-    """What the logs of one run say: provenance and headline numbers."""
+    """What the logs of one run say: provenance and headline numbers, and the ``rrl eval`` results recorded in
+    its ``evaluations.jsonl``."""
+    from rrl.evaluate import read_evaluations
+
     run_dir = Path(run_dir)
     meta = json.loads((run_dir / "config.json").read_text())
     rows = read_log(run_dir / "log.csv")
@@ -95,6 +99,7 @@ def run_summary(run_dir: str | Path) -> dict[str, Any]:
         "last_success_train": _last_value(rows, "success_train"),
         "last_success_eval": _last_value(rows, "success_eval"),
         "max_success_train": float(np.nanmax(_col(rows, "success_train"))),
+        "evaluations": read_evaluations(run_dir),
     }
 
 
