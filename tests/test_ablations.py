@@ -355,3 +355,30 @@ def test_main_figure_averages_few_episode_iterations_over_40_episodes(tmp_path: 
     assert "20 epochs, not 5" in _settings_note("cpu") and "std of 0.135" in _settings_note("cpu")
     assert "std of 0.05" in _settings_note("paper") and "pen" not in _settings_note("paper")
     assert _settings_note("smoke") == ""
+
+
+def test_jobs_train_runs_in_parallel_processes_and_export_once(tmp_path: Path, capsys) -> None:
+    """--jobs 2: each run in a child process with its log beside its folder, one export at the end; a run that fails
+    (a folder holding something else) is named, the others are trained and exported, and the exit status says so."""
+    from rrl.cli import main
+
+    root, results = tmp_path / "runs", tmp_path / "results"
+    refused = root / "main" / "smoke" / "door" / "npg_from_state_s1"
+    refused.mkdir(parents=True)
+    (refused / "config.json").write_text("not json")
+    argv = ["experiment", "main", "--scale", "smoke", "--tasks", "door", "--variants", "dapg_from_state,npg_from_state",
+            "--seeds", "0,1", "--iterations", "1", "--threads", "1", "--root", str(root), "--results", str(results),
+            "--jobs", "2"]  # fmt: skip
+    assert main(argv) == 1
+    err = capsys.readouterr().err
+    assert err.count("started ") == 4 and "failed (exit" in err and "1 of 4 runs failed: door/npg_from_state_s1" in err
+    for run in ("dapg_from_state_s0", "dapg_from_state_s1", "npg_from_state_s0"):
+        assert (root / "main" / "smoke" / "door" / run / "summary.json").is_file()
+        assert (root / "main" / "smoke" / "door" / f"{run}.log").stat().st_size > 0
+    assert "config.json is not valid JSON" in (refused.parent / "npg_from_state_s1.log").read_text()  # the child's
+    assert (refused / "config.json").read_text() == "not json" and sorted(p.name for p in refused.iterdir()) == [
+        "config.json"]  # fmt: skip
+    meta = json.loads((results / "main_door_smoke" / "meta.json").read_text())
+    assert {g: [r["run"] for r in runs] for g, runs in meta["groups"].items()} == {
+        "DAPG from state": ["dapg_from_state_s0", "dapg_from_state_s1"], "NPG from state": ["npg_from_state_s0"]}
+    assert (results / "main_smoke" / "fig3.png").is_file()

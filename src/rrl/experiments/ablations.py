@@ -79,13 +79,14 @@ def _train_or_continue(cfg: TrainConfig) -> None:
     iterations; an unfinished one is resumed. Either way the other settings of ``cfg`` (e.g. ``iterations``,
     ``device``) apply from there on.
     """
+    from rrl.checkpoint import read_run_meta
     from rrl.run.loop import finished_iterations, resume, train
 
     run_dir = Path(cfg.out)
     if not (run_dir / "config.json").is_file():
         train(cfg, progress=False)
         return
-    recorded = TrainConfig.from_json(json.loads((run_dir / "config.json").read_text())["config"])
+    recorded = read_run_meta(run_dir)[1]  # a damaged config.json is named, with what to do
     changed = {
         f.name: getattr(cfg, f.name)
         for f in dataclasses.fields(TrainConfig)
@@ -117,12 +118,14 @@ def run_experiment(
     dry_run: bool = False,
     variants: Sequence[str] | None = None,
     export_only: bool = False,
+    export: bool = True,
     **extra: Any,
 ) -> dict[str, Any]:
     """Run (or with ``dry_run`` only list) every variant x task x seed; export one results folder per task.
 
     ``name`` is one of :data:`EXPERIMENTS` or an :class:`Experiment` of your own (docs/extending.md).
 
+    ``export=False`` trains and leaves ``results/`` as it is (the children of ``--jobs``).
     ``export_only`` trains nothing: it exports the run folders that exist (finished or not, e.g. runs stopped
     by a time limit) and lists the others under ``"missing"``. The export keeps the runs of an earlier export
     that this call did not select (other seeds or variants); a selected run without a run folder leaves it.
@@ -182,7 +185,7 @@ def run_experiment(
                     continue
                 groups.setdefault(variant.label, []).append(cfg.out)
                 report["runs"].append(entry)
-        if groups and not dry_run:
+        if groups and not dry_run and export:
             from rrl.results import export_results, keepable_runs, previous_export
 
             result = result_name(name, task, scale)
@@ -246,6 +249,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--results", default="results")
     ap.add_argument("--dry-run", action="store_true", help="print the runs' commands, run nothing")
     ap.add_argument("--export-only", action="store_true", help="train nothing; export the run folders that exist")
+    ap.add_argument("--jobs", type=int, default=1,
+                    help="train up to N runs at once, each in its own process (log: <run folder>.log), then "
+                    "export once; give each --threads so that N x threads fits the cores")  # fmt: skip
+    ap.add_argument("--no-export", action="store_true", help="train only; leave results/ as it is")
     ap.add_argument("--figure-only", action="store_true",
                     help="combined experiments (main): redraw the figure from the results folders, which stay as "
                     "they are (no run folder needed)")  # fmt: skip
@@ -271,6 +278,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         n_groups=args.n_groups, threads=args.threads,
     )  # fmt: skip
     extra = {k: v for k, v in given.items() if v is not None}
+    if args.jobs < 1:
+        ap.error(f"--jobs must be >= 1, got {args.jobs}")
+    if args.jobs > 1 and not (args.dry_run or args.export_only):
+        return _main_parallel(args, given)
     report = run_experiment(
         args.name,
         tasks=args.task.split(",") if args.task else None,
@@ -281,6 +292,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         dry_run=args.dry_run,
         variants=args.variants.split(",") if args.variants else None,
         export_only=args.export_only,
+        export=not args.no_export,
         **extra,
     )
     for r in report["runs"]:
@@ -305,3 +317,28 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 if __name__ == "__main__":
     sys.exit(main())
+
+
+def _main_parallel(args: argparse.Namespace, given: dict[str, Any]) -> int:
+    """``--jobs N``: every run of the call in a child process, N at a time (:mod:`rrl.experiments.parallel`), then
+    one export of what they wrote unless ``--no-export``. Exit status 1 if a run failed."""
+    from rrl.experiments.parallel import grid, run_parallel
+
+    exp = EXPERIMENTS[args.name]
+    variants = args.variants.split(",") if args.variants else None
+    listed = run_experiment(args.name, tasks=args.task.split(",") if args.task else None, scale=args.scale,
+                            seeds=[int(s) for s in args.seeds.split(",")], root=args.root, dry_run=True,
+                            variants=variants)["runs"]  # fmt: skip
+    common = ["--scale", args.scale, "--root", args.root, "--results", args.results]
+    for key, value in given.items():
+        if value is not None:
+            common += [f"--{key.replace('_', '-')}", str(value)]
+    status = run_parallel(grid(args.name, listed, {v.label: v.slug for v in exp.variants}, common), args.jobs)
+    failed = sorted(label for label, rc in status.items() if rc != 0)
+    if not args.no_export:
+        argv = ["--export-only", *common, "--seeds", args.seeds] + (["--tasks", args.task] if args.task else [])
+        main([args.name, *argv, *(["--variants", args.variants] if args.variants else [])])
+    if failed:
+        print(f"{len(failed)} of {len(status)} runs failed: {', '.join(failed)} (their logs say why)", file=sys.stderr)
+    return 1 if failed else 0
+
