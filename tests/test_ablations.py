@@ -382,3 +382,32 @@ def test_jobs_train_runs_in_parallel_processes_and_export_once(tmp_path: Path, c
     assert {g: [r["run"] for r in runs] for g, runs in meta["groups"].items()} == {
         "DAPG from state": ["dapg_from_state_s0", "dapg_from_state_s1"], "NPG from state": ["npg_from_state_s0"]}
     assert (results / "main_smoke" / "fig3.png").is_file()
+
+
+def test_jobs_pass_a_stop_on_to_the_running_children(tmp_path: Path, monkeypatch) -> None:
+    """Ctrl-C (or SIGTERM, which the CLI turns into the same) while runs go: each running child gets SIGTERM (so it
+    checkpoints and stops), the waiting ones never start, and the interrupt reaches the caller."""
+    import os
+    import signal
+    import threading
+    import time
+
+    from rrl.experiments import parallel
+
+    child = ("import pathlib, signal, sys, time; p = pathlib.Path(sys.argv[1]); "
+             "signal.signal(signal.SIGTERM, lambda *a: (p.write_text('stopped'), sys.exit(3))); "
+             "p.write_text('up'); time.sleep(60)")  # fmt: skip
+    monkeypatch.setattr(parallel, "CHILD", child)
+    marks = [tmp_path / f"m{i}" for i in range(3)]
+    cells = [parallel.Cell("door", "v", i, (str(m),), tmp_path / f"r{i}.log") for i, m in enumerate(marks)]
+
+    def interrupt_when_up() -> None:
+        deadline = time.time() + 60
+        while not all(m.exists() for m in marks[:2]) and time.time() < deadline:
+            time.sleep(0.05)
+        os.kill(os.getpid(), signal.SIGINT)
+
+    threading.Thread(target=interrupt_when_up, daemon=True).start()
+    with pytest.raises(KeyboardInterrupt):
+        parallel.run_parallel(cells, jobs=2, poll_s=0.05)
+    assert [m.read_text() for m in marks[:2]] == ["stopped", "stopped"] and not marks[2].exists()
