@@ -315,10 +315,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     return 0
 
 
-if __name__ == "__main__":
-    sys.exit(main())
-
-
 def _main_parallel(args: argparse.Namespace, given: dict[str, Any]) -> int:
     """``--jobs N``: every run of the call in a child process, N at a time (:mod:`rrl.experiments.parallel`), then
     one export of what they wrote unless ``--no-export``. Exit status 1 if a run failed."""
@@ -342,3 +338,6 @@ def _main_parallel(args: argparse.Namespace, given: dict[str, Any]) -> int:
         print(f"{len(failed)} of {len(status)} runs failed: {', '.join(failed)} (their logs say why)", file=sys.stderr)
     return 1 if failed else 0
 
+
+if __name__ == "__main__":
+    sys.exit(main())
