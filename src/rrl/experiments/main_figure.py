@@ -244,6 +244,12 @@ def main_figure(exp: Experiment, scale: str, results_root: str | Path = "results
             (line,) = ax.plot(x, 100 * y.mean(0), color=color, lw=1.8 if own else 1.2, ls="-" if own else "--")
             if len(runs) > 1:
                 ax.fill_between(x, 100 * y.min(0), 100 * y.max(0), color=color, alpha=0.18 if own else 0.1, lw=0)
+                for run in runs:  # a seed that ran further than the shortest goes on alone, thin
+                    rx, ry = _success(folder, run)
+                    if len(rx) > len(x):
+                        ax.plot(rx[len(x) - 1 :], 100 * ry[len(x) - 1 :], color=color, lw=0.8, alpha=0.7,
+                                ls="-" if own else "--")  # fmt: skip
+                        longest = max(longest, float(rx[-1]))
             handles.setdefault(legend, line)
             cells = [_versus(_at(x, y, s), band, s) for s in TABLE_AT]
             commits = sorted({str(r.get("commit")) for r in runs})
@@ -283,7 +289,9 @@ def main_figure(exp: Experiment, scale: str, results_root: str | Path = "results
             "demonstrations, hammer, pen and relocate from 25 expert rollouts (no human demonstrations of them can "
             "be had here); the published RRL curves used human demonstrations on every task."
             f"{_settings_note(scale)} A run with fewer than {MIN_EPISODES} episodes an iteration (FERM) is averaged "
-            f"over its last {MIN_EPISODES} episodes, in the table, the figure and fig3.csv alike.")  # fmt: skip
+            f"over its last {MIN_EPISODES} episodes, in the table, the figure and fig3.csv alike. Where a method's "
+            "seeds stop at different sample counts, its mean and band end with the shortest and each longer seed "
+            "goes on alone as a thin line.")  # fmt: skip
     if metas:
         note += f" Each run's command: the per-task sections ({', '.join(folders[t].name for t in metas)})."
     if any(not c.own for c in curves):
