@@ -280,19 +280,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     extra = {k: v for k, v in given.items() if v is not None}
     if args.jobs < 1:
         ap.error(f"--jobs must be >= 1, got {args.jobs}")
-    if args.jobs > 1 and not (args.dry_run or args.export_only):
-        return _main_parallel(args, given)
+    selection = dict(
+        tasks=args.task.split(",") if args.task else None, scale=args.scale,
+        seeds=[int(s) for s in args.seeds.split(",")], root=args.root, results_root=args.results,
+        variants=args.variants.split(",") if args.variants else None,
+    )  # fmt: skip
+    failed: list[str] = []
+    parallel = args.jobs > 1 and not (args.dry_run or args.export_only)
+    if parallel:  # train in child processes, then export (or, with --no-export, list) what they wrote
+        failed = _train_in_parallel(args, selection, extra)
     report = run_experiment(
         args.name,
-        tasks=args.task.split(",") if args.task else None,
-        scale=args.scale,
-        seeds=[int(s) for s in args.seeds.split(",")],
-        root=args.root,
-        results_root=args.results,
         dry_run=args.dry_run,
-        variants=args.variants.split(",") if args.variants else None,
-        export_only=args.export_only,
+        export_only=args.export_only or parallel,
         export=not args.no_export,
+        **selection,
         **extra,
     )
     for r in report["runs"]:
@@ -312,31 +314,23 @@ def main(argv: Sequence[str] | None = None) -> int:
               "(one at a time at the rates above; a run resumes from its folder)")  # fmt: skip
     summary = {k: [(s["variant"], s["task"], s["seed"]) for s in report[k]] for k in ("skipped", "missing")}
     print(json.dumps({"results": report["results"], **summary}))
-    return 0
+    if failed:
+        print(f"{len(failed)} of {len(report['runs']) + len(report['missing'])} runs failed: {', '.join(failed)} "
+              "(their logs say why)", file=sys.stderr)  # fmt: skip
+    return 1 if failed else 0
 
 
-def _main_parallel(args: argparse.Namespace, given: dict[str, Any]) -> int:
-    """``--jobs N``: every run of the call in a child process, N at a time (:mod:`rrl.experiments.parallel`), then
-    one export of what they wrote unless ``--no-export``. Exit status 1 if a run failed."""
+def _train_in_parallel(args: argparse.Namespace, selection: dict[str, Any], extra: dict[str, Any]) -> list[str]:
+    """``--jobs N``: every run of the call trained in a child process, N at a time
+    (:mod:`rrl.experiments.parallel`); the labels of those that failed."""
+    from rrl.config import config_flags
     from rrl.experiments.parallel import grid, run_parallel
 
-    exp = EXPERIMENTS[args.name]
-    variants = args.variants.split(",") if args.variants else None
-    listed = run_experiment(args.name, tasks=args.task.split(",") if args.task else None, scale=args.scale,
-                            seeds=[int(s) for s in args.seeds.split(",")], root=args.root, dry_run=True,
-                            variants=variants)["runs"]  # fmt: skip
-    common = ["--scale", args.scale, "--root", args.root, "--results", args.results]
-    for key, value in given.items():
-        if value is not None:
-            common += [f"--{key.replace('_', '-')}", str(value)]
-    status = run_parallel(grid(args.name, listed, {v.label: v.slug for v in exp.variants}, common), args.jobs)
-    failed = sorted(label for label, rc in status.items() if rc != 0)
-    if not args.no_export:
-        argv = ["--export-only", *common, "--seeds", args.seeds] + (["--tasks", args.task] if args.task else [])
-        main([args.name, *argv, *(["--variants", args.variants] if args.variants else [])])
-    if failed:
-        print(f"{len(failed)} of {len(status)} runs failed: {', '.join(failed)} (their logs say why)", file=sys.stderr)
-    return 1 if failed else 0
+    listed = run_experiment(args.name, dry_run=True, **selection)["runs"]
+    common = ["--scale", args.scale, "--root", args.root, "--results", args.results, *config_flags(extra)]
+    slugs = {v.label: v.slug for v in EXPERIMENTS[args.name].variants}
+    status = run_parallel(grid(args.name, listed, slugs, common), args.jobs)
+    return sorted(label for label, rc in status.items() if rc != 0)
 
 
 if __name__ == "__main__":
