@@ -203,6 +203,23 @@ def test_export_catalog_is_well_formed() -> None:
         assert entry.figure is None or entry.figure.startswith("Fig. "), entry.name
 
 
+def test_related_curves_name_groups_the_results_folders_have() -> None:
+    """A combined figure's dashed curves come from other studies' exports by group label: a label that no longer
+    matches would silently drop the curve from the figure."""
+    from rrl.experiments.definitions import EXPERIMENTS
+
+    root = Path(__file__).resolve().parents[1] / "results"
+    checked = 0
+    for exp in EXPERIMENTS.values():
+        for rel in exp.related:
+            meta = json.loads((root / rel.folder / "meta.json").read_text())
+            runs = meta["groups"].get(rel.group)
+            assert runs, f"{exp.name}: no group {rel.group!r} in results/{rel.folder}: {sorted(meta['groups'])}"
+            assert {r["config"]["task"] for r in runs} == {rel.task}, (exp.name, rel.group)
+            checked += 1
+    assert checked >= 7  # main's related curves
+
+
 def test_export_from_the_catalog_is_rrl_results(run_dirs: list[Path], tmp_path: Path, capsys) -> None:
     from rrl.cli import main
     from rrl.experiments.exports import Export, export_catalog, seeds

@@ -125,8 +125,8 @@ MAIN_RELATED = (
     Related("door", "rrl_code_door", "DAPG (state), human demos, initial action std 0.05, best of 8 BC fits",
             "DAPG from state, std 0.05, best of 8 BC fits, mjrl demo weight (results/rrl_code_door)"),
     Related("door", "rrl_code_door",
-            "RRL (cpu preset features), human demos, best of 8 BC fits",  # describe() names its std
-            "RRL, std 0.05, best of 8 BC fits, mjrl demo weight (results/rrl_code_door)"),
+            "RRL (cpu preset features), human demos, initial action std 0.05, best of 8 BC fits",
+            "RRL, best of 8 BC fits, mjrl demo weight (results/rrl_code_door)"),  # describe() names its std
     Related("door", "ferm_door_expert", "FERM (cpu preset), rrl_code",
             "FERM, expert demos, the cpu preset's targets and replay (results/ferm_door_expert)"),
     Related("hammer", "ferm_hammer_expert", "FERM (cpu preset), rrl_code",

@@ -208,7 +208,12 @@ def main_figure(exp: Experiment, scale: str, results_root: str | Path = "results
             source = root / rel.folder
             if rel.task != task or rel.scale != scale or not (source / "meta.json").is_file():
                 continue
-            runs = _meta(source)["groups"].get(rel.group, [])
+            groups = _meta(source)["groups"]
+            if rel.group not in groups:
+                raise ValueError(f"{exp.name}'s related curve {rel.label!r} asks for group {rel.group!r} of "
+                                 f"{source}, which has {sorted(groups)}: correct the group in rrl.experiments."
+                                 "definitions, or re-export that folder with `rrl export`")  # fmt: skip
+            runs = groups[rel.group]
             if runs and all(r["config"].get("reward") in rewards and r["config"].get("task") == task for r in runs):
                 curves.append(_Curve(task, rel.label, source, runs, False))
     panels = [t for t in exp.tasks if any(c.task == t for c in curves)]
