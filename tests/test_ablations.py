@@ -279,6 +279,15 @@ def test_main_experiment_exports_the_figure_and_table(tmp_path: Path) -> None:
     band = published_band("door")  # its own row, and each cell's difference in points from it at the same samples
     assert f"| door | {PUBLISHED_LABEL} | 3 | {100 * band.at(100_000):.0f}% |" in meta["table"]
     assert _versus(band.at(1_000_000) - 0.1, band, 1_000_000).endswith("% (-10)") and _versus(None, band, 1) == "-"
+    # a cell where only some seeds got there: the mean of those, marked; none: "-"
+    import numpy as np
+
+    from rrl.experiments.main_figure import _cell
+
+    short, long = (np.array([1e5, 2e5]), np.array([0.2, 0.4])), (np.array([1e5, 2e5, 4e5]), np.array([0.4, 0.6, 1.0]))
+    assert _cell([short, long], None, 200_000) == "50%" and _cell([short, long], None, 199_999) == "30%"
+    assert _cell([short, long], None, 400_000) == "100% [1 of 2 seeds]" and _cell([short, long], None, 10**6) == "-"
+    assert _cell([short, long], band, 400_000) == f"100% ({100 * (1 - band.at(400_000)):+.0f}) [1 of 2 seeds]"
     assert (out / "fig3.png").stat().st_size > 10_000
     rows = (out / "fig3.csv").read_text().splitlines()
     assert rows[0] == "task,method,run,samples,success_train,study" and len(rows) == 1 + 4 * TINY["iterations"]
@@ -307,6 +316,9 @@ def test_main_experiment_exports_the_figure_and_table(tmp_path: Path) -> None:
                Related("door", "other_study", "NPG from state", "NPG, other scale", scale="cpu"),
                Related("door", "no_meta_study", "NPG from state", "NPG, no meta", scale="smoke"),
                Related("door", "missing_study", "NPG from state", "NPG, nowhere", scale="smoke"))  # fmt: skip
+    misnamed = (Related("door", "other_study", "NPG from stat", "NPG, misnamed", scale="smoke"),)
+    with pytest.raises(ValueError, match="group 'NPG from stat' of .*other_study.*correct the group"):
+        main_figure(dataclasses.replace(EXPERIMENTS["main"], related=misnamed), "smoke", tmp_path / "results")
     before = {p.name: p.read_bytes() for p in (tmp_path / "results" / "main_door_smoke").iterdir()}
     with_related = dataclasses.replace(EXPERIMENTS["main"], related=related)
     assert main_figure(with_related, "smoke", tmp_path / "results") == out

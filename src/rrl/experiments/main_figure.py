@@ -141,17 +141,28 @@ def _success(folder: Path, run: dict[str, Any]) -> tuple[np.ndarray, np.ndarray]
 def _curves(folder: Path, runs: list[dict[str, Any]]) -> tuple[np.ndarray, np.ndarray, list[str]]:
     """Samples and training success (runs x iterations, cut to the shortest run, :func:`_success`) of one group,
     and each run's first sample count at >= 80% (over its whole curve)."""
-    curves = [_success(folder, r) for r in runs]
+    return _stack([_success(folder, r) for r in runs])
+
+
+def _stack(curves: list[tuple[np.ndarray, np.ndarray]]) -> tuple[np.ndarray, np.ndarray, list[str]]:
+    """:func:`_curves` from the runs' own curves."""
     n = min(len(x) for x, _ in curves)
     firsts = [next((f"{x[i] / 1e6:.2f}M" for i in range(len(y)) if y[i] >= 0.8), "-") for x, y in curves]
     return curves[0][0][:n], np.array([y[:n] for _, y in curves]), firsts
 
 
-def _at(x: np.ndarray, y: np.ndarray, samples: int) -> float | None:
-    """Mean success over runs at the last iteration with at most ``samples`` (None if the runs stop earlier)."""
-    if len(x) == 0 or x[-1] < samples:
-        return None
-    return float(y[:, np.searchsorted(x, samples, side="right") - 1].mean())
+def _at(curves: list[tuple[np.ndarray, np.ndarray]], samples: int) -> tuple[float | None, int]:
+    """Mean success, at the last iteration with at most ``samples``, of the runs that got that far, and how many
+    did (``(None, 0)`` where none did)."""
+    values = [float(y[np.searchsorted(x, samples, side="right") - 1]) for x, y in curves if len(x) and x[-1] >= samples]
+    return (float(np.mean(values)) if values else None), len(values)
+
+
+def _cell(curves: list[tuple[np.ndarray, np.ndarray]], band: PublishedBand | None, samples: int) -> str:
+    """A table cell: :func:`_versus` of the runs' mean at ``samples``, marked ``[k of n seeds]`` where only some of
+    the runs got there."""
+    v, k = _at(curves, samples)
+    return _versus(v, band, samples) + (f" [{k} of {len(curves)} seeds]" if 0 < k < len(curves) else "")
 
 
 class _Curve(NamedTuple):
@@ -238,7 +249,8 @@ def main_figure(exp: Experiment, scale: str, results_root: str | Path = "results
         band = find_published_band(task)
         for _, label, folder, runs, own in (c for c in curves if c.task == task):
             color = colors[labels.index(label) % len(colors)]
-            x, y, firsts = _curves(folder, runs)
+            seeds = [_success(folder, r) for r in runs]
+            x, y, firsts = _stack(seeds)
             if len(x) == 0:
                 continue
             longest = max(longest, float(x[-1]))
@@ -249,14 +261,13 @@ def main_figure(exp: Experiment, scale: str, results_root: str | Path = "results
             (line,) = ax.plot(x, 100 * y.mean(0), color=color, lw=1.8 if own else 1.2, ls="-" if own else "--")
             if len(runs) > 1:
                 ax.fill_between(x, 100 * y.min(0), 100 * y.max(0), color=color, alpha=0.18 if own else 0.1, lw=0)
-                for run in runs:  # a seed that ran further than the shortest goes on alone, thin
-                    rx, ry = _success(folder, run)
+                for rx, ry in seeds:  # a seed that ran further than the shortest goes on alone, thin
                     if len(rx) > len(x):
                         ax.plot(rx[len(x) - 1 :], 100 * ry[len(x) - 1 :], color=color, lw=0.8, alpha=0.7,
                                 ls="-" if own else "--")  # fmt: skip
                         longest = max(longest, float(rx[-1]))
             handles.setdefault(legend, line)
-            cells = [_versus(_at(x, y, s), band, s) for s in TABLE_AT]
+            cells = [_cell(seeds, band, s) for s in TABLE_AT]
             commits = sorted({str(r.get("commit")) for r in runs})
             table.append(f"| {task} | {label} | {len(runs)} | " + " | ".join(cells)
                          + f" | {', '.join(firsts)} | {', '.join(commits)} |")  # fmt: skip
@@ -289,7 +300,8 @@ def main_figure(exp: Experiment, scale: str, results_root: str | Path = "results
     fig.suptitle(f"Fig. 3 at {scale} scale: training success, mean over seeds, band min-max; reward rrl_code")
     fig.tight_layout()
     note = ("Training success (stochastic rollouts) of every method, mean of the seeds at the last iteration with at "
-            "most that many samples (only where every seed got there); in brackets, points above (+) or below (-) "
+            "most that many samples (where only some seeds got there, the mean of those, marked [k of n seeds]); in "
+            "brackets, points above (+) or below (-) "
             "the published RRL mean at the same samples, whose own row closes each task. Door learns from the 25 human "
             "demonstrations, hammer, pen and relocate from 25 expert rollouts (no human demonstrations of them can "
             "be had here); the published RRL curves used human demonstrations on every task."
