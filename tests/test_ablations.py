@@ -261,6 +261,19 @@ def test_dry_run_says_what_is_left_of_runs_already_started(tmp_path: Path, capsy
     timed = {r["variant"]: r for r in run_experiment("main", **args)["runs"]}["RRL"]
     assert timed["hours_left"] == pytest.approx(410 / 8000 * 360_000 / 3600) and timed["hours"] == fresh["RRL"]["hours"]
     assert "this run's median 410 s per 8,000-sample iteration (2 iterations logged)" in timed["source"]
+    # a run not started yet takes the rate of the grid's started runs of its kind on this machine, per camera
+    grid = dict(args, tasks=["hammer", "relocate"], variants=["rrl"])
+    rows = {r["task"]: r for r in run_experiment("main", **grid)["runs"]}
+    assert rows["hammer"]["hours_left"] == pytest.approx(timed["hours_left"])
+    assert rows["relocate"]["hours_left"] == pytest.approx(3 * 410 / 8000 * 480_000 / 3600)  # three cameras
+    assert "median rate of 1 started pixels run of this grid on this machine, 51.2 ms" in rows["relocate"]["source"]
+    assert rows["relocate"]["hours"] == pytest.approx(3 * fresh["RRL"]["hours"])  # the whole run: the docs' rate
+    ferm = {r["variant"]: r for r in run_experiment("main", **args)["runs"]}["FERM"]
+    assert ferm["hours_left"] == ferm["hours"] and "median rate" not in ferm["source"]  # no started run of its kind
+    assert main(["experiment", "main", "--tasks", "hammer,relocate", "--seeds", "0", "--variants", "rrl", "--root",
+                 str(tmp_path), "--dry-run"]) == 0  # fmt: skip
+    printed = capsys.readouterr().out
+    assert "0.12M done, ~5.1 h left" in printed and "~4.2 h; ~20.5 h on this machine (" in printed
 
 
 def test_main_experiment_exports_the_figure_and_table(tmp_path: Path) -> None:

@@ -216,6 +216,10 @@ def run_experiment(
         combined = main_figure(exp, scale, results_root)  # every task's panel, whatever this call ran
         if combined is not None:
             report["results"].append(str(combined))
+    if dry_run:
+        from rrl.experiments.main_figure import with_machine_rates
+
+        report["runs"] = with_machine_rates(report["runs"])
     return report
 
 
@@ -303,6 +307,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             if r["done"]:
                 left = "" if r["hours_left"] is None else f", ~{r['hours_left']:.1f} h left"
                 hours += f"; {r['done'] / 1e6:.2f}M done{left}"
+            elif r["hours_left"] is not None and r["hours_left"] != r["hours"]:  # the rate of this machine's runs
+                hours += f"; ~{r['hours_left']:.1f} h on this machine"
             print(f"{r['command']}  # {r['samples'] / 1e6:.2f}M samples, {hours} ({r['source']})")
         else:
             print(r["command"])
