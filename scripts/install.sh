@@ -3,7 +3,8 @@
 #   bash scripts/install.sh          # runtime
 #   bash scripts/install.sh --test   # runtime + test tools
 # As root, installs the Debian packages for headless EGL rendering. The venv is reused only while
-# pyproject.toml is unchanged (its hash is stamped into the venv); otherwise it is rebuilt.
+# pyproject.toml is unchanged (its hash is stamped into the venv); otherwise it is rebuilt. A runtime venv
+# gains the test tools in place with --test; a test venv serves the runtime as it is.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -19,8 +20,8 @@ py=$(command -v python3.11 || command -v python3)
 "$py" -c 'import sys; assert sys.version_info[:2] == (3, 11), f"rrl needs Python 3.11, found {sys.version}"'
 
 hash=$(cat pyproject.toml | sha256sum | cut -c1-16)
-stamp=".venv/.rrl-deps-${hash}${extras:+-test}"
-if [[ ! -f "$stamp" ]]; then
+stamp=".venv/.rrl-deps-${hash}"  # the runtime is installed; "$stamp-test": the test tools too
+if [[ ! -f "$stamp" && ! -f "$stamp-test" ]]; then
   echo "[install] building .venv for dependency hash $hash"
   rm -rf .venv
   "$py" -m venv .venv
@@ -28,7 +29,11 @@ if [[ ! -f "$stamp" ]]; then
   # torch first: pip takes these two files from the local disk on this kind of machine.
   .venv/bin/pip install -q torch==2.14.1 torchvision==0.29.1
   .venv/bin/pip install -q -e ".${extras}"
-  touch "$stamp"
+  touch "$stamp${extras:+-test}"
+elif [[ -n "$extras" && ! -f "$stamp-test" ]]; then
+  echo "[install] adding the test tools to .venv"
+  .venv/bin/pip install -q -e ".${extras}"
+  touch "$stamp-test"
 else
   .venv/bin/pip install -q --no-deps -e . >/dev/null
 fi
