@@ -357,6 +357,27 @@ def test_sigterm_stops_training_cleanly_and_the_run_resumes(tmp_path):
     assert len(read_log(run / "log.csv")) == done + 1
 
 
+def test_a_stop_before_the_first_iteration_says_how_to_continue(tmp_path, monkeypatch, capsys):
+    """Ctrl-C while the environment workers start, after the run folder exists: the same line as later stops,
+    and ``--resume`` then starts the run from the beginning. (A stop while the inputs load leaves no folder.)"""
+    import rrl.run.loop as loop
+    from rrl.train import read_log
+
+    start = loop.make_default_sampler
+
+    def stop(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(loop, "make_default_sampler", stop)
+    run = tmp_path / "run"
+    assert main(["train", *TINY, "--out", str(run)]) == 130
+    err = capsys.readouterr().err
+    assert f"stopped: continue {run} from its last checkpoint with `rrl train --resume {run}`" in err, err
+    assert (run / "config.json").is_file() and not (run / "checkpoint.pt").exists()
+    monkeypatch.setattr(loop, "make_default_sampler", start)
+    assert main(["train", "--resume", str(run), "--no-progress"]) == 0 and len(read_log(run / "log.csv")) == 2
+
+
 BC_POLICY_CASES: dict[str, tuple[Callable[[Path], None], str]] = {
     "missing": (lambda r: (r / "bc_policy.pt").unlink(), "not found"),
     "random bytes": (lambda r: (r / "bc_policy.pt").write_bytes(np.random.default_rng(1).bytes(4096)), "cannot read"),

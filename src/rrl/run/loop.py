@@ -202,6 +202,13 @@ def _load_inputs(
     return encoder, demo_set, demos
 
 
+def _say_how_to_continue(run_dir: Path) -> None:
+    """After Ctrl-C or SIGTERM: the command that continues the run (from its last checkpoint, or from the start
+    where it stopped before its first)."""
+    print(f"\nstopped: continue {run_dir} from its last checkpoint with `rrl train --resume {run_dir}`",
+          file=sys.stderr)  # fmt: skip
+
+
 def _run(
     cfg: TrainConfig,
     run_dir: Path,
@@ -221,12 +228,16 @@ def _run(
     if cfg.threads is not None:
         torch.set_num_threads(cfg.threads)
     own_sampler = sampler is None
-    encoder, demo_set, demos = inputs if inputs is not None else _load_inputs(cfg, run_dir, sampler, demos, progress)
-    state = None if fresh else read_checkpoint(run_dir / CHECKPOINT)  # verified before any environment starts
-    if state is not None:
-        _check_identity(state, cfg, run_dir)
-        _check_log_covers(run_dir, state["next_iteration"])
-    sampler = sampler if sampler is not None else make_default_sampler(cfg, encoder, demo_set=demo_set)
+    try:  # making the demonstrations' features and starting the workers can take minutes
+        encoder, demo_set, demos = inputs or _load_inputs(cfg, run_dir, sampler, demos, progress)
+        state = None if fresh else read_checkpoint(run_dir / CHECKPOINT)  # verified before any environment starts
+        if state is not None:
+            _check_identity(state, cfg, run_dir)
+            _check_log_covers(run_dir, state["next_iteration"])
+        sampler = sampler if sampler is not None else make_default_sampler(cfg, encoder, demo_set=demo_set)
+    except KeyboardInterrupt:
+        _say_how_to_continue(run_dir)
+        raise
     logger = None
     interrupted = False
     try:
@@ -272,8 +283,7 @@ def _run(
         _write_summary(trainer, run_dir)
     except KeyboardInterrupt:  # Ctrl-C, or SIGTERM under the CLI (rrl.cli)
         interrupted = True
-        print(f"\nstopped: continue {run_dir} from its last checkpoint with `rrl train --resume {run_dir}`",
-              file=sys.stderr)  # fmt: skip
+        _say_how_to_continue(run_dir)
         raise
     finally:
         if logger is not None:
