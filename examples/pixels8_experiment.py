@@ -28,11 +28,10 @@ if __name__ == "__main__":  # needed: the sampler's worker processes are spawned
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--scale", default="cpu", help="smoke, cpu or paper (presets of rrl.config)")
     parser.add_argument("--seeds", default="1,2")
-    parser.add_argument("--iterations", type=int, default=25)
+    parser.add_argument("--iterations", type=int, default=None, help="the scale's preset when not given")
     parser.add_argument("--export-only", action="store_true", help="train nothing; export what has run")
     args = parser.parse_args()
     seeds = [int(s) for s in args.seeds.split(",")]
-    report = run_experiment(
-        PIXELS8, scale=args.scale, seeds=seeds, iterations=args.iterations, export_only=args.export_only
-    )
+    extra = {} if args.iterations is None else {"iterations": args.iterations}
+    report = run_experiment(PIXELS8, scale=args.scale, seeds=seeds, export_only=args.export_only, **extra)
     print("\n".join(report["results"]))

@@ -255,7 +255,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--export-only", action="store_true", help="train nothing; export the run folders that exist")
     ap.add_argument("--jobs", type=int, default=1,
                     help="train up to N runs at once, each in its own process (log: <run folder>.log), then "
-                    "export once; give each --threads so that N x threads fits the cores")  # fmt: skip
+                    "export once; each run has --threads torch threads and --n-envs render workers, and runs "
+                    "beyond what the cores hold share them rather than add speed")  # fmt: skip
     ap.add_argument("--no-export", action="store_true", help="train only; leave results/ as it is")
     ap.add_argument("--figure-only", action="store_true",
                     help="combined experiments (main): redraw the figure from the results folders, which stay as "
