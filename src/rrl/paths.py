@@ -26,7 +26,8 @@ def hand_dapg_dir() -> Path:
     tried = ", ".join(str(p) for p in candidates)
     raise FileNotFoundError(
         f"hand_dapg data folder not found (tried: {tried}). Set RRL_HAND_DAPG_DIR to the folder that holds "
-        "demonstrations/ and policies/ from the public hand_dapg release."
+        "demonstrations/ and policies/ from the public hand_dapg release (commands that fetch them: docs/demos.md, "
+        "'Getting the data')."
     )
 
 
@@ -46,8 +47,8 @@ def released_logs_dir() -> Path:
     tried = ", ".join(str(p) for p in candidates)
     raise FileNotFoundError(
         f"RRL's released training logs not found (tried: {tried}). Set RRL_RELEASED_LOGS_DIR to the folder that "
-        "holds RRL/<task>-v0/ (experiment_logs/ of the public facebookresearch/RRL repository), or plot without "
-        "the published curve."
+        "holds RRL/<task>-v0/ (experiment_logs/ of the public facebookresearch/RRL repository; docs/demos.md, "
+        "'Getting the data'), or plot without the published curve."
     )
 
 
