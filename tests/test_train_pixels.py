@@ -167,3 +167,48 @@ def _ffmpeg_frames(path: Path):
 
     with imageio.get_reader(path, format="FFMPEG") as reader:
         yield from reader
+
+
+def test_a_moved_run_finds_its_encoder_weights_at_another_path(tmp_path: Path, demo_file: Path, capsys) -> None:
+    """A run started with --encoder-weights PATH resumes and evaluates with the same weights at another path (a run
+    moved to another machine or folder), checked against the weights hash config.json recorded; other weights, or
+    a run that recorded no hash, are refused before anything is written."""
+    import shutil
+
+    from rrl.cli import main
+    from rrl.encoders.efficientnet import packaged_weights
+    from rrl.evaluate import evaluate_run
+
+    first = tmp_path / "machine_a" / "lite0.pth"
+    first.parent.mkdir()
+    shutil.copy(packaged_weights(), first)
+    run = train(_cfg(tmp_path / "run", demo_file, iterations=1, encoder_weights=str(first)), progress=False)
+    meta = json.loads((run / "config.json").read_text())
+    recorded = meta["encoder_weights_hash"]
+    assert meta["config"]["encoder_weights"] == str(first) and len(recorded) == 64
+    moved = tmp_path / "machine_b" / "weights.pth"
+    moved.parent.mkdir()
+    shutil.move(first, moved)
+    with pytest.raises(FileNotFoundError, match="does not exist .*--encoder-weights PATH"):  # the recorded path is gone
+        resume(run, progress=False, iterations=2)
+    other = tmp_path / "other.pth"
+    state = torch.load(moved, weights_only=True)
+    key = next(k for k, v in state.items() if v.is_floating_point())
+    torch.save({**state, key: state[key] + 0.01}, other)
+    before = (run / "config.json").read_bytes()
+    with pytest.raises(ValueError, match="are not those .* was trained with"):
+        resume(run, progress=False, iterations=2, encoder_weights=str(other))
+    assert main(["eval", str(run), "--episodes", "1", "--encoder-weights", str(other), "--no-progress"]) == 2
+    assert "are not those" in capsys.readouterr().err and (run / "config.json").read_bytes() == before
+    resume(run, progress=False, iterations=2, encoder_weights=str(moved))
+    meta = json.loads((run / "config.json").read_text())
+    assert len(read_log(run / "log.csv")) == 2 and meta["config"]["encoder_weights"] == str(moved)
+    assert meta["resumed_with"][-1]["overrides"]["encoder_weights"] == str(moved)
+    assert meta["encoder_weights_hash"] == recorded
+    assert evaluate_run(run, 1, encoder_weights=str(moved)).episodes == 1
+    # a run whose config.json recorded no hash (made before rrl recorded one) keeps its own path
+    del meta["encoder_weights_hash"]
+    meta["config"]["encoder_weights"] = str(first)
+    (run / "config.json").write_text(json.dumps(meta))
+    with pytest.raises(ValueError, match=f"records no hash .* --encoder-weights {first}"):
+        resume(run, progress=False, iterations=3, encoder_weights=str(moved))

@@ -186,6 +186,9 @@ def _add_eval(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--device", default=None, help="encoder device (default: the run's; e.g. cpu for a run trained on a GPU)"
     )
+    p.add_argument("--encoder-weights", default=None, metavar="PATH",
+                   help="the run's encoder weights at another path (a run moved to another machine or folder; "
+                   "checked against the weights hash the run recorded)")  # fmt: skip
     p.add_argument("--video", default=None, metavar="OUT.mp4", help="write one deterministic episode (mp4 or gif)")
     p.add_argument(
         "--policy", choices=("final", "bc"), default="final",
@@ -212,7 +215,7 @@ def _cmd_eval(args: argparse.Namespace) -> int:
     if args.episodes > 0:
         res = evaluate_run(
             args.run_dir, args.episodes, args.seed, args.distractor, args.n_envs, args.device,
-            progress=not args.no_progress, policy=args.policy,
+            progress=not args.no_progress, policy=args.policy, encoder_weights=args.encoder_weights,
         )  # fmt: skip
         out.update(episodes=res.episodes, success_rate=res.success_rate, mean_return=res.mean_return,
                    input_shift=res.input_shift, input_max=res.input_max)
@@ -221,7 +224,7 @@ def _cmd_eval(args: argparse.Namespace) -> int:
     if args.video:
         out["video"] = write_video(
             args.run_dir, args.video, seed=args.seed or 0, distractor=args.distractor, device=args.device,
-            policy=args.policy,
+            policy=args.policy, encoder_weights=args.encoder_weights,
         )  # fmt: skip
     if args.json:
         print(json.dumps(out))
@@ -245,7 +248,7 @@ def _record_eval(args: argparse.Namespace, res: Any) -> None:
     from rrl.evaluate import record_evaluation
 
     flags = ["--episodes", str(args.episodes), "--policy", args.policy]
-    for key in ("seed", "distractor", "n_envs", "device"):
+    for key in ("seed", "distractor", "n_envs", "device", "encoder_weights"):
         if getattr(args, key) is not None:
             flags += [f"--{key.replace('_', '-')}", str(getattr(args, key))]
     command = shlex.join(["rrl", "eval", args.run_dir, *flags])

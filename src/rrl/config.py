@@ -37,10 +37,14 @@ EXPERT_DEMO_ACTIONS = ("mean", "sampled")  # rrl.demos.make_expert_demos
 IDENTITY_FIELDS = (
     "task", "obs", "state_hide", "state_noise", "state_embed", "state_embed_keep", "algo", "demos", "n_demos",
     "demo_seed", "expert_demo_actions", "seed", "trajectories", "horizon", "reward", "policy_size", "input_pca",
-    "critic_input", "vf_size", "init_log_std", "min_log_std", "encoder", "encoder_weights", "cameras",
+    "critic_input", "vf_size", "init_log_std", "min_log_std", "encoder", "cameras",
     "render_size", "image_size", "proprio_noise", "proprio_arm", "multisample", "ferm_feature_dim",
     "ferm_encoder_tanh", "sac_n_step", "sac_gamma",
 )  # fmt: skip
+#: Settings that name a file whose content defines the run: on resume (and in ``rrl eval``) they may point elsewhere,
+#: e.g. for a run moved to another machine or folder, where the file holds the same content: the encoder's weights
+#: hash against the one config.json recorded when the run started (:func:`rrl.run.assembly.check_encoder_weights`).
+CONTENT_FIELDS = ("encoder_weights",)
 #: Settings added after runs of an algorithm were recorded, with the behaviour those runs had: a recorded config of
 #: that algorithm that lacks the setting ran with this value, not with today's default.
 RECORDED_BEFORE: dict[str, dict[str, Any]] = {

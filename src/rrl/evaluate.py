@@ -50,13 +50,15 @@ EVALUATIONS = "evaluations.jsonl"  # rrl eval's results in a run folder, one JSO
 
 
 def load_run(
-    run_dir: str | Path, device: str | None = None, policy: str = "final"
+    run_dir: str | Path, device: str | None = None, policy: str = "final", encoder_weights: str | None = None
 ) -> tuple[TrainConfig, GaussianMLP]:
     """The config and a policy of ``run_dir`` (loaded with ``weights_only=True``): ``policy="final"`` the last
     checkpoint's, ``"bc"`` the one the run started RL from (``bc_policy.pt``: after the BC warm-up, Eq. 5; the
     initial policy of a run without demos).
 
-    ``device`` replaces the run's encoder device (e.g. ``"cpu"`` for a run trained on a GPU box).
+    ``device`` replaces the run's encoder device (e.g. ``"cpu"`` for a run trained on a GPU box),
+    ``encoder_weights`` its weights path (a run moved to another machine or folder: the file must hold the weights
+    it was trained with, :func:`rrl.run.assembly.check_encoder_weights`).
     """
     if policy not in POLICIES:
         raise ValueError(f"policy must be one of {POLICIES}, got {policy!r}")
@@ -67,6 +69,12 @@ def load_run(
     cfg = load_run_config(run_dir)
     if device is not None:
         cfg = dataclasses.replace(cfg, device=device)
+    if encoder_weights is not None and encoder_weights != cfg.encoder_weights:  # the run's weights, moved
+        from rrl.checkpoint import read_run_meta
+        from rrl.run.assembly import check_encoder_weights
+
+        cfg = dataclasses.replace(cfg, encoder_weights=encoder_weights)
+        check_encoder_weights(read_run_meta(run_dir)[0], cfg, run_dir)
     if policy == "bc":
         ckpt = run_dir / BC_POLICY
         state = read_policy_weights(ckpt)  # structure, sizes and finite numbers verified
@@ -183,19 +191,21 @@ def evaluate_run(
     device: str | None = None,
     progress: bool = False,
     policy: str = "final",
+    encoder_weights: str | None = None,
 ) -> EvalResult:
     """Deterministic success of the run's policy on ``episodes`` episodes (``distractor``: see ``rrl.envs``).
 
     ``seed=None`` uses the training loop's evaluation seed. ``n_envs`` overrides the run's number of envs,
     ``device`` its encoder device (features then differ by rounding, so success can differ slightly).
     ``progress``: a tqdm bar over the episodes on stderr (the result does not depend on it). ``policy``: ``"final"``
-    (the last checkpoint's) or ``"bc"`` (the policy RL started from; :func:`load_run`), on the same episodes.
+    (the last checkpoint's) or ``"bc"`` (the policy RL started from; :func:`load_run`), on the same episodes;
+    ``encoder_weights``: see :func:`load_run`.
     """
     from rrl.seeding import STREAM_EVAL, stream_seed
 
     if episodes < 1:
         raise ValueError(f"episodes must be >= 1, got {episodes}")
-    cfg, net = load_run(run_dir, device, policy)
+    cfg, net = load_run(run_dir, device, policy, encoder_weights)
     seed = stream_seed(cfg.seed, 0, STREAM_EVAL) if seed is None else seed
     sampler = _sampler(cfg, run_dir, distractor, n_envs)
     bar = None
@@ -223,6 +233,7 @@ def write_video(
     fps: int = 25,
     device: str | None = None,
     policy: str = "final",
+    encoder_weights: str | None = None,
 ) -> dict[str, Any]:
     """One deterministic episode of the run's policy (``policy``: see :func:`load_run`) as a video (mp4/gif by
     extension) of its camera(s).
@@ -236,7 +247,7 @@ def write_video(
     from rrl.envs.wrappers import EpisodeOffset
     from rrl.run.assembly import make_run_encoder, pixel_env_config, state_featurizer
 
-    cfg, net = load_run(run_dir, device, policy)
+    cfg, net = load_run(run_dir, device, policy, encoder_weights)
     actor = net.numpy_actor()
     if cfg.is_pixel:
         from rrl.sampling.pipelined import VisualFeaturizer

@@ -116,10 +116,40 @@ def make_run_encoder(cfg: TrainConfig):
         return FrameFlattener(cfg.render_size)
     from rrl.encoders import make_encoder
 
-    return make_encoder(
-        cfg.encoder, backend=cfg.encoder_backend, device=cfg.device, image_size=cfg.image_size,
-        weights=cfg.encoder_weights, seed=cfg.seed,
-    )  # fmt: skip
+    try:
+        return make_encoder(
+            cfg.encoder, backend=cfg.encoder_backend, device=cfg.device, image_size=cfg.image_size,
+            weights=cfg.encoder_weights, seed=cfg.seed,
+        )  # fmt: skip
+    except FileNotFoundError as err:
+        if cfg.encoder_weights is None:
+            raise
+        raise FileNotFoundError(f"{err} (a run moved from another machine or folder: give the weights' place "
+                                "there with --encoder-weights PATH to `rrl train --resume` or `rrl eval`)") from None
+
+
+def check_encoder_weights(meta: dict[str, Any], cfg: TrainConfig, run_dir: str | Path) -> None:
+    """``cfg.encoder_weights``, a path other than the one the run in ``run_dir`` recorded (a run moved to another
+    machine or folder), must hold the weights it was trained with: their hash (``Encoder.weights_hash``) against
+    the ``encoder_weights_hash`` its config.json recorded at the start. ValueError otherwise, and for runs that
+    recorded none."""
+    recorded, before = meta.get("encoder_weights_hash"), meta["config"].get("encoder_weights")
+    if not isinstance(recorded, str):
+        raise ValueError(
+            f"{Path(run_dir) / 'config.json'} records no hash of the encoder weights the run was trained with (it "
+            f"was made before rrl recorded one), so other weights cannot be told apart from them: give the run its "
+            f"recorded --encoder-weights {before} (a link at that path to the file will do)"
+        )
+    from rrl.encoders import make_encoder
+
+    encoder = make_encoder(cfg.encoder, backend="torch", device="cpu", image_size=cfg.image_size,
+                           weights=cfg.encoder_weights, seed=cfg.seed)  # fmt: skip
+    if encoder.weights_hash != recorded:
+        raise ValueError(
+            f"the encoder weights at {cfg.encoder_weights} are not those {run_dir} was trained with (from "
+            f"{before}; weights hash {encoder.weights_hash[:12]}... against {recorded[:12]}...): give the run's own "
+            "weights file"
+        )
 
 
 def load_visual_demos(cfg: TrainConfig, encoder: Any, progress: bool = False, demo_set: Any = None) -> DemoData | None:

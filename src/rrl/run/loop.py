@@ -28,6 +28,7 @@ from rrl.result_folder import library_versions
 from rrl.run.assembly import (
     RUN_DEMOS,
     check_demos_finite,
+    check_encoder_weights,
     load_demo_set,
     load_state_demos,
     load_visual_demos,
@@ -77,6 +78,9 @@ def train(
         "config": cfg.to_json(), "argv": sys.argv, "commit": git_commit(), "versions": library_versions(),
         "created": time.strftime("%Y-%m-%dT%H:%M:%S"),
     }  # fmt: skip
+    weights_hash = getattr(inputs[0], "weights_hash", None)  # a frozen encoder's (FERM trains its own)
+    if weights_hash is not None:  # lets the run find its weights at another path (check_encoder_weights)
+        meta["encoder_weights_hash"] = weights_hash
     _write_json(run_dir / "config.json", meta)
     return _run(cfg, run_dir, sampler, demos, progress, fresh=True, inputs=inputs)
 
@@ -104,6 +108,8 @@ def resume(
     bad = sorted(k for k in overrides if k in IDENTITY_FIELDS)
     if bad:
         raise ValueError(f"cannot change {bad} when resuming (they define the run); start a new run instead")
+    if "encoder_weights" in overrides:  # a run moved: the same weights at another path
+        check_encoder_weights(meta, dataclasses.replace(cfg, **overrides), run_dir)
     fresh = not (run_dir / CHECKPOINT).exists()
     spent = sorted(k for k in overrides if k in BC_STAGE_FIELDS)
     if spent and not fresh:
