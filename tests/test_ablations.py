@@ -274,6 +274,17 @@ def test_dry_run_says_what_is_left_of_runs_already_started(tmp_path: Path, capsy
                  str(tmp_path), "--dry-run"]) == 0  # fmt: skip
     printed = capsys.readouterr().out
     assert "0.12M done, ~5.1 h left" in printed and "~4.2 h; ~20.5 h on this machine (" in printed
+    # another encoder at cpu scale: the preset's rate plus the difference in its measured encoding cost per frame
+    reps = {r["variant"]: r for r in run_experiment("representations", tasks=["door"], scale="cpu", seeds=[0],
+                                                    root=tmp_path / "reps", dry_run=True)["runs"]}  # fmt: skip
+    lite, r34 = reps["EfficientNet-Lite0"], reps["ResNet-34 (paper)"]
+    assert r34["hours"] == pytest.approx(lite["hours"] * (84 / 8000 + 9.2e-3) / (84 / 8000))
+    assert reps["random ResNet-34 (no pretraining)"]["hours"] == pytest.approx(r34["hours"])
+    assert "+9.2 ms per frame for resnet34's encoder" in r34["source"] and "ms per frame" not in lite["source"]
+    # a grid with a run whose rate is not measured (FERM at paper scale) still gets its total, saying so
+    assert main(["experiment", "main", "--scale", "paper", "--tasks", "door", "--seeds", "0", "--root",
+                 str(tmp_path / "paper"), "--dry-run"]) == 0  # fmt: skip
+    assert "# 5 runs, about 8.2 h for the 4 with a measured rate (1 not measured)" in capsys.readouterr().out
 
 
 def test_main_experiment_exports_the_figure_and_table(tmp_path: Path) -> None:

@@ -313,11 +313,13 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"{r['command']}  # {r['samples'] / 1e6:.2f}M samples, {hours} ({r['source']})")
         else:
             print(r["command"])
-    if args.dry_run and report["runs"] and all(r["hours"] is not None for r in report["runs"]):
-        total, left = sum(r["hours"] for r in report["runs"]), sum(r["hours_left"] for r in report["runs"])
+    timed = [r for r in report["runs"] if r.get("hours") is not None]
+    if args.dry_run and timed:
+        total, left = sum(r["hours"] for r in timed), sum(r["hours_left"] for r in timed)
         fmt = ".1f" if total < 10 else ".0f"  # 1.4 h, not "1 h"
-        n = len(report["runs"])
-        print(f"# {n} run{'s' if n > 1 else ''}, about {total:{fmt}} h in all, {left:{fmt}} h left "
+        n, unknown = len(report["runs"]), len(report["runs"]) - len(timed)
+        among = f" for the {len(timed)} with a measured rate ({unknown} not measured)" if unknown else " in all"
+        print(f"# {n} run{'s' if n > 1 else ''}, about {total:{fmt}} h{among}, {left:{fmt}} h left "
               "(one at a time at the rates above; a run resumes from its folder)")  # fmt: skip
     summary = {k: [(s["variant"], s["task"], s["seed"]) for s in report[k]] for k in ("skipped", "missing")}
     print(json.dumps({"results": report["results"], **summary}))

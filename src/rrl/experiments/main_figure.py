@@ -39,6 +39,22 @@ SECONDS_PER_SAMPLE: dict[tuple[str, str], tuple[float | None, str]] = {
 }
 
 
+#: Encoding cost per frame at the ``cpu`` preset's 128-px crop (docs/benchmarks.md, "Encoders": onnxruntime, batch
+#: 32, 2 threads; random and ImageNet weights cost the same): what a ``cpu``-scale pixel run with another encoder
+#: adds to (or saves from) the preset's rate, which EfficientNet-Lite0's runs measured.
+ENCODE_MS_128: dict[str, float] = {"efficientnet_lite0": 1.6, "resnet18": 5.8, "resnet34": 10.8, "resnet50": 12.7}
+
+
+def _encoder_rate(cfg: TrainConfig, seconds: float, source: str) -> tuple[float, str]:
+    """The ``cpu`` pixel rate for ``cfg``'s encoder: the preset's, plus the difference in encoding cost per frame
+    (:data:`ENCODE_MS_128`) where the encoder is another one with a measurement."""
+    base = cfg.encoder.removeprefix("random:")
+    if base == "efficientnet_lite0" or base not in ENCODE_MS_128:
+        return seconds, source + ("" if base == "efficientnet_lite0" else f"; {cfg.encoder}'s encoding not measured")
+    extra = (ENCODE_MS_128[base] - ENCODE_MS_128["efficientnet_lite0"]) / 1000
+    return seconds + extra, f"{source}; {extra * 1000:+.1f} ms per frame for {base}'s encoder (its 128-px bench)"
+
+
 def run_kind(cfg: TrainConfig) -> str:
     """``state``, ``ferm`` or ``pixels`` (DAPG/NPG/BC on frozen features)."""
     return "state" if not cfg.is_pixel else "ferm" if cfg.algo == "ferm" else "pixels"
@@ -55,6 +71,8 @@ def estimate(cfg: TrainConfig, scale: str) -> dict[str, Any]:
     from rrl.run.logs import read_log
 
     seconds, source = SECONDS_PER_SAMPLE.get((scale, run_kind(cfg)), (None, "no measurement at this scale"))
+    if seconds is not None and scale == "cpu" and run_kind(cfg) == "pixels":
+        seconds, source = _encoder_rate(cfg, seconds, source)
     cams = len(cfg.cameras) if cfg.cameras and cfg.is_pixel else 1  # every camera is rendered (and encoded)
     samples = planned_samples(cfg)
     log = Path(cfg.out) / "log.csv" if cfg.out else None
