@@ -96,10 +96,13 @@ def test_ray_backend_equals_local(featurizer):
     policy = _policy(featurizer.obs_dim)
     with PipelinedSampler(CFG, featurizer, PipelinedSamplerConfig(n_envs=2, n_groups=2)) as local:
         a = local.collect(policy, 3, seed=11)
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
-    try:
-        with PipelinedSampler(CFG, featurizer, PipelinedSamplerConfig(n_envs=2, n_groups=2, backend="ray")) as remote:
+    ray.init(num_cpus=4, include_dashboard=False, log_to_driver=False)
+    try:  # an actor per env: two groups of two
+        with PipelinedSampler(CFG, featurizer, PipelinedSamplerConfig(n_envs=4, n_groups=2, backend="ray")) as remote:
+            assert [len(g.actors) for g in remote.groups] == [2, 2]
             b = remote.collect(policy, 3, seed=11)
+        with pytest.raises(ValueError, match="need 6 CPUs; the Ray cluster has 4: lower --n-envs"):
+            PipelinedSampler(CFG, featurizer, PipelinedSamplerConfig(n_envs=6, n_groups=2, backend="ray"))
     finally:
         ray.shutdown()
     for name in ("observations", "actions", "rewards", "log_probs", "successes", "seeds"):

@@ -20,7 +20,6 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-import gymnasium as gym
 import numpy as np
 
 from rrl.envs import EnvConfig, make_env, worker_env_fn
@@ -87,61 +86,68 @@ def _copy(obs):
 
 
 class _RayGroup:
-    """The same group interface, with the envs inside one Ray actor (placed anywhere in the cluster)."""
+    """The same group interface with each env in a Ray actor of its own (placed anywhere in the cluster), so that a
+    group's envs step and render in parallel, as the local backend's worker processes do."""
 
     def __init__(self, cfg: EnvConfig, n_envs: int, num_cpus: float = 1.0) -> None:
         import ray
 
         self._ray = ray
-        self.actor = ray.remote(num_cpus=num_cpus)(_EnvGroupActor).remote(cfg, n_envs)
+        self.actors = [ray.remote(num_cpus=num_cpus)(_EnvActor).remote(cfg) for _ in range(n_envs)]
         self.n = n_envs
-        self._pending = None
+        self._pending: list[Any] = []
 
     def reset(self, seeds: list[int]) -> dict[str, np.ndarray]:
-        return self._ray.get(self.actor.reset.remote(seeds))
+        return _stack(self._ray.get([a.reset.remote(s) for a, s in zip(self.actors, seeds)]))
 
     def step_async(self, actions: np.ndarray) -> None:
-        self._pending = self.actor.step.remote(actions)
+        self._pending = [a.step.remote(act) for a, act in zip(self.actors, actions)]
 
     def step_wait(self):
-        out, self._pending = self._ray.get(self._pending), None
-        return out
+        out, self._pending = self._ray.get(self._pending), []
+        obs, rew, term, trunc, success = zip(*out)
+        return _stack(list(obs)), np.array(rew), np.array(term), np.array(trunc), np.array(success, dtype=bool)
 
     def close(self, terminate: bool = False) -> None:
-        self._ray.kill(self.actor)  # immediate either way
+        for actor in self.actors:
+            self._ray.kill(actor)  # immediate either way
 
 
-class _EnvGroupActor:
-    """Body of the Ray actor: a SyncVectorEnv of ``n_envs`` envs stepped in the actor's process."""
+def _stack(obs: list[Any]) -> Any:
+    """One observation per env -> the batched observation a vector env returns."""
+    return {k: np.stack([o[k] for o in obs]) for k in obs[0]} if isinstance(obs[0], dict) else np.stack(obs)
 
-    def __init__(self, cfg: EnvConfig, n_envs: int) -> None:
+
+class _EnvActor:
+    """Body of a Ray actor: one env stepped in the actor's process (one CPU by default)."""
+
+    def __init__(self, cfg: EnvConfig) -> None:
         import rrl  # noqa: F401  (sets MUJOCO_GL before mujoco loads in the actor process)
 
-        self.vec = gym.vector.SyncVectorEnv([worker_env_fn(cfg)] * n_envs)
-        self.n = n_envs
+        self.env = worker_env_fn(cfg)()
 
-    def reset(self, seeds: list[int]) -> dict[str, np.ndarray]:
-        obs, _ = self.vec.reset(seed=seeds)
+    def reset(self, seed: int) -> Any:
+        obs, _ = self.env.reset(seed=seed)
         return obs
 
-    def step(self, actions: np.ndarray):
-        obs, rew, term, trunc, info = self.vec.step(actions)
-        return obs, rew, term, trunc, info.get("success", np.zeros(self.n, bool))
+    def step(self, action: np.ndarray):
+        obs, rew, term, trunc, info = self.env.step(action)
+        return obs, float(rew), bool(term), bool(trunc), bool(info.get("success", False))
 
 
 @dataclass(frozen=True)
 class PipelinedSamplerConfig:
     """How :class:`PipelinedSampler` lays out its workers.
 
-    ``n_envs`` environments in ``n_groups`` pipelined groups (one worker process or Ray actor per env for the
-    local backend, one actor per group for Ray). ``n_groups=1`` turns the overlap off.
+    ``n_envs`` environments in ``n_groups`` pipelined groups, each env in a worker process of its own (local
+    backend) or a Ray actor of its own with ``ray_cpus_per_env`` CPUs (Ray). ``n_groups=1`` turns the overlap off.
     """
 
     n_envs: int = 4
     n_groups: int = 2
     backend: str = "local"  # "local" or "ray"
     ray_address: str | None = None
-    ray_cpus_per_group: float = 1.0
+    ray_cpus_per_env: float = 1.0
 
     def __post_init__(self) -> None:
         if self.backend not in ("local", "ray"):
@@ -175,11 +181,17 @@ class PipelinedSampler:
 
             if not ray.is_initialized():
                 ray.init(address=cfg.ray_address, include_dashboard=False, log_to_driver=False)
+            need, have = cfg.n_envs * cfg.ray_cpus_per_env, ray.cluster_resources().get("CPU", 0.0)
+            if need > have:  # the actors that do not fit would wait for ever
+                raise ValueError(
+                    f"{cfg.n_envs} environments as Ray actors of {cfg.ray_cpus_per_env:g} CPU each need {need:g} "
+                    f"CPUs; the Ray cluster has {have:g}: lower --n-envs or add nodes (`ray start --num-cpus N`)"
+                )
         self.groups: list[_LocalGroup | _RayGroup] = []
         try:  # a failure after the first group started (a later group, the probe, the featurizer) stops them all
             for _ in range(cfg.n_groups):
                 self.groups.append(
-                    _RayGroup(env_cfg, per_group, cfg.ray_cpus_per_group)
+                    _RayGroup(env_cfg, per_group, cfg.ray_cpus_per_env)
                     if cfg.backend == "ray"
                     else _LocalGroup(env_cfg, per_group)
                 )
