@@ -5,7 +5,8 @@ trajectory are contiguous, in time order). The recursions run backwards over tim
 (n_trajectories, T_max) array, vectorised over trajectories.
 
 The ADROIT tasks have a fixed horizon and the value baseline sees the time step, so the value after the last
-step is 0 (finite-horizon objective): no bootstrapping at the time limit, as in mjrl.
+step is 0 (finite-horizon objective): no bootstrapping at the time limit. (mjrl bootstraps there with the
+baseline's last prediction: docs/algorithms.md, "Advantages and the baseline".)
 """
 
 from __future__ import annotations
