@@ -555,3 +555,13 @@ def test_a_run_that_cannot_start_leaves_no_folder(tmp_path: Path) -> None:
     with pytest.raises(FileNotFoundError, match="demo file not found"):
         train(TrainConfig(demos=str(tmp_path / "missing.h5"), out=str(tmp_path / "run")), progress=False)
     assert not (tmp_path / "run").exists()
+
+
+def test_trajectories_default_to_the_papers_40000_samples_an_iteration() -> None:
+    """Appendix 7.1: 40,000 samples an iteration, 200 trajectories of 200 steps, pen 400 of 100 steps; an explicit
+    count is kept, recorded and reproduced by the command line."""
+    assert TrainConfig(task="door").trajectories == 200 and TrainConfig(task="pen").trajectories == 400
+    assert TrainConfig(task="pen").command_line() == "rrl train --task pen"
+    half = TrainConfig(task="pen", trajectories=200)
+    assert half.command_line() == "rrl train --task pen --trajectories 200"
+    assert TrainConfig.from_json(half.to_json()).trajectories == 200

@@ -124,10 +124,10 @@ class TrainConfig:
     )
     seed: int = setting(0, "seed of sampling, initialisation and evaluation", valid=(lambda v: v >= 0, ">= 0"))
     iterations: int = setting(100, "DAPG/NPG iterations", valid=(lambda v: v >= 1, ">= 1"))
-    trajectories: int = setting(
-        200,
-        "trajectories sampled per iteration (paper: 200, pen 400)",
-        valid=(lambda v: v >= 1, ">= 1"),
+    trajectories: int | None = setting(
+        None,
+        "trajectories sampled per iteration (default: the paper's 40,000 samples, i.e. 200, pen 400)",
+        valid=(lambda v: v is None or v >= 1, ">= 1"),
     )
     horizon: int | None = setting(
         None,
@@ -471,6 +471,8 @@ class TrainConfig:
         if demos == "human" and self.task != "door":
             raise ValueError(f"human demonstrations exist for door only, not {self.task!r}; use demos='expert'")
         object.__setattr__(self, "demos", demos)
+        if self.trajectories is None:  # appendix 7.1: 40,000 samples an iteration (pen's episodes are 100 steps)
+            object.__setattr__(self, "trajectories", 400 if self.task == "pen" else 200)
         object.__setattr__(self, "policy_size", tuple(int(h) for h in self.policy_size))
         object.__setattr__(self, "vf_size", tuple(int(h) for h in self.vf_size))
         self._check_ranges()
